@@ -1,0 +1,52 @@
+# ammlab: `make run` runs the main job, `make test` runs the test suite.
+# Both install everything first (idempotent): a Python venv from pyproject.toml pinned by
+# requirements.lock, and anvil from package.json/package-lock.json.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+# anvil (npm) and vyper (venv) must be on PATH for Ape's foundry and vyper plugins.
+export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+
+PY_STAMP := $(VENV)/.ammlab-installed
+NODE_STAMP := node_modules/.ammlab-installed
+
+.PHONY: setup run test test-fast lint bench clean
+
+setup: $(PY_STAMP) $(NODE_STAMP)
+
+$(PY_STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
+	  { echo "ammlab needs Python 3.11 as '$(PYTHON)' (set PYTHON=/path/to/python3.11)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	# `npm ci` rejects this lockfile (other platforms' optional anvil binaries are absent);
+	# `npm install` honours it.
+	npm install --no-audit --no-fund --loglevel=error
+	anvil --version >/dev/null
+	touch $@
+
+run: setup
+	ammlab demo
+
+test: setup
+	pytest
+
+test-fast: setup
+	pytest -m "not slow"
+
+lint: setup
+	ruff check sim keeper scripts tests
+	ruff format --check sim keeper scripts tests
+
+bench: setup
+	python scripts/bench_gas.py
+	ammlab bench sim
+
+clean:
+	rm -rf $(VENV) node_modules .build .ammlab

@@ -1,0 +1,273 @@
+"""`ammlab`: the command line of the simulator, the local chains and the keeper.
+
+User errors (bad input, missing chain, wrong manifest) print one line and exit 1; only a bug
+shows a traceback. Ape is imported lazily, after the upstream URL is in the environment, so
+commands that need no chain start fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from urllib.parse import urlparse
+
+import click
+
+from keeper import chain as chainmod
+from keeper.errors import ChainError, KeeperError
+from sim.cli import bench_sim, sim
+from sim.errors import SimError
+
+FORK_NETWORK = "ethereum:mainnet-fork:foundry"
+UPSTREAM_NETWORK = "ethereum:mainnet:node"
+
+
+def _prepare_ape() -> None:
+    """Ape reads ape-config.yaml from the working directory and expands the upstream URL."""
+    chainmod.export_upstream_url()
+    os.chdir(chainmod.project_root())
+    from ape.logging import logger
+
+    logger.set_level("ERROR")  # keep per-transaction INFO lines out of the user's terminal
+
+
+@contextmanager
+def ape_network(choice: str):
+    """Connect Ape to `choice`, turning connection failures into one-line ChainErrors."""
+    _prepare_ape()
+    from ape import networks
+    from ape.exceptions import ApeException
+
+    if choice.startswith("ethereum:mainnet"):
+        chainmod.check_upstream_reachable()
+    try:
+        with networks.parse_network_choice(choice) as provider:
+            yield provider
+    except ApeException as err:
+        raise ChainError(f"{choice}: {str(err).splitlines()[0]}") from err
+
+
+def _decimal(_ctx, param, value: str) -> Decimal:
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise click.BadParameter(f"{value!r} is not a number", param=param) from None
+    if number <= 0:
+        raise click.BadParameter(f"must be positive (got {value})", param=param)
+    return number
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """ammlab: AMM inventory simulator and keeper bot."""
+
+
+# --------------------------------------------------------------------------- chain
+
+
+@cli.group("chain")
+def chain_group() -> None:
+    """The local upstream chain (anvil, chain id 1): the stand-in for mainnet that forks read."""
+
+
+def bring_up(port: int, price: Decimal, load: Path | None, deploy: bool) -> dict | None:
+    """Start the upstream, then load a state dump or deploy the suite; returns the manifest."""
+    record = chainmod.start_upstream(port=port)
+    try:
+        chainmod.export_upstream_url(record.url)
+        manifest = None
+        if load is not None:
+            manifest = chainmod.load_state(load, record.url).get("manifest")
+        elif deploy:
+            from keeper.deploy import SuiteSpec, deploy_suite
+
+            with ape_network(UPSTREAM_NETWORK):
+                manifest = deploy_suite(SuiteSpec(price=price))
+        if manifest is not None:
+            chainmod.write_manifest(manifest)
+        return manifest
+    except BaseException:
+        chainmod.stop_upstream()  # nothing left half-started
+        raise
+
+
+@chain_group.command("up")
+@click.option("--port", default=chainmod.DEFAULT_PORT, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--price", default="3000", show_default=True, callback=_decimal,
+              help="Seed price of the pools and the feed, USDC per WETH.")  # fmt: skip
+@click.option("--load", type=click.Path(exists=True, dir_okay=False, path_type=Path, resolve_path=True),
+              help="Restore a state file written by `ammlab chain dump` instead of deploying.")  # fmt: skip
+@click.option("--no-deploy", is_flag=True, help="Start an empty chain.")
+def chain_up(port: int, price: Decimal, load: Path | None, no_deploy: bool) -> None:
+    """Start the upstream anvil on 127.0.0.1 and deploy the suite on it."""
+    if (url := os.environ.get(chainmod.UPSTREAM_ENV)) and not chainmod.is_local_url(url):
+        raise ChainError(
+            f"{chainmod.UPSTREAM_ENV} points at a remote RPC ({url}): there is no local upstream "
+            "to start; forks read that RPC directly (unset it to use the local stand-in)"
+        )
+    manifest = bring_up(port, price, load, deploy=not no_deploy)
+    record = chainmod.running_record()
+    click.echo(f"upstream running at {record.url} (chain id 1, pid {record.pid}, log {record.log})")
+    if manifest:
+        click.echo(f"manifest: {chainmod.manifest_path()}")
+        for name, pool in manifest["pools"].items():
+            click.echo(f"  {name}: {pool['address']} ({pool['fee_bps']} bp)")
+        click.echo(f"  feed: {manifest['feed']['address']}  router: {manifest['router']['address']}")
+
+
+@chain_group.command("down")
+@click.option("--dump", type=click.Path(dir_okay=False, path_type=Path, resolve_path=True),
+              help="Save the chain state to this file before stopping.")  # fmt: skip
+def chain_down(dump: Path | None) -> None:
+    """Stop the upstream started by `ammlab chain up`."""
+    record = chainmod.running_record()
+    if record is None:
+        click.echo("no upstream started by ammlab is running")
+        return
+    if dump is not None:
+        chainmod.dump_state(dump, record.url, _manifest_or_none())
+        click.echo(f"state saved to {dump}")
+    chainmod.stop_upstream()
+    click.echo(f"upstream at {record.url} (pid {record.pid}) stopped")
+
+
+def _manifest_or_none() -> dict | None:
+    path = chainmod.manifest_path()
+    return chainmod.read_manifest(path) if path.is_file() else None
+
+
+@chain_group.command("dump")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path, resolve_path=True))
+def chain_dump(path: Path) -> None:
+    """Save the running upstream's state and manifest to PATH (reload with `chain up --load`)."""
+    record = chainmod.running_record()
+    if record is None:
+        raise ChainError("no upstream started by ammlab is running: start it with `ammlab chain up`")
+    bundle = chainmod.dump_state(path, record.url, _manifest_or_none())
+    click.echo(f"state of chain {bundle['chain_id']} at block {bundle['block']} saved to {path}")
+
+
+@chain_group.command("status")
+def chain_status() -> None:
+    """Report the upstream: process, RPC, chain id, block and the deployed suite."""
+    record = chainmod.running_record()
+    url = chainmod.upstream_url()
+    if record is None:
+        click.echo("upstream: not started by ammlab")
+    else:
+        click.echo(f"upstream: pid {record.pid}, {record.url}, log {record.log}")
+    try:
+        click.echo(f"rpc {url}: chain id {chainmod.chain_id_of(url)}, block {chainmod.block_number_of(url)}")
+    except ChainError:
+        click.echo(f"rpc {url}: unreachable")
+        return
+    manifest = _manifest_or_none()
+    if manifest is None:
+        click.echo("manifest: none (run `ammlab chain up` to deploy)")
+    else:
+        pools = ", ".join(f"{n} {p['address']}" for n, p in manifest["pools"].items())
+        click.echo(f"manifest: chain id {manifest['chain_id']}, block {manifest['block']}; pools {pools}")
+
+
+# --------------------------------------------------------------------------- fork
+
+
+def fork_session(swaps: int, seed: int) -> None:
+    """Run a swap session on a fork of the upstream and print the pools before and after."""
+    from keeper.deploy import load_suite
+    from keeper.session import format_pool_table, read_pool_state, run_swap_session
+
+    manifest = chainmod.read_manifest()
+    with ape_network(FORK_NETWORK) as provider:
+        from ape import chain
+
+        click.echo(f"fork of {chainmod.upstream_url()} at block {chain.blocks.head.number} "
+                   f"(anvil on {provider.uri})")  # fmt: skip
+        suite = load_suite(manifest)
+        before = [read_pool_state(suite, name) for name in sorted(suite.pools)]
+        records = run_swap_session(suite, swaps, seed)
+        after = [read_pool_state(suite, name) for name in sorted(suite.pools)]
+    gas = sum(r.gas_used for r in records) / max(len(records), 1)
+    click.echo(f"{len(records)} swaps through the router, every amount out equal to the exact "
+               f"twin's prediction (mean gas {gas:,.0f})")  # fmt: skip
+    click.echo(format_pool_table(before, after))
+    upstream_block = chainmod.block_number_of(chainmod.upstream_url())
+    click.echo(f"upstream untouched: still at block {upstream_block}")
+
+
+@cli.group("fork")
+def fork_group() -> None:
+    """Sessions on a fork of the upstream (ethereum:mainnet-fork:foundry)."""
+
+
+@fork_group.command("session")
+@click.option("--swaps", default=20, show_default=True, type=click.IntRange(0, 100_000))
+@click.option("--seed", default=0, show_default=True, type=int)
+def fork_session_cmd(swaps: int, seed: int) -> None:
+    """Random swaps on a fork, each checked against the exact twin."""
+    fork_session(swaps, seed)
+
+
+# --------------------------------------------------------------------------- main job
+
+
+@cli.command("demo")
+@click.option("--swaps", default=20, show_default=True, type=click.IntRange(0, 100_000))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--keep-chain", is_flag=True, help="Leave the upstream running afterwards.")
+def demo(swaps: int, seed: int, keep_chain: bool) -> None:
+    """The main job: bring up the local chain, trade on a fork, print the pools.
+
+    Uses the upstream at AMMLAB_UPSTREAM_RPC (default 127.0.0.1:8645) if it answers, else
+    starts it there, deploys the suite, and stops it at the end.
+    """
+    url = chainmod.upstream_url()
+    started = False
+    try:
+        chainmod.chain_id_of(url, timeout=1.0)
+    except ChainError:
+        if not chainmod.is_local_url(url):
+            raise
+        click.echo(f"starting the local upstream chain at {url} and deploying the suite...")
+        bring_up(urlparse(url).port or chainmod.DEFAULT_PORT, Decimal(3000), load=None, deploy=True)
+        started = True
+    try:
+        fork_session(swaps, seed)
+    finally:
+        if started and not keep_chain:
+            chainmod.stop_upstream()
+            click.echo("local upstream stopped (pass --keep-chain to leave it running)")
+
+
+# --------------------------------------------------------------------------- simulator
+
+cli.add_command(sim)
+
+
+@cli.group("bench")
+def bench_group() -> None:
+    """Benchmarks that print figures."""
+
+
+bench_group.add_command(bench_sim, "sim")
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except (KeeperError, SimError) as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

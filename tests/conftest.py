@@ -1,0 +1,14 @@
+"""Session-wide set-up: a private ammlab home and upstream port for this test run.
+
+They are set at import, before Ape loads ape-config.yaml (which expands
+AMMLAB_UPSTREAM_RPC), so the suite never touches a user's running `ammlab chain up`.
+"""
+
+import os
+import tempfile
+
+from keeper import chain as chainmod
+
+_HOME = tempfile.mkdtemp(prefix="ammlab-test-home-")
+os.environ[chainmod.HOME_ENV] = _HOME
+os.environ[chainmod.UPSTREAM_ENV] = f"http://127.0.0.1:{chainmod.free_port()}"
