@@ -1,0 +1,429 @@
+"""Agents. Each acts on the whole batch of worlds at once through a `BlockContext`.
+
+An agent is anything with `name`, `priority` (bids for top of block) and `act(ctx)`. Later
+agents (a keeper with a hedging policy) plug in the same way: read `ctx`, trade pools through
+`ctx.swap`, pay gas through `ctx.pay_gas`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+from numba import njit, prange
+
+from sim.blocks import gas_cost
+from sim.metrics import Ledger
+from sim.oracle import ChainlinkFeed, OracleVenue, Twap
+from sim.pools.cpmm_vec import CpmmBatch, amount_out_f, optimal_arb_input, swap_f
+from sim.processes import WorldStreams
+from sim.scenario import (
+    ArbitrageurConfig,
+    CrossArbitrageurConfig,
+    GasConfig,
+    LPConfig,
+    NoiseTraderConfig,
+    OracleSniperConfig,
+    SandwichConfig,
+)
+
+
+@dataclass
+class Intent:
+    """A pending swap in the block's mempool (batch: one per world, `active` where sent)."""
+
+    agent: str
+    pool: str
+    direction: np.ndarray  # +1 numeraire in / risky out, -1 risky in / numeraire out
+    amount_in: np.ndarray
+    min_out: np.ndarray
+    notional: np.ndarray
+    active: np.ndarray
+    done: bool = False
+    backruns: list = field(default_factory=list)
+
+
+@dataclass
+class BlockContext:
+    """What agents see and touch in one block (all arrays shape (N,))."""
+
+    block: int
+    time: np.ndarray
+    dt: np.ndarray
+    ref: np.ndarray
+    base_fee: np.ndarray
+    gas: GasConfig
+    pools: dict[str, CpmmBatch]
+    feeds: dict[str, ChainlinkFeed | Twap]
+    venues: dict[str, OracleVenue]
+    ledger: Ledger
+    mempool: list[Intent] = field(default_factory=list)
+
+    def gas_cost(self, kind: str) -> np.ndarray:
+        """Cost of one transaction of `kind` (swap, mint, burn, oracle_update), numeraire."""
+        return gas_cost(getattr(self.gas.units, kind), self.base_fee, self.gas, self.ref)
+
+    def pay_gas(self, agent: str, kind: str, mask: np.ndarray) -> None:
+        """Charge one `kind` transaction to `agent` where `mask`."""
+        self.ledger.gas(agent, self.gas_cost(kind), mask)
+
+    def swap(
+        self,
+        agent: str,
+        pool_name: str,
+        amount_in: np.ndarray,
+        direction: np.ndarray,
+        is_arb: bool = False,
+    ) -> np.ndarray:
+        """Swap where direction != 0 and book it; returns amount_out (N,)."""
+        pool = self.pools[pool_name]
+        amount_in = np.where(direction != 0, amount_in, 0.0)
+        out, fx, fy = pool.swap(amount_in, direction)
+        buy = direction > 0
+        sell = direction < 0
+        dx = np.where(buy, -out, np.where(sell, amount_in, 0.0))
+        dy = np.where(buy, amount_in, np.where(sell, -out, 0.0))
+        self.ledger.swap(pool_name, agent, self.ref, dx, dy, fx, fy, is_arb)
+        return out
+
+
+class Agent(Protocol):
+    name: str
+    priority: bool
+
+    def act(self, ctx: BlockContext) -> None: ...
+
+
+# ----------------------------------------------------------------------- arbitrage kernels
+
+
+@njit(cache=True, parallel=True)
+def _arb_plan(x, y, ref, fee_bps, threshold):
+    """Closed-form CEX-DEX trade per world; returns (amount_in, direction), 0 where unprofitable."""
+    n = x.shape[0]
+    amt = np.zeros(n)
+    d = np.zeros(n, dtype=np.int64)
+    for i in prange(n):
+        a, di = optimal_arb_input(x[i], y[i], ref[i], fee_bps)
+        if di > 0:
+            profit = amount_out_f(a, y[i], x[i], fee_bps) * ref[i] - a
+        elif di < 0:
+            profit = amount_out_f(a, x[i], y[i], fee_bps) - a * ref[i]
+        else:
+            continue
+        if profit > threshold[i]:
+            amt[i] = a
+            d[i] = di
+    return amt, d
+
+
+class CexDexArbitrageur:
+    """Trades each pool to the edge of its fee band against the reference price.
+
+    Closed form for constant product (see `optimal_arb_input`); trades only where the profit at
+    the reference price exceeds gas plus `min_profit`. Hedges instantly on the CEX at the
+    reference price, so its P&L is the profit marked at that price.
+    """
+
+    priority = True
+
+    def __init__(self, cfg: ArbitrageurConfig, pools: list[str]):
+        self.cfg = cfg
+        self.name = cfg.name
+        self.pools = cfg.pools or pools
+
+    def act(self, ctx: BlockContext) -> None:
+        for name in self.pools:
+            pool = ctx.pools[name]
+            cost = ctx.gas_cost("swap")
+            thr = self.cfg.min_profit + (cost if self.cfg.pay_gas else 0.0 * cost)
+            amt, d = _arb_plan(pool.x, pool.y, ctx.ref, pool.fee_bps, thr)
+            ctx.swap(self.name, name, amt, d, is_arb=True)
+            if self.cfg.pay_gas:
+                ctx.ledger.gas(self.name, cost, d != 0)
+            else:
+                ctx.ledger.gas(self.name, 0.0 * cost, d != 0)
+
+
+class CrossVenueArbitrageur:
+    """Buys the risky asset on the cheaper pool and sells it on the dearer one, atomically.
+
+    Two constant-product swaps compose into out(a) = A a / (B + C a) with
+    A = gA gB xA yB, B = yA xB, C = gA xB + gA gB xA (numeraire a in on pool A, risky through,
+    numeraire out of pool B), so the optimum is a* = (sqrt(A B) - B) / C, profitable iff A > B.
+    """
+
+    priority = True
+
+    def __init__(self, cfg: CrossArbitrageurConfig):
+        self.cfg = cfg
+        self.name = cfg.name
+
+    def act(self, ctx: BlockContext) -> None:
+        a_name, b_name = self.cfg.pools
+        cost = 2.0 * ctx.gas_cost("swap")
+        for src, dst in ((a_name, b_name), (b_name, a_name)):
+            pa, pb = ctx.pools[src], ctx.pools[dst]
+            ga = 1.0 - pa.fee_bps / 1e4
+            gb = 1.0 - pb.fee_bps / 1e4
+            A = ga * gb * pa.x * pb.y
+            B = pa.y * pb.x
+            C = ga * pb.x + ga * gb * pa.x
+            ok = A > B
+            a = np.where(ok, (np.sqrt(A * B) - B) / C, 0.0)
+            profit = np.where(ok, A * a / (B + C * a) - a, 0.0)
+            go = ok & (profit > cost + self.cfg.min_profit)
+            if not go.any():
+                continue
+            one = go.astype(np.int64)
+            q = ctx.swap(self.name, src, np.where(go, a, 0.0), one, is_arb=True)
+            ctx.swap(self.name, dst, q, -one, is_arb=True)
+            ctx.pay_gas(self.name, "swap", go)
+            ctx.pay_gas(self.name, "swap", go)
+
+
+class NoiseTrader:
+    """Uninformed flow: Poisson arrivals, log-normal sizes, random direction, slippage limit.
+
+    Arrivals in the same block (K ~ Poisson(rate)) are merged into one order of K times one
+    drawn size, so a world sends at most one order per block. The order's limit is the pre-block
+    mid price net of the fee and `slippage_bps`; an order that would fill worse reverts (and
+    still pays gas). Orders wait in the mempool, where a sandwich attacker may see them.
+    """
+
+    priority = False
+
+    def __init__(self, cfg: NoiseTraderConfig, streams: WorldStreams):
+        self.cfg = cfg
+        self.name = cfg.name
+        self.streams = streams
+        self.pending: Intent | None = None
+
+    def submit(self, ctx: BlockContext) -> None:
+        """Draw this block's orders and put them in the mempool."""
+        c = self.cfg
+        k = self.streams.poisson(c.rate_per_block)
+        z = self.streams.normal()
+        u = self.streams.uniform()
+        notional = k * c.size_median * np.exp(c.size_sigma * z)
+        buy = u < c.p_buy
+        direction = np.where(k > 0, np.where(buy, 1, -1), 0).astype(np.int64)
+        pool = ctx.pools[c.pool]
+        mid = pool.price()
+        keep = (1.0 - pool.fee_bps / 1e4) * (1.0 - c.slippage_bps / 1e4)
+        amount_in = np.where(buy, notional, notional / ctx.ref)
+        min_out = np.where(buy, amount_in / mid, amount_in * mid) * keep
+        self.pending = Intent(
+            self.name, c.pool, direction, amount_in, min_out, notional, direction != 0
+        )
+        ctx.mempool.append(self.pending)
+
+    def act(self, ctx: BlockContext) -> None:
+        it = self.pending
+        if it is None or it.done:
+            return
+        pool = ctx.pools[it.pool]
+        fill = np.where(
+            it.direction > 0,
+            _amount_out_vec(it.amount_in, pool.y, pool.x, pool.fee_bps),
+            _amount_out_vec(it.amount_in, pool.x, pool.y, pool.fee_bps),
+        )
+        ok = it.active & (fill >= it.min_out)
+        ctx.swap(self.name, it.pool, it.amount_in, np.where(ok, it.direction, 0))
+        ctx.pay_gas(self.name, "swap", it.active)
+        it.done = True
+        for backrun in it.backruns:
+            backrun(ctx, ok)
+
+
+def _amount_out_vec(a, r_in, r_out, fee_bps):
+    g = a * (1e4 - fee_bps)
+    return g * r_out / (r_in * 1e4 + g)
+
+
+class LiquidityProvider:
+    """Deposits a fraction of the pool at Poisson times and withdraws its whole position.
+
+    P&L = withdrawn value + value still in the pool - deposited value, all at the reference
+    price of the moment, minus gas.
+    """
+
+    priority = False
+
+    def __init__(self, cfg: LPConfig, n: int, streams: WorldStreams):
+        self.cfg = cfg
+        self.name = cfg.name
+        self.streams = streams
+        self.shares = np.zeros(n)
+        self.mark = np.zeros(n)
+
+    def act(self, ctx: BlockContext) -> None:
+        pool = ctx.pools[self.cfg.pool]
+        dt_days = ctx.dt / 86400.0
+        dep = self.streams.poisson(self.cfg.deposit_rate * dt_days) > 0
+        wd = (self.streams.poisson(self.cfg.withdraw_rate * dt_days) > 0) & (self.shares > 0)
+        if wd.any():
+            ox, oy = pool.burn(np.where(wd, self.shares, 0.0))
+            self.shares = np.where(wd, 0.0, self.shares)
+            ctx.ledger.pnl(self.name, ox * ctx.ref + oy)
+            ctx.pay_gas(self.name, "burn", wd)
+        if dep.any():
+            frac = np.where(dep, self.cfg.size_frac, 0.0)
+            v = pool.value(ctx.ref)
+            self.shares += pool.mint(frac)
+            ctx.ledger.pnl(self.name, -frac * v)
+            ctx.pay_gas(self.name, "mint", dep)
+
+    def position_value(self, ctx_pool: CpmmBatch, ref: np.ndarray) -> np.ndarray:
+        """Value of the shares still held, (N,)."""
+        return np.where(ctx_pool.shares > 0, self.shares / ctx_pool.shares, 0.0) * ctx_pool.value(
+            ref
+        )
+
+
+class OracleSniper:
+    """Takes an oracle-priced venue's quote when the oracle is stale against the reference.
+
+    Buys `max_notional` at the venue's ask when the reference price is above it (sells at the
+    bid when below) if the edge exceeds gas plus `min_profit`, hedging at the reference price.
+    """
+
+    priority = True
+
+    def __init__(self, cfg: OracleSniperConfig):
+        self.cfg = cfg
+        self.name = cfg.name
+
+    def act(self, ctx: BlockContext) -> None:
+        venue = ctx.venues[self.cfg.venue]
+        bid, ask = venue.quote()
+        size = venue.cfg.max_notional / ctx.ref
+        cost = ctx.gas_cost("swap") + self.cfg.min_profit
+        buy = size * (ctx.ref - ask) > cost
+        sell = size * (bid - ctx.ref) > cost
+        signed = np.where(buy, size, np.where(sell, -size, 0.0))
+        px = np.where(buy, ask, bid)
+        venue.fill(signed, px, ctx.ref)
+        ctx.ledger.pnl(self.name, signed * (ctx.ref - px))
+        ctx.pay_gas(self.name, "swap", buy | sell)
+
+
+@njit(cache=True, parallel=True)
+def _plan_sandwich(x, y, fee_bps, to_res, direction, v, min_out, ref, gas2):
+    """Largest front-run that keeps the victim inside its limit, and its net profit.
+
+    Bisection on the front-run input (same token as the victim's input) over [0, 10 v], then a
+    dry run of front-run, victim and back-run on local copies of the reserves.
+    """
+    n = x.shape[0]
+    front = np.zeros(n)
+    for i in prange(n):
+        d = direction[i]
+        if d == 0:
+            continue
+        lo, hi = 0.0, 10.0 * v[i]
+        for _ in range(40):
+            mid = 0.5 * (lo + hi)
+            x1, y1, _o, _fx, _fy = swap_f(mid, d, x[i], y[i], fee_bps, to_res)
+            x2, y2, vo, _fx, _fy = swap_f(v[i], d, x1, y1, fee_bps, to_res)
+            if vo >= min_out[i]:
+                lo = mid
+            else:
+                hi = mid
+        if lo <= 0.0:
+            continue
+        x1, y1, got, _fx, _fy = swap_f(lo, d, x[i], y[i], fee_bps, to_res)
+        x2, y2, _vo, _fx, _fy = swap_f(v[i], d, x1, y1, fee_bps, to_res)
+        _x3, _y3, back, _fx, _fy = swap_f(got, -d, x2, y2, fee_bps, to_res)
+        gain = back - lo
+        value = gain if d > 0 else gain * ref[i]
+        if value > gas2[i]:
+            front[i] = lo
+    return front
+
+
+class SandwichAttacker:
+    """Front-runs large pending noise orders up to their slippage limit, back-runs after them."""
+
+    priority = True
+
+    def __init__(self, cfg: SandwichConfig):
+        self.cfg = cfg
+        self.name = cfg.name
+
+    def act(self, ctx: BlockContext) -> None:
+        if not self.cfg.enabled:
+            return
+        for it in ctx.mempool:
+            if it.done or it.pool != self.cfg.pool:
+                continue
+            pool = ctx.pools[it.pool]
+            d = np.where(it.active & (it.notional >= self.cfg.min_victim), it.direction, 0)
+            if not d.any():
+                continue
+            gas2 = 2.0 * ctx.gas_cost("swap")
+            front = _plan_sandwich(
+                pool.x,
+                pool.y,
+                pool.fee_bps,
+                pool.fee_to_reserves,
+                d.astype(np.int64),
+                it.amount_in,
+                it.min_out,
+                ctx.ref,
+                gas2,
+            )
+            go = front > 0
+            if not go.any():
+                continue
+            fd = np.where(go, d, 0).astype(np.int64)
+            got = ctx.swap(self.name, it.pool, front, fd)
+            ctx.pay_gas(self.name, "swap", go)
+
+            def backrun(c: BlockContext, _victim_ok: np.ndarray, got=got, fd=fd, go=go, it=it):
+                c.swap(self.name, it.pool, got, -fd)
+                c.pay_gas(self.name, "swap", go)
+
+            it.backruns.append(backrun)
+
+
+def make_agents(cfgs, pools: list[str], n: int, seed: int, offset: int) -> list:
+    """Build agents from their configs; each random agent gets its own per-world streams."""
+    from sim.processes import stream_key
+
+    out = []
+    for c in cfgs:
+        if isinstance(c, ArbitrageurConfig):
+            out.append(CexDexArbitrageur(c, pools))
+        elif isinstance(c, CrossArbitrageurConfig):
+            out.append(CrossVenueArbitrageur(c))
+        elif isinstance(c, NoiseTraderConfig):
+            out.append(NoiseTrader(c, WorldStreams(seed, stream_key("agent/" + c.name), n, offset)))
+        elif isinstance(c, LPConfig):
+            out.append(
+                LiquidityProvider(
+                    c, n, WorldStreams(seed, stream_key("agent/" + c.name), n, offset)
+                )
+            )
+        elif isinstance(c, OracleSniperConfig):
+            out.append(OracleSniper(c))
+        elif isinstance(c, SandwichConfig):
+            out.append(SandwichAttacker(c))
+        else:  # pragma: no cover - the scenario union is closed
+            raise TypeError(f"unknown agent config {type(c).__name__}")
+    return out
+
+
+__all__ = [
+    "Agent",
+    "BlockContext",
+    "CexDexArbitrageur",
+    "CrossVenueArbitrageur",
+    "Intent",
+    "LiquidityProvider",
+    "NoiseTrader",
+    "OracleSniper",
+    "SandwichAttacker",
+    "make_agents",
+]

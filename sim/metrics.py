@@ -1,0 +1,247 @@
+"""Per-world accounting and the batch summary.
+
+Conventions. Every pool trade is split, at the reference price P of its block, into
+    trader P&L   = -(P dx + dy)                 (dx, dy: everything the pool received)
+    fee income   =   P fee_x + fee_y            (the fee part of the input)
+    LVR          = -(P dx_curve + dy_curve)     (reserve change net of the fee)
+so trader P&L + fee = LVR exactly, trade by trade: LVR is what the LP loses against the
+rebalancing portfolio that makes the same trade at P (Milionis et al. 2022). Each increment is
+also divided by the pool's value after the trade (at P) and summed, so `*_rate` metrics are
+fractions of pool value per day and their expectation is the instantaneous rate of the theory
+(LVR/V = sigma^2/8 per unit time for constant product) whatever the pool's size does.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.pools.cpmm_vec import CpmmBatch
+
+DAY = 86400.0
+
+# metric suffix -> (unit, description); columns are '<pool>.<suffix>', 'agent.<name>.<suffix>'
+POOL_METRICS: dict[str, tuple[str, str]] = {
+    "arb_profit_rate": ("1/day", "arbitrage profit (gross of gas) per day, fraction of pool value"),
+    "fee_rate": ("1/day", "LP fee income per day from all trades, fraction of pool value"),
+    "arb_fee_rate": ("1/day", "LP fee income per day from arbitrage trades, fraction of pool value"),
+    "lvr_rate": ("1/day", "loss-versus-rebalancing per day from all trades, fraction of pool value"),
+    "lvr_arb_rate": ("1/day", "LVR per day from arbitrage trades, fraction of pool value"),
+    "arb_block_frac": ("1", "fraction of blocks holding an arbitrage trade on the pool"),
+    "lp_vs_hold": ("1", "end value of the initial LP position over holding its tokens, minus 1"),
+    "arb_profit": ("numeraire", "arbitrage profit on the pool, gross of gas"),
+    "fees": ("numeraire", "LP fee income"),
+    "lvr": ("numeraire", "loss-versus-rebalancing"),
+    "volume": ("numeraire", "traded volume (input side at the reference price)"),
+    "n_trades": ("1", "number of trades"),
+    "price_ratio": ("1", "reference price at the end over at the start of accounting"),
+}
+AGENT_METRICS: dict[str, tuple[str, str]] = {
+    "pnl": ("numeraire", "agent P&L net of gas, trades marked at the block's reference price"),
+    "gas": ("numeraire", "gas spent by the agent"),
+    "n_tx": ("1", "transactions sent by the agent"),
+}
+WORLD_METRICS: dict[str, tuple[str, str]] = {
+    "days": ("day", "accounted simulated time"),
+    "gas_spent": ("numeraire", "gas spent by all agents and oracle updates"),
+}
+
+
+@dataclass
+class PoolBook:
+    """Accumulators for one pool, each shape (N,)."""
+
+    n: int
+    lvr_frac: np.ndarray = field(init=False)
+    lvr_arb_frac: np.ndarray = field(init=False)
+    fee_frac: np.ndarray = field(init=False)
+    fee_arb_frac: np.ndarray = field(init=False)
+    arb_frac: np.ndarray = field(init=False)
+    lvr: np.ndarray = field(init=False)
+    fees: np.ndarray = field(init=False)
+    arb_profit: np.ndarray = field(init=False)
+    volume: np.ndarray = field(init=False)
+    n_trades: np.ndarray = field(init=False)
+    arb_blocks: np.ndarray = field(init=False)
+    arb_now: np.ndarray = field(init=False)
+    # start-of-accounting snapshot for LP vs hold
+    shares0: np.ndarray = field(init=False)
+    supply0: np.ndarray = field(init=False)
+    hold_x: np.ndarray = field(init=False)
+    hold_y: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        for name in (
+            "lvr_frac lvr_arb_frac fee_frac fee_arb_frac arb_frac lvr fees arb_profit volume "
+            "n_trades arb_blocks shares0 supply0 hold_x hold_y"
+        ).split():
+            setattr(self, name, np.zeros(self.n))
+        self.arb_now = np.zeros(self.n, dtype=np.bool_)
+
+
+class Ledger:
+    """All per-world accounting of one batch."""
+
+    def __init__(self, n: int, pools: dict[str, CpmmBatch], agents: list[str], feeds: list[str]):
+        self.n = n
+        self.pools = pools
+        self.books = {name: PoolBook(n) for name in pools}
+        self.agent_pnl = {a: np.zeros(n) for a in agents}
+        self.agent_gas = {a: np.zeros(n) for a in agents}
+        self.agent_tx = {a: np.zeros(n) for a in agents}
+        self.oracle_updates = {f: np.zeros(n) for f in feeds}
+        self.oracle_gas = np.zeros(n)
+        self.seconds = np.zeros(n)
+        self.blocks = 0
+        self.price0 = np.ones(n)
+        self.active = False
+
+    def start(self, ref_price: np.ndarray) -> None:
+        """Start accounting now: zero everything and snapshot LP positions and hold baselines."""
+        self.__init__(self.n, self.pools, list(self.agent_pnl), list(self.oracle_updates))
+        self.active = True
+        self.price0 = ref_price.copy()
+        for name, pool in self.pools.items():
+            b = self.books[name]
+            b.shares0 = pool.shares.copy()
+            b.supply0 = pool.shares.copy()
+            b.hold_x = pool.x + pool.fees_x
+            b.hold_y = pool.y + pool.fees_y
+
+    def swap(
+        self,
+        pool_name: str,
+        agent: str,
+        ref: np.ndarray,
+        dx: np.ndarray,
+        dy: np.ndarray,
+        fee_x: np.ndarray,
+        fee_y: np.ndarray,
+        is_arb: bool,
+    ) -> np.ndarray:
+        """Book trades on a pool (zeros where a world did not trade); returns trader P&L (N,).
+
+        Args:
+            dx, dy: everything the pool received (negative: paid out), fees included.
+            fee_x, fee_y: the fee part of the input, in its token.
+        """
+        pnl = -(ref * dx + dy)
+        if not self.active:
+            return pnl
+        pool = self.pools[pool_name]
+        b = self.books[pool_name]
+        fee = ref * fee_x + fee_y
+        lvr = pnl + fee
+        traded = (dx != 0) | (dy != 0)
+        v = pool.value(ref)
+        b.lvr += lvr
+        b.fees += fee
+        b.lvr_frac += lvr / v
+        b.fee_frac += fee / v
+        b.volume += np.where(dx > 0, dx * ref, np.maximum(dy, 0.0))
+        b.n_trades += traded
+        if is_arb:
+            b.lvr_arb_frac += lvr / v
+            b.fee_arb_frac += fee / v
+            b.arb_frac += pnl / v
+            b.arb_profit += pnl
+            b.arb_now |= traded
+        self.agent_pnl[agent] += pnl
+        return pnl
+
+    def gas(self, agent: str, cost: np.ndarray, mask: np.ndarray) -> None:
+        """Charge gas `cost` (N,) to `agent` where `mask`."""
+        if not self.active:
+            return
+        c = np.where(mask, cost, 0.0)
+        self.agent_gas[agent] += c
+        self.agent_pnl[agent] -= c
+        self.agent_tx[agent] += mask
+
+    def pnl(self, agent: str, amount: np.ndarray) -> None:
+        """Book P&L that is not a pool swap (venue fills, LP marks)."""
+        if self.active:
+            self.agent_pnl[agent] += amount
+
+    def end_block(self, dt: np.ndarray) -> None:
+        """Close a block: count arbitrage blocks and time."""
+        if not self.active:
+            return
+        self.blocks += 1
+        self.seconds += dt
+        for b in self.books.values():
+            b.arb_blocks += b.arb_now
+            b.arb_now[:] = False
+
+    def lp_vs_hold(self, name: str, ref: np.ndarray) -> np.ndarray:
+        """Current value of the initial LP shares over holding their tokens, minus 1, (N,)."""
+        pool = self.pools[name]
+        b = self.books[name]
+        lp = b.shares0 / pool.shares * pool.value(ref)
+        hold = b.shares0 / b.supply0 * (b.hold_x * ref + b.hold_y)
+        return lp / hold - 1.0
+
+    def world_table(self, ref: np.ndarray, extra: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Per-world metrics as named columns (N,) each."""
+        days = self.seconds / DAY
+        safe_days = np.where(days > 0, days, np.nan)
+        out: dict[str, np.ndarray] = {"days": days}
+        for name, b in self.books.items():
+            out[f"{name}.arb_profit_rate"] = b.arb_frac / safe_days
+            out[f"{name}.fee_rate"] = b.fee_frac / safe_days
+            out[f"{name}.arb_fee_rate"] = b.fee_arb_frac / safe_days
+            out[f"{name}.lvr_rate"] = b.lvr_frac / safe_days
+            out[f"{name}.lvr_arb_rate"] = b.lvr_arb_frac / safe_days
+            out[f"{name}.arb_block_frac"] = b.arb_blocks / max(self.blocks, 1)
+            out[f"{name}.lp_vs_hold"] = self.lp_vs_hold(name, ref)
+            out[f"{name}.arb_profit"] = b.arb_profit
+            out[f"{name}.fees"] = b.fees
+            out[f"{name}.lvr"] = b.lvr
+            out[f"{name}.volume"] = b.volume
+            out[f"{name}.n_trades"] = b.n_trades
+            out[f"{name}.price_ratio"] = ref / self.price0
+        gas = self.oracle_gas.copy()
+        for a in self.agent_pnl:
+            out[f"agent.{a}.pnl"] = self.agent_pnl[a]
+            out[f"agent.{a}.gas"] = self.agent_gas[a]
+            out[f"agent.{a}.n_tx"] = self.agent_tx[a]
+            gas += self.agent_gas[a]
+        for f, cnt in self.oracle_updates.items():
+            out[f"oracle.{f}.updates"] = cnt
+        out["gas_spent"] = gas
+        out.update(extra)
+        return out
+
+
+def metric_unit(column: str) -> tuple[str, str]:
+    """(unit, description) of a world-table column."""
+    if column in WORLD_METRICS:
+        return WORLD_METRICS[column]
+    parts = column.split(".")
+    suffix = parts[-1]
+    if parts[0] == "agent" and suffix in AGENT_METRICS:
+        return AGENT_METRICS[suffix]
+    if parts[0] == "oracle":
+        return "1", "oracle answer updates landed"
+    if parts[0] == "venue":
+        return "numeraire", "venue LP P&L against the reference price"
+    return POOL_METRICS.get(suffix, ("", ""))
+
+
+def summarise(columns: dict[str, np.ndarray]) -> dict[str, dict[str, float | str | int]]:
+    """Mean, standard error (sample sd / sqrt(n)) and unit of every metric over the worlds.
+
+    NaN worlds (e.g. no accounted time) are left out and counted in `n`.
+    """
+    out: dict[str, dict[str, float | str | int]] = {}
+    for name in sorted(columns):
+        v = np.asarray(columns[name], dtype=np.float64)
+        v = v[np.isfinite(v)]
+        n = int(v.size)
+        mean = float(v.mean()) if n else math.nan
+        se = float(v.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
+        unit, desc = metric_unit(name)
+        out[name] = {"mean": mean, "se": se, "unit": unit, "n": n, "description": desc}
+    return out

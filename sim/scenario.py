@@ -1,0 +1,489 @@
+"""Scenario models (pydantic) and YAML loading.
+
+A scenario is one YAML file: the reference price process, the block clock and gas, the pools,
+oracle feeds, oracle-priced venues, agents and what to record. Every model forbids unknown keys;
+a bad file fails at load time with one line naming the dotted path of the field and what to do.
+
+Units: time in seconds, volatility and drift annualised (365-day year) unless a field says
+otherwise, prices in numeraire per risky asset, amounts in token units, fees in basis points.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sim.errors import ConfigError
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=False)
+
+
+# ---------------------------------------------------------------- price processes
+
+
+class _PriceBase(_Model):
+    s0: float = Field(2000.0, gt=0)
+    """Initial reference price, numeraire per risky asset."""
+    mu: float = 0.0
+    """Annualised drift of the price (dS/S = mu dt + ...)."""
+
+
+class _SigmaMixin(_Model):
+    sigma: float | None = Field(None, ge=0)
+    """Annualised volatility (per sqrt(year)). Give this or `sigma_per_day`."""
+    sigma_per_day: float | None = Field(None, ge=0)
+    """Convenience: volatility per sqrt(day); sigma = sigma_per_day * sqrt(365)."""
+
+    @model_validator(mode="after")
+    def _one_sigma(self):
+        if (self.sigma is None) == (self.sigma_per_day is None):
+            raise ValueError("give exactly one of 'sigma' (annualised) or 'sigma_per_day'")
+        return self
+
+    @property
+    def sigma_annual(self) -> float:
+        """Annualised volatility whichever way it was given."""
+        if self.sigma is not None:
+            return self.sigma
+        return float(self.sigma_per_day) * math.sqrt(365.0)
+
+
+class GBMConfig(_PriceBase, _SigmaMixin):
+    """Geometric Brownian motion."""
+
+    kind: Literal["gbm"] = "gbm"
+    """Process selector."""
+
+
+class MertonConfig(_PriceBase, _SigmaMixin):
+    """Merton jump-diffusion: GBM plus log-normal jumps at Poisson times."""
+
+    kind: Literal["merton"] = "merton"
+    """Process selector."""
+    jump_rate: float = Field(12.0, ge=0)
+    """Mean number of jumps per year."""
+    jump_mean: float = -0.02
+    """Mean of a jump in log price."""
+    jump_std: float = Field(0.05, ge=0)
+    """Standard deviation of a jump in log price."""
+
+
+class HestonConfig(_PriceBase):
+    """Heston stochastic volatility."""
+
+    kind: Literal["heston"] = "heston"
+    """Process selector."""
+    v0: float = Field(0.64, ge=0)
+    """Initial annualised variance (0.64 = 80% vol)."""
+    kappa: float = Field(4.0, ge=0)
+    """Mean-reversion speed of the variance, per year."""
+    theta: float = Field(0.64, ge=0)
+    """Long-run annualised variance."""
+    xi: float = Field(1.0, ge=0)
+    """Volatility of variance, per sqrt(year)."""
+    rho: float = Field(-0.5, ge=-1, le=1)
+    """Correlation of price and variance shocks."""
+
+
+class ReplayConfig(_Model):
+    """Replay of a (timestamp, price) CSV; timestamps in seconds."""
+
+    kind: Literal["replay"] = "replay"
+    """Process selector."""
+    path: str
+    """CSV file with a header and columns timestamp,price; relative to the scenario file."""
+    random_start: bool = False
+    """Start each world at a uniformly random point of the record (wrapping around)."""
+
+
+PriceConfig = Annotated[
+    GBMConfig | MertonConfig | HestonConfig | ReplayConfig, Field(discriminator="kind")
+]
+
+# ---------------------------------------------------------------- blocks and gas
+
+
+class BlocksConfig(_Model):
+    """Block clock."""
+
+    n_blocks: int = Field(7200, ge=1)
+    """Blocks per world (7200 x 12 s = one day)."""
+    block_time: float = Field(12.0, gt=0)
+    """Block time in seconds (the mean when `poisson`)."""
+    poisson: bool = False
+    """Exponential inter-block times (Poisson block arrivals) instead of a fixed block time."""
+    ordering: Literal["arb_first", "fifo", "random"] = "arb_first"
+    """In-block order: arbitrageurs first (priority fee), configuration order, or a random order
+    drawn per block (shared by every world of the batch)."""
+
+
+class GasUnits(_Model):
+    """Gas units per transaction type."""
+
+    swap: int = Field(110_000, ge=0)
+    """Gas units of a swap."""
+    mint: int = Field(150_000, ge=0)
+    """Gas units of adding liquidity."""
+    burn: int = Field(120_000, ge=0)
+    """Gas units of removing liquidity."""
+    oracle_update: int = Field(80_000, ge=0)
+    """Gas units of an oracle answer update."""
+
+
+class GasConfig(_Model):
+    """Base fee process and gas costs."""
+
+    base_fee_gwei: float = Field(10.0, ge=0)
+    """Initial (and long-run) base fee, gwei."""
+    base_fee_vol: float = Field(0.0, ge=0)
+    """Per-block standard deviation of the log base fee (0 = constant base fee)."""
+    base_fee_reversion: float = Field(0.05, ge=0, le=1)
+    """Per-block pull of the log base fee back to its long-run value (EIP-1559-like walk)."""
+    priority_fee_gwei: float = Field(0.0, ge=0)
+    """Priority fee paid by every transaction, gwei."""
+    native_price: float | None = Field(None, gt=0)
+    """Gas token price in numeraire; None means the risky asset is the gas token."""
+    units: GasUnits = GasUnits()
+    """Gas units per transaction type."""
+
+
+# ---------------------------------------------------------------- venues
+
+
+class PoolConfig(_Model):
+    """A constant-product pool (Uniswap V2 pair semantics)."""
+
+    name: str = "pool"
+    """Pool name, referenced by agents."""
+    fee_bps: float = Field(30.0, ge=0, lt=10_000)
+    """Fee on the input, basis points."""
+    tvl: float = Field(2e7, gt=0)
+    """Initial pool value in numeraire (half in each token)."""
+    price_offset_bps: float = 0.0
+    """Initial pool price relative to the reference price, basis points."""
+    fee_to_reserves: bool = True
+    """V2 semantics: fees stay in the reserves. False pays them to LPs on the side."""
+
+
+class OracleConfig(_Model):
+    """A Chainlink-style feed of the reference price."""
+
+    name: str = "feed"
+    """Feed name."""
+    deviation_bps: float = Field(50.0, ge=0)
+    """Update when the observed price moves this far from the answer, basis points."""
+    heartbeat: float = Field(3600.0, gt=0)
+    """Update at least this often, seconds."""
+    latency_blocks: int = Field(1, ge=0)
+    """Blocks between the node's observation and the answer landing on chain."""
+    noise_bps: float = Field(0.0, ge=0)
+    """Standard deviation of the node's observation error, basis points."""
+
+
+class TwapConfig(_Model):
+    """A TWAP of a pool's mid price from its cumulative price."""
+
+    name: str = "twap"
+    """TWAP name."""
+    pool: str = "pool"
+    """Pool whose price0CumulativeLast is read."""
+    window_blocks: int = Field(10, ge=1)
+    """Window length in blocks."""
+
+
+class OracleVenueConfig(_Model):
+    """A venue that quotes off an oracle (e.g. a later options or perps pool)."""
+
+    name: str = "oracle_venue"
+    """Venue name."""
+    oracle: str = "feed"
+    """Feed or TWAP name that prices the venue."""
+    spread_bps: float = Field(10.0, ge=0)
+    """Half-spread around the oracle price, basis points."""
+    max_notional: float = Field(1e5, gt=0)
+    """Largest trade per block, numeraire."""
+
+
+# ---------------------------------------------------------------- agents
+
+
+class ArbitrageurConfig(_Model):
+    """CEX-DEX arbitrageur: trades each pool to the edge of its fee band."""
+
+    kind: Literal["arbitrageur"] = "arbitrageur"
+    """Agent selector."""
+    name: str = "arb"
+    """Agent name."""
+    pools: list[str] | None = None
+    """Pools it trades (None = all)."""
+    min_profit: float = Field(0.0, ge=0)
+    """Extra profit over gas required to trade, numeraire."""
+    pay_gas: bool = True
+    """Count gas: trade only when profit exceeds gas cost."""
+
+
+class CrossArbitrageurConfig(_Model):
+    """Cross-venue arbitrageur between two pools."""
+
+    kind: Literal["cross_arbitrageur"] = "cross_arbitrageur"
+    """Agent selector."""
+    name: str = "xarb"
+    """Agent name."""
+    pools: tuple[str, str] = ("pool", "pool2")
+    """The two pools."""
+    min_profit: float = Field(0.0, ge=0)
+    """Extra profit over gas required to trade, numeraire."""
+
+
+class NoiseTraderConfig(_Model):
+    """Uninformed traders with Poisson arrivals."""
+
+    kind: Literal["noise"] = "noise"
+    """Agent selector."""
+    name: str = "noise"
+    """Agent name."""
+    pool: str = "pool"
+    """Pool traded."""
+    rate_per_block: float = Field(0.2, ge=0, le=50)
+    """Mean number of trades per block (only the block's net trade is sent, one per world)."""
+    size_median: float = Field(5000.0, gt=0)
+    """Median trade size, numeraire (log-normal)."""
+    size_sigma: float = Field(1.0, ge=0)
+    """Log-normal sigma of the trade size."""
+    p_buy: float = Field(0.5, ge=0, le=1)
+    """Probability a trade buys the risky asset."""
+    slippage_bps: float = Field(50.0, ge=0)
+    """Slippage limit against the pre-block mid price (minus the fee), basis points."""
+
+
+class LPConfig(_Model):
+    """Liquidity provider that deposits and withdraws at random times by a simple rule."""
+
+    kind: Literal["lp"] = "lp"
+    """Agent selector."""
+    name: str = "lp"
+    """Agent name."""
+    pool: str = "pool"
+    """Pool."""
+    deposit_rate: float = Field(4.0, ge=0)
+    """Deposits per day (Poisson)."""
+    withdraw_rate: float = Field(4.0, ge=0)
+    """Withdrawals per day (Poisson); each withdraws its own position."""
+    size_frac: float = Field(0.05, gt=0, le=1)
+    """Deposit size as a fraction of the pool's value."""
+
+
+class OracleSniperConfig(_Model):
+    """Trades an oracle-priced venue when its oracle is stale against the reference price."""
+
+    kind: Literal["oracle_sniper"] = "oracle_sniper"
+    """Agent selector."""
+    name: str = "sniper"
+    """Agent name."""
+    venue: str = "oracle_venue"
+    """Oracle-priced venue traded."""
+    min_profit: float = Field(0.0, ge=0)
+    """Extra profit over gas required to trade, numeraire."""
+
+
+class SandwichConfig(_Model):
+    """Sandwich attacker on large pending noise trades."""
+
+    kind: Literal["sandwich"] = "sandwich"
+    """Agent selector."""
+    name: str = "sandwich"
+    """Agent name."""
+    enabled: bool = True
+    """Switch."""
+    pool: str = "pool"
+    """Pool watched."""
+    min_victim: float = Field(20_000.0, ge=0)
+    """Smallest victim trade attacked, numeraire."""
+
+
+AgentConfig = Annotated[
+    ArbitrageurConfig
+    | CrossArbitrageurConfig
+    | NoiseTraderConfig
+    | LPConfig
+    | OracleSniperConfig
+    | SandwichConfig,
+    Field(discriminator="kind"),
+]
+
+
+class MetricsConfig(_Model):
+    """What to record."""
+
+    warmup_blocks: int = Field(0, ge=0)
+    """Blocks run before accounting starts (lets the mispricing reach its stationary law)."""
+    series_every: int | None = Field(None, ge=1)
+    """Record per-block series every k blocks (None = per-world summaries only)."""
+    chunk_worlds: int = Field(50_000, ge=1)
+    """Worlds stepped together; larger batches run in chunks of this size to bound memory."""
+
+
+class Scenario(_Model):
+    """A complete simulation scenario."""
+
+    name: str = "scenario"
+    """Scenario name."""
+    seed: int = Field(0, ge=0)
+    """Seed; same seed, same bytes out."""
+    paths: int = Field(1000, ge=1)
+    """Number of worlds."""
+    price: PriceConfig = GBMConfig(sigma_per_day=0.05)
+    """Reference (CEX) price process."""
+    blocks: BlocksConfig = BlocksConfig()
+    """Block clock and ordering."""
+    gas: GasConfig = GasConfig()
+    """Base fee and gas units."""
+    pools: list[PoolConfig] = Field(default_factory=lambda: [PoolConfig()])
+    """Constant-product pools."""
+    oracles: list[OracleConfig] = Field(default_factory=list)
+    """Chainlink-style feeds."""
+    twaps: list[TwapConfig] = Field(default_factory=list)
+    """Pool TWAPs."""
+    venues: list[OracleVenueConfig] = Field(default_factory=list)
+    """Oracle-priced venues."""
+    agents: list[AgentConfig] = Field(default_factory=lambda: [ArbitrageurConfig()])
+    """Agents, in configuration (FIFO) order."""
+    metrics: MetricsConfig = MetricsConfig()
+    """Recording."""
+
+    @model_validator(mode="after")
+    def _references(self):
+        pools = {p.name for p in self.pools}
+        if len(pools) != len(self.pools):
+            raise ValueError("pool names must be unique")
+        feeds = {o.name for o in self.oracles} | {t.name for t in self.twaps}
+        venues = {v.name for v in self.venues}
+        for t in self.twaps:
+            if t.pool not in pools:
+                raise ValueError(f"twap '{t.name}' reads unknown pool '{t.pool}'")
+        for v in self.venues:
+            if v.oracle not in feeds:
+                raise ValueError(f"venue '{v.name}' reads unknown oracle '{v.oracle}'")
+        for a in self.agents:
+            wanted = getattr(a, "pools", None) or []
+            if isinstance(a, NoiseTraderConfig | LPConfig | SandwichConfig):
+                wanted = [a.pool]
+            for p in wanted:
+                if p not in pools:
+                    raise ValueError(f"agent '{a.name}' uses unknown pool '{p}'")
+            if isinstance(a, OracleSniperConfig) and a.venue not in venues:
+                raise ValueError(f"agent '{a.name}' uses unknown venue '{a.venue}'")
+        names = [a.name for a in self.agents]
+        if len(set(names)) != len(names):
+            raise ValueError("agent names must be unique")
+        return self
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _format_error(err: ValidationError, source: str) -> str:
+    e = err.errors()[0]
+    loc = ".".join(str(p) for p in e["loc"]) or "<root>"
+    kind = e["type"]
+    if kind == "extra_forbidden":
+        hint = "remove it or check its spelling"
+    elif kind == "missing":
+        hint = "add it"
+    else:
+        hint = f"got {e.get('input')!r}; fix the value"
+    more = f" (+{len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
+    return f"{source}: {loc}: {e['msg']}; {hint}{more}"
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node: Any = data
+    default: Any = Scenario().model_dump(mode="json")
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            try:
+                idx = int(part)
+                node[idx]  # noqa: B018 - bounds check
+            except (ValueError, IndexError) as err:
+                raise ConfigError(
+                    f"--set {dotted}: '{part}' is not an index of a list of {len(node)}"
+                ) from err
+            default = None
+            if last:
+                node[idx] = value
+            else:
+                node = node[idx]
+        elif isinstance(node, dict):
+            default = default.get(part) if isinstance(default, dict) else None
+            if last:
+                node[part] = value
+            elif part not in node:
+                # A list left at its default is copied so 'agents.0.x=...' edits the default
+                # agent; a missing mapping starts empty so its own defaults (and kind) apply.
+                node[part] = list(default) if isinstance(default, list) else {}
+                node = node[part]
+            else:
+                node = node[part]
+        else:
+            raise ConfigError(f"--set {dotted}: '{part}' goes inside a scalar; check the path")
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Split 'dotted.path=value' and parse the value as a YAML scalar."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text}: expected dotted.path=value")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw != "" else ""
+    except yaml.YAMLError as err:
+        raise ConfigError(f"--set {text}: value is not a YAML scalar ({err})") from err
+    return key.strip(), value
+
+
+def scenario_from_dict(
+    data: dict[str, Any], overrides: list[str] | None = None, source: str = "scenario"
+) -> Scenario:
+    """Validate a scenario dict after applying 'dotted.path=value' overrides.
+
+    Raises:
+        ConfigError: one line with the field's dotted path and what to do.
+    """
+    data = dict(data or {})
+    for text in overrides or []:
+        key, value = parse_override(text)
+        _set_dotted(data, key, value)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_error(err, source)) from err
+
+
+def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
+    """Load and validate a YAML scenario; relative CSV paths resolve against its folder.
+
+    Raises:
+        ConfigError: unreadable file, bad YAML or an invalid field.
+    """
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text())
+    except OSError as err:
+        raise ConfigError(f"{p}: cannot read the scenario ({err.strerror})") from err
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{p}: not valid YAML ({str(err).splitlines()[0]})") from err
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: the top level must be a mapping of scenario fields")
+    sc = scenario_from_dict(data, overrides, source=str(p))
+    if isinstance(sc.price, ReplayConfig) and not Path(sc.price.path).is_absolute():
+        sc.price.path = str((p.parent / sc.price.path).resolve())
+    return sc
