@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from sim.atomic import atomic_write_json
 from keeper.errors import ChainError, ManifestError
+from sim.atomic import atomic_write_json
 
 UPSTREAM_ENV = "AMMLAB_UPSTREAM_RPC"
 HOME_ENV = "AMMLAB_HOME"
@@ -247,7 +247,9 @@ def start_upstream(
             pass
         if time.monotonic() > deadline:
             _terminate(proc.pid)
-            raise ChainError(f"anvil did not answer on {url} within {timeout:.0f} s; see {log_path}")
+            raise ChainError(
+                f"anvil did not answer on {url} within {timeout:.0f} s; see {log_path}"
+            )
         time.sleep(0.1)
     record = UpstreamRecord(proc.pid, port, url, str(log_path), time.time())
     atomic_write_json(_pid_file(home), record.__dict__)
@@ -330,7 +332,9 @@ def read_manifest(path: Path | None = None, expect_chain_id: int | None = None) 
     try:
         manifest = json.loads(path.read_text())
     except ValueError as err:
-        raise ManifestError(f"manifest {path} is not valid JSON ({err}): redeploy with `ammlab chain up`") from err
+        raise ManifestError(
+            f"manifest {path} is not valid JSON ({err}): redeploy with `ammlab chain up`"
+        ) from err
     if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
         raise ManifestError(f"{path} is not an ammlab deployment manifest ({MANIFEST_FORMAT})")
     if expect_chain_id is not None and manifest.get("chain_id") != expect_chain_id:

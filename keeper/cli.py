@@ -15,10 +15,10 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import click
+from sim.cli import bench_sim, sim
 
 from keeper import chain as chainmod
 from keeper.errors import ChainError, KeeperError
-from sim.cli import bench_sim, sim
 from sim.errors import SimError
 
 FORK_NETWORK = "ethereum:mainnet-fork:foundry"
@@ -95,7 +95,9 @@ def bring_up(port: int, price: Decimal, load: Path | None, deploy: bool) -> dict
 
 
 @chain_group.command("up")
-@click.option("--port", default=chainmod.DEFAULT_PORT, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--port", default=chainmod.DEFAULT_PORT, show_default=True, type=click.IntRange(1, 65535)
+)
 @click.option("--price", default="3000", show_default=True, callback=_decimal,
               help="Seed price of the pools and the feed, USDC per WETH.")  # fmt: skip
 @click.option("--load", type=click.Path(exists=True, dir_okay=False, path_type=Path, resolve_path=True),
@@ -115,7 +117,9 @@ def chain_up(port: int, price: Decimal, load: Path | None, no_deploy: bool) -> N
         click.echo(f"manifest: {chainmod.manifest_path()}")
         for name, pool in manifest["pools"].items():
             click.echo(f"  {name}: {pool['address']} ({pool['fee_bps']} bp)")
-        click.echo(f"  feed: {manifest['feed']['address']}  router: {manifest['router']['address']}")
+        click.echo(
+            f"  feed: {manifest['feed']['address']}  router: {manifest['router']['address']}"
+        )
 
 
 @chain_group.command("down")
@@ -145,7 +149,9 @@ def chain_dump(path: Path) -> None:
     """Save the running upstream's state and manifest to PATH (reload with `chain up --load`)."""
     record = chainmod.running_record()
     if record is None:
-        raise ChainError("no upstream started by ammlab is running: start it with `ammlab chain up`")
+        raise ChainError(
+            "no upstream started by ammlab is running: start it with `ammlab chain up`"
+        )
     bundle = chainmod.dump_state(path, record.url, _manifest_or_none())
     click.echo(f"state of chain {bundle['chain_id']} at block {bundle['block']} saved to {path}")
 
@@ -160,7 +166,9 @@ def chain_status() -> None:
     else:
         click.echo(f"upstream: pid {record.pid}, {record.url}, log {record.log}")
     try:
-        click.echo(f"rpc {url}: chain id {chainmod.chain_id_of(url)}, block {chainmod.block_number_of(url)}")
+        click.echo(
+            f"rpc {url}: chain id {chainmod.chain_id_of(url)}, block {chainmod.block_number_of(url)}"
+        )
     except ChainError:
         click.echo(f"rpc {url}: unreachable")
         return
@@ -169,7 +177,9 @@ def chain_status() -> None:
         click.echo("manifest: none (run `ammlab chain up` to deploy)")
     else:
         pools = ", ".join(f"{n} {p['address']}" for n, p in manifest["pools"].items())
-        click.echo(f"manifest: chain id {manifest['chain_id']}, block {manifest['block']}; pools {pools}")
+        click.echo(
+            f"manifest: chain id {manifest['chain_id']}, block {manifest['block']}; pools {pools}"
+        )
 
 
 # --------------------------------------------------------------------------- fork

@@ -31,7 +31,9 @@ def upstream():
         chainmod.stop_upstream()
 
 
-def run_cli(*args: str, env: dict | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, env: dict | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess:
     """Run `ammlab ARGS` as a user would, in a fresh process."""
     return subprocess.run(
         [sys.executable, "-m", "keeper.cli", *args],

@@ -75,7 +75,9 @@ def test_demo_brings_up_the_chain_trades_on_a_fork_and_stops_it(private_chain):
 
 def test_missing_anvil_is_one_line_and_leaves_nothing(private_chain):
     port, env = private_chain
-    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if "node_modules" not in p)
+    path = os.pathsep.join(
+        p for p in os.environ["PATH"].split(os.pathsep) if "node_modules" not in p
+    )
     result = run_cli("chain", "up", "--port", str(port), env={**env, "PATH": path})
     assert_one_line_error(result, "anvil not found", "make setup")
     assert not chainmod.port_in_use("127.0.0.1", port)
@@ -94,7 +96,9 @@ def test_unreachable_rpc_is_one_line(private_chain):
     _, env = private_chain
     home = env[chainmod.HOME_ENV]
     os.makedirs(home)
-    chainmod.write_manifest({"format": chainmod.MANIFEST_FORMAT, "chain_id": 1}, chainmod.manifest_path(Path(home)))
+    chainmod.write_manifest(
+        {"format": chainmod.MANIFEST_FORMAT, "chain_id": 1}, chainmod.manifest_path(Path(home))
+    )
     result = run_cli("fork", "session", env=env)
     assert_one_line_error(result, "unreachable", "ammlab chain up")
 

@@ -54,7 +54,10 @@ def test_manifest_for_another_chain_is_refused(upstream):
 
 def test_manifest_pointing_at_no_code_is_refused(upstream):
     _, manifest = upstream
-    pools = {**manifest["pools"], "venue_a": {**manifest["pools"]["venue_a"], "address": "0x" + "12" * 20}}
+    pools = {
+        **manifest["pools"],
+        "venue_a": {**manifest["pools"]["venue_a"], "address": "0x" + "12" * 20},
+    }
     with networks.parse_network_choice(FORK):
         with pytest.raises(ManifestError, match="no contract code"):
             load_suite({**manifest, "pools": pools})
