@@ -47,9 +47,11 @@ def test_fork_sees_upstream_contracts_and_writes_stay_on_the_fork(upstream):
 
 def test_manifest_for_another_chain_is_refused(upstream):
     _, manifest = upstream
-    with networks.parse_network_choice(FORK):
-        with pytest.raises(ManifestError, match="chain id 5 but the connected chain has id 1"):
-            load_suite({**manifest, "chain_id": 5})
+    with (
+        networks.parse_network_choice(FORK),
+        pytest.raises(ManifestError, match="chain id 5 but the connected chain has id 1"),
+    ):
+        load_suite({**manifest, "chain_id": 5})
 
 
 def test_manifest_pointing_at_no_code_is_refused(upstream):
@@ -58,6 +60,8 @@ def test_manifest_pointing_at_no_code_is_refused(upstream):
         **manifest["pools"],
         "venue_a": {**manifest["pools"]["venue_a"], "address": "0x" + "12" * 20},
     }
-    with networks.parse_network_choice(FORK):
-        with pytest.raises(ManifestError, match="no contract code"):
-            load_suite({**manifest, "pools": pools})
+    with (
+        networks.parse_network_choice(FORK),
+        pytest.raises(ManifestError, match="no contract code"),
+    ):
+        load_suite({**manifest, "pools": pools})
