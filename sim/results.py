@@ -1,0 +1,150 @@
+"""Writing results: `worlds.parquet`, `series.parquet` and `summary.json`.
+
+Every file is written to a temporary name in the output folder and renamed into place, so a
+reader never sees a half-written file. Nothing time- or host-dependent goes into the files:
+the same scenario and seed give byte-identical output.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.errors import SimError
+
+
+def _pyarrow():
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as err:
+        raise SimError(
+            f"Parquet output needs a working pyarrow ({err}); install a pyarrow built for this "
+            "numpy, or run with --format csv"
+        ) from err
+    return pa, pq
+
+
+def parquet_available() -> bool:
+    """Whether pyarrow imports in this environment."""
+    try:
+        _pyarrow()
+    except SimError:
+        return False
+    return True
+
+
+def _tmp(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def _replace(tmp: Path, path: Path) -> None:
+    os.replace(tmp, path)
+
+
+def write_table(path: Path, columns: dict[str, np.ndarray], fmt: str = "parquet") -> Path:
+    """Write named (N,) columns atomically as Parquet (or CSV); returns the final path."""
+    path = path.with_suffix("." + fmt)
+    tmp = _tmp(path)
+    if fmt == "parquet":
+        pa, pq = _pyarrow()
+        table = pa.table({k: np.asarray(v) for k, v in columns.items()})
+        pq.write_table(table, tmp, compression="zstd")
+    elif fmt == "csv":
+        names = list(columns)
+        data = np.column_stack([np.asarray(columns[k], dtype=np.float64) for k in names])
+        np.savetxt(tmp, data, delimiter=",", header=",".join(names), comments="", fmt="%.17g")
+    else:
+        raise SimError(f"unknown table format '{fmt}'; use parquet or csv")
+    _replace(tmp, path)
+    return path
+
+
+class SeriesWriter:
+    """Streams per-block samples into one table without holding the whole series in memory.
+
+    Samples are buffered up to `rows` rows and written as one Parquet row group each (CSV rows
+    are appended), then the file is renamed into place by `close()`.
+    """
+
+    def __init__(self, path: Path, fmt: str = "parquet", rows: int = 1_000_000):
+        self.path = path.with_suffix("." + fmt)
+        self.tmp = _tmp(self.path)
+        self.fmt = fmt
+        self.rows = rows
+        self._buf: list[dict[str, np.ndarray]] = []
+        self._n = 0
+        self._writer: Any = None
+        self._csv: Any = None
+
+    def __call__(self, sample: dict[str, np.ndarray]) -> None:
+        self._buf.append(sample)
+        self._n += len(next(iter(sample.values())))
+        if self._n >= self.rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._buf:
+            return
+        cols = {k: np.concatenate([b[k] for b in self._buf]) for k in self._buf[0]}
+        self._buf, self._n = [], 0
+        if self.fmt == "parquet":
+            pa, pq = _pyarrow()
+            table = pa.table(cols)
+            if self._writer is None:
+                self._writer = pq.ParquetWriter(self.tmp, table.schema, compression="zstd")
+            self._writer.write_table(table)
+        else:
+            names = list(cols)
+            data = np.column_stack([np.asarray(cols[k], dtype=np.float64) for k in names])
+            if self._csv is None:
+                self._csv = open(self.tmp, "w")  # noqa: SIM115 - closed in close()
+                self._csv.write(",".join(names) + "\n")
+            np.savetxt(self._csv, data, delimiter=",", fmt="%.17g")
+
+    def close(self) -> Path | None:
+        """Flush, close and rename into place; returns the path (None if nothing was written)."""
+        self._flush()
+        if self._writer is not None:
+            self._writer.close()
+        elif self._csv is not None:
+            self._csv.close()
+        else:
+            return None
+        _replace(self.tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the partial file after a failure."""
+        if self._writer is not None:
+            self._writer.close()
+        if self._csv is not None:
+            self._csv.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    return v
+
+
+def write_summary(path: Path, summary: dict[str, Any]) -> Path:
+    """Write summary.json atomically (sorted keys, NaN as null)."""
+    tmp = _tmp(path)
+    tmp.write_text(json.dumps(_clean(summary), indent=2, sort_keys=True) + "\n")
+    _replace(tmp, path)
+    return path
+
+
+def headline(summary: dict[str, dict], pool: str) -> dict[str, dict]:
+    """The issue's headline metrics for one pool (a subset of the full summary)."""
+    keys = ["arb_profit_rate", "fee_rate", "lvr_rate", "arb_block_frac", "lp_vs_hold"]
+    return {k: summary[f"{pool}.{k}"] for k in keys if f"{pool}.{k}" in summary}
