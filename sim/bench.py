@@ -1,0 +1,90 @@
+"""Simulator benchmark: world-blocks per second and peak memory, printed as a markdown table.
+
+A script, not a test: it prints figures and asserts nothing. Each engine path is compiled on a
+small warm-up run first so the timings exclude numba's compilation; the memory row runs in a
+fresh process so its peak RSS (resource.getrusage) belongs to that run alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sim.engine import Engine
+from sim.scenario import Scenario, load_scenario
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def _scenario(name: str, paths: int, blocks: int) -> Scenario:
+    return load_scenario(
+        SCENARIOS / f"{name}.yaml", [f"paths={paths}", f"blocks.n_blocks={blocks}"]
+    )
+
+
+def throughput(name: str, paths: int, blocks: int) -> tuple[float, float, str]:
+    """(world-blocks per second, seconds, engine path) of one run after a warm-up run."""
+    Engine(_scenario(name, 64, 16)).run()
+    sc = _scenario(name, paths, blocks)
+    eng = Engine(sc)
+    t0 = time.perf_counter()
+    res = eng.run()
+    dt = time.perf_counter() - t0
+    return paths * eng.total_blocks / dt, dt, res.path
+
+
+_MEM_CHILD = """
+import json, resource, sys, time
+from sim.bench import _scenario
+from sim.engine import Engine
+sc = _scenario('reference', int(sys.argv[1]), int(sys.argv[2]))
+t0 = time.perf_counter()
+Engine(sc).run()
+dt = time.perf_counter() - t0
+print(json.dumps({'seconds': dt, 'maxrss_kib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+def peak_memory(paths: int, blocks: int) -> dict:
+    """Run the reference scenario in a fresh process; returns its seconds and peak RSS (KiB)."""
+    out = subprocess.run(
+        [sys.executable, "-c", _MEM_CHILD, str(paths), str(blocks)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(quick: bool = False) -> None:
+    """Print the benchmark table."""
+    ref_paths, ref_blocks = (5_000, 720) if quick else (20_000, 7_200)
+    full_paths, full_blocks = (2_000, 100) if quick else (20_000, 720)
+    mem_paths, mem_blocks = (10_000, 720) if quick else (100_000, 7_200)
+    rows = []
+    rate, secs, path = throughput("reference", ref_paths, ref_blocks)
+    rows.append(("reference (GBM 5%/day, 12 s, 30 bp, arb only)", f"{ref_paths} x {ref_blocks}",
+                 path, f"{rate:.3g}", f"{secs:.2f}", "≥ 3e7 world-blocks/s"))
+    rate, secs, path = throughput("full", full_paths, full_blocks)
+    rows.append(("full (every agent, 2 pools, feed, TWAP, venue)", f"{full_paths} x {full_blocks}",
+                 path, f"{rate:.3g}", f"{secs:.2f}", "≥ 3e6 world-blocks/s"))
+    mem = peak_memory(mem_paths, mem_blocks)
+    rows.append(("reference, summaries only: peak RSS", f"{mem_paths} x {mem_blocks}", "fused",
+                 f"{mem_paths * mem_blocks / mem['seconds']:.3g}", f"{mem['seconds']:.2f}",
+                 f"peak RSS {mem['maxrss_kib'] / 2**20:.2f} GiB (target < 2 GB)"))
+    load = os.getloadavg()
+    print(f"cores: {os.cpu_count()}, load average before/after: {load[0]:.2f} (1 min)")
+    print()
+    print("| run | worlds x blocks | path | world-blocks/s | seconds | target / note |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+
+
+if __name__ == "__main__":
+    main(quick="--quick" in sys.argv)
