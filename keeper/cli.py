@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlparse
 
 import click
-from sim.cli import bench_sim, sim
 
 from keeper import chain as chainmod
 from keeper.errors import ChainError, KeeperError
+from sim.cli import bench_sim, sim
 from sim.errors import SimError
 
 FORK_NETWORK = "ethereum:mainnet-fork:foundry"
@@ -29,6 +30,8 @@ def _prepare_ape() -> None:
     """Ape reads ape-config.yaml from the working directory and expands the upstream URL."""
     chainmod.export_upstream_url()
     os.chdir(chainmod.project_root())
+    # ape-vyper's settings model trips a pydantic-settings warning on import; it is harmless.
+    warnings.filterwarnings("ignore", message="Field 'import_remapping'")
     from ape.logging import logger
 
     logger.set_level("ERROR")  # keep per-transaction INFO lines out of the user's terminal

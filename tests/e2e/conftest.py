@@ -31,6 +31,12 @@ def upstream():
         chainmod.stop_upstream()
 
 
+@pytest.fixture
+def ammlab():
+    """Run `ammlab ARGS` as a user would, in a fresh process."""
+    return run_cli
+
+
 def run_cli(
     *args: str, env: dict | None = None, timeout: float = 180
 ) -> subprocess.CompletedProcess:

@@ -9,8 +9,6 @@ import pytest
 
 from keeper import chain as chainmod
 
-from .conftest import run_cli
-
 pytestmark = [pytest.mark.chain, pytest.mark.fork, pytest.mark.slow]
 
 
@@ -35,85 +33,85 @@ def assert_one_line_error(result, *fragments):
         assert fragment in lines[0]
 
 
-def test_up_status_dump_down_reload_and_fork_session(private_chain, tmp_path):
+def test_up_status_dump_down_reload_and_fork_session(ammlab, private_chain, tmp_path):
     port, env = private_chain
-    up = run_cli("chain", "up", "--port", str(port), "--price", "2500", env=env)
+    up = ammlab("chain", "up", "--port", str(port), "--price", "2500", env=env)
     assert up.returncode == 0, up.stderr
     assert f"127.0.0.1:{port}" in up.stdout and "venue_a" in up.stdout
 
-    status = run_cli("chain", "status", env=env)
+    status = ammlab("chain", "status", env=env)
     assert "chain id 1" in status.stdout and "pools venue_a" in status.stdout
 
     state = tmp_path / "state.json"
-    assert run_cli("chain", "dump", str(state), env=env).returncode == 0
+    assert ammlab("chain", "dump", str(state), env=env).returncode == 0
     bundle = json.loads(state.read_text())
     assert bundle["chain_id"] == 1 and bundle["manifest"]["seed_price"] == "2500"
 
-    down = run_cli("chain", "down", env=env)
+    down = ammlab("chain", "down", env=env)
     assert "stopped" in down.stdout
-    assert "not started by ammlab" in run_cli("chain", "status", env=env).stdout
+    assert "not started by ammlab" in ammlab("chain", "status", env=env).stdout
 
-    reload = run_cli("chain", "up", "--port", str(port), "--load", str(state), env=env)
+    reload = ammlab("chain", "up", "--port", str(port), "--load", str(state), env=env)
     assert reload.returncode == 0, reload.stderr
-    assert f"block {bundle['block']}" in run_cli("chain", "status", env=env).stdout
+    assert f"block {bundle['block']}" in ammlab("chain", "status", env=env).stdout
 
-    session = run_cli("fork", "session", "--swaps", "3", "--seed", "1", env=env)
+    session = ammlab("fork", "session", "--swaps", "3", "--seed", "1", env=env)
     assert session.returncode == 0, session.stderr
     assert "3 swaps through the router, every amount out equal" in session.stdout
     assert f"upstream untouched: still at block {bundle['block']}" in session.stdout
     assert "2500.00" in session.stdout  # the seed price survived the dump and reload
 
 
-def test_demo_brings_up_the_chain_trades_on_a_fork_and_stops_it(private_chain):
+def test_demo_brings_up_the_chain_trades_on_a_fork_and_stops_it(ammlab, private_chain):
     _, env = private_chain
-    demo = run_cli("demo", "--swaps", "4", env=env)
+    demo = ammlab("demo", "--swaps", "4", env=env)
     assert demo.returncode == 0, demo.stderr
     assert "4 swaps through the router" in demo.stdout
     assert "local upstream stopped" in demo.stdout
     assert chainmod.running_record(Path(env[chainmod.HOME_ENV])) is None
 
 
-def test_missing_anvil_is_one_line_and_leaves_nothing(private_chain):
+def test_missing_anvil_is_one_line_and_leaves_nothing(ammlab, private_chain):
     port, env = private_chain
     path = os.pathsep.join(
         p for p in os.environ["PATH"].split(os.pathsep) if "node_modules" not in p
     )
-    result = run_cli("chain", "up", "--port", str(port), env={**env, "PATH": path})
+    result = ammlab("chain", "up", "--port", str(port), env={**env, "PATH": path})
     assert_one_line_error(result, "anvil not found", "make setup")
     assert not chainmod.port_in_use("127.0.0.1", port)
 
 
-def test_port_in_use_is_one_line(private_chain):
+def test_port_in_use_is_one_line(ammlab, private_chain):
     port, env = private_chain
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", port))
         blocker.listen()
-        result = run_cli("chain", "up", "--port", str(port), env=env)
+        result = ammlab("chain", "up", "--port", str(port), env=env)
     assert_one_line_error(result, f"port {port}", "in use")
 
 
-def test_unreachable_rpc_is_one_line(private_chain):
+def test_unreachable_rpc_is_one_line(ammlab, private_chain):
     _, env = private_chain
     home = env[chainmod.HOME_ENV]
     os.makedirs(home)
     chainmod.write_manifest(
         {"format": chainmod.MANIFEST_FORMAT, "chain_id": 1}, chainmod.manifest_path(Path(home))
     )
-    result = run_cli("fork", "session", env=env)
+    result = ammlab("fork", "session", env=env)
     assert_one_line_error(result, "unreachable", "ammlab chain up")
 
 
-def test_remote_upstream_is_not_started_locally(private_chain):
+def test_remote_upstream_is_not_started_locally(ammlab, private_chain):
     _, env = private_chain
-    result = run_cli("chain", "up", env={**env, chainmod.UPSTREAM_ENV: "https://rpc.example.org"})
+    result = ammlab("chain", "up", env={**env, chainmod.UPSTREAM_ENV: "https://rpc.example.org"})
     assert_one_line_error(result, "remote RPC")
 
 
-def test_manifest_for_another_chain_is_one_line(private_chain):
+def test_manifest_for_another_chain_is_one_line(ammlab, private_chain):
     port, env = private_chain
-    assert run_cli("chain", "up", "--port", str(port), env=env).returncode == 0
+    assert ammlab("chain", "up", "--port", str(port), env=env).returncode == 0
     path = chainmod.manifest_path(Path(env[chainmod.HOME_ENV]))
     manifest = json.loads(path.read_text())
     path.write_text(json.dumps({**manifest, "chain_id": 10}))
-    result = run_cli("fork", "session", "--swaps", "1", env=env)
+    result = ammlab("fork", "session", "--swaps", "1", env=env)
     assert_one_line_error(result, "chain id 10", "connected chain has id 1")
