@@ -514,7 +514,8 @@ def reference_price_greeks(
 ) -> dict[str, Decimal]:
     """Black–Scholes price and Greeks in `decimal` at `prec` digits (plain units, not wad).
 
-    Same conventions as `bs_price_greeks`; pass exact values (e.g. Decimal(wad) / 10**18).
+    Same conventions as `bs_price_greeks` (plus `df` = e^{-rT}); pass exact values (e.g.
+    Decimal(wad) / 10**18).
     """
     with localcontext() as ctx:
         ctx.prec = prec + 20
@@ -537,5 +538,6 @@ def reference_price_greeks(
             "theta": -s * pdf1 * sig / (2 * sqrt_t) - phi * r * kdf * n2,
             "d1": d1,
             "d2": d2,
+            "df": df,
         }
     return out
