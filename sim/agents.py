@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange  # noqa: F401 - prange in the kernels
 
 from sim.blocks import gas_cost
 from sim.metrics import Ledger
 from sim.oracle import ChainlinkFeed, OracleVenue, Twap
 from sim.pools.cpmm_vec import CpmmBatch, amount_out_f, optimal_arb_input, swap_f
-from sim.processes import WorldStreams
+from sim.processes import PARALLEL_MIN, WorldStreams
 from sim.scenario import (
     ArbitrageurConfig,
     CrossArbitrageurConfig,
@@ -78,14 +78,82 @@ class BlockContext:
     ) -> np.ndarray:
         """Swap where direction != 0 and book it; returns amount_out (N,)."""
         pool = self.pools[pool_name]
-        amount_in = np.where(direction != 0, amount_in, 0.0)
-        out, fx, fy = pool.swap(amount_in, direction)
-        buy = direction > 0
-        sell = direction < 0
-        dx = np.where(buy, -out, np.where(sell, amount_in, 0.0))
-        dy = np.where(buy, amount_in, np.where(sell, -out, 0.0))
-        self.ledger.swap(pool_name, agent, self.ref, dx, dy, fx, fy, is_arb)
-        return out
+        led = self.ledger
+        b = led.books[pool_name]
+        return _swap_and_book(
+            pool.x,
+            pool.y,
+            pool.fees_x,
+            pool.fees_y,
+            np.asarray(amount_in, dtype=np.float64),
+            np.asarray(direction, dtype=np.int64),
+            self.ref,
+            pool.fee_bps,
+            pool.fee_to_reserves,
+            led.active,
+            is_arb,
+            b.lvr,
+            b.fees,
+            b.lvr_frac,
+            b.fee_frac,
+            b.volume,
+            b.n_trades,
+            b.lvr_arb_frac,
+            b.fee_arb_frac,
+            b.arb_frac,
+            b.arb_profit,
+            b.arb_now,
+            led.agent_pnl[agent],
+        )
+
+
+@njit(cache=True)
+def _swap_and_book(
+    x, y, fxs, fys, amount_in, direction, ref, fee_bps, to_res, active, is_arb,
+    lvr_a, fees_a, lvr_f, fee_f, vol, ntr, lvr_arb_f, fee_arb_f, arb_f, arb_p, arb_now, pnl_a,
+):
+    """Swap and book in one pass over the worlds that trade (Ledger.swap's arithmetic)."""
+    n = x.shape[0]
+    out = np.zeros(n)
+    for i in range(n):
+        d = direction[i]
+        a = amount_in[i]
+        if d == 0 or not a > 0.0:
+            continue
+        nx, ny, o, fee_x, fee_y = swap_f(a, d, x[i], y[i], fee_bps, to_res)
+        x[i] = nx
+        y[i] = ny
+        out[i] = o
+        if not to_res:
+            fxs[i] += fee_x
+            fys[i] += fee_y
+        if d > 0:
+            ddx = -o
+            ddy = a
+        else:
+            ddx = a
+            ddy = -o
+        r = ref[i]
+        pnl = -(r * ddx + ddy)
+        if not active:
+            continue
+        fee = r * fee_x + fee_y
+        lvr = pnl + fee
+        v = (x[i] + fxs[i]) * r + y[i] + fys[i]
+        lvr_a[i] += lvr
+        fees_a[i] += fee
+        lvr_f[i] += lvr / v
+        fee_f[i] += fee / v
+        vol[i] += ddx * r if ddx > 0 else max(ddy, 0.0)
+        ntr[i] += 1.0
+        if is_arb:
+            lvr_arb_f[i] += lvr / v
+            fee_arb_f[i] += fee / v
+            arb_f[i] += pnl / v
+            arb_p[i] += pnl
+            arb_now[i] = True
+        pnl_a[i] += pnl
+    return out
 
 
 class Agent(Protocol):
@@ -98,8 +166,7 @@ class Agent(Protocol):
 # ----------------------------------------------------------------------- arbitrage kernels
 
 
-@njit(cache=True, parallel=True)
-def _arb_plan(x, y, ref, fee_bps, threshold):
+def _arb_plan_py(x, y, ref, fee_bps, threshold):
     """Closed-form CEX-DEX trade per world; returns (amount_in, direction), 0 where unprofitable."""
     n = x.shape[0]
     amt = np.zeros(n)
@@ -116,6 +183,15 @@ def _arb_plan(x, y, ref, fee_bps, threshold):
             amt[i] = a
             d[i] = di
     return amt, d
+
+
+_arb_plan_s = njit(cache=True)(_arb_plan_py)
+_arb_plan_p = njit(cache=True, parallel=True)(_arb_plan_py)
+
+
+def _arb_plan(x, y, ref, fee_bps, threshold):
+    fn = _arb_plan_p if x.shape[0] >= PARALLEL_MIN else _arb_plan_s
+    return fn(x, y, ref, fee_bps, threshold)
 
 
 class CexDexArbitrageur:
@@ -309,8 +385,7 @@ class OracleSniper:
         ctx.pay_gas(self.name, "swap", buy | sell)
 
 
-@njit(cache=True, parallel=True)
-def _plan_sandwich(x, y, fee_bps, to_res, direction, v, min_out, ref, gas2):
+def _plan_sandwich_py(x, y, fee_bps, to_res, direction, v, min_out, ref, gas2):
     """Largest front-run that keeps the victim inside its limit, and its net profit.
 
     Bisection on the front-run input (same token as the victim's input) over [0, 10 v], then a
@@ -341,6 +416,15 @@ def _plan_sandwich(x, y, fee_bps, to_res, direction, v, min_out, ref, gas2):
         if value > gas2[i]:
             front[i] = lo
     return front
+
+
+_plan_sandwich_s = njit(cache=True)(_plan_sandwich_py)
+_plan_sandwich_p = njit(cache=True, parallel=True)(_plan_sandwich_py)
+
+
+def _plan_sandwich(*args):
+    fn = _plan_sandwich_p if args[0].shape[0] >= PARALLEL_MIN else _plan_sandwich_s
+    return fn(*args)
 
 
 class SandwichAttacker:

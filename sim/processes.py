@@ -86,8 +86,7 @@ def normal_pair_draw(s0, s1, s2, s3):
     return rad * math.cos(ang), rad * math.sin(ang), s0, s1, s2, s3
 
 
-@njit(cache=True, parallel=True)
-def _normals(st, spare, has, out):
+def _normals_py(st, spare, has, out):
     k, n = out.shape
     for w in prange(n):
         s0, s1, s2, s3 = st[w, 0], st[w, 1], st[w, 2], st[w, 3]
@@ -107,8 +106,7 @@ def _normals(st, spare, has, out):
         has[w] = h
 
 
-@njit(cache=True, parallel=True)
-def _uniforms(st, out):
+def _uniforms_py(st, out):
     k, n = out.shape
     for w in prange(n):
         s0, s1, s2, s3 = st[w, 0], st[w, 1], st[w, 2], st[w, 3]
@@ -118,8 +116,7 @@ def _uniforms(st, out):
         st[w, 0], st[w, 1], st[w, 2], st[w, 3] = s0, s1, s2, s3
 
 
-@njit(cache=True, parallel=True)
-def _poisson(st, lam, out):
+def _poisson_py(st, lam, out):
     n = out.shape[0]
     for w in prange(n):
         s0, s1, s2, s3 = st[w, 0], st[w, 1], st[w, 2], st[w, 3]
@@ -135,6 +132,30 @@ def _poisson(st, lam, out):
             c += p
         out[w] = k
         st[w, 0], st[w, 1], st[w, 2], st[w, 3] = s0, s1, s2, s3
+
+
+def _both(fn):
+    """A serial and a parallel build of one kernel: thread start-up costs more than small
+    batches take, so batches under PARALLEL_MIN worlds run serially (same numbers either way)."""
+    return njit(cache=True)(fn), njit(cache=True, parallel=True)(fn)
+
+
+PARALLEL_MIN = 4096
+_normals_s, _normals_p = _both(_normals_py)
+_uniforms_s, _uniforms_p = _both(_uniforms_py)
+_poisson_s, _poisson_p = _both(_poisson_py)
+
+
+def _normals(st, spare, has, out):
+    (_normals_p if out.shape[1] >= PARALLEL_MIN else _normals_s)(st, spare, has, out)
+
+
+def _uniforms(st, out):
+    (_uniforms_p if out.shape[1] >= PARALLEL_MIN else _uniforms_s)(st, out)
+
+
+def _poisson(st, lam, out):
+    (_poisson_p if out.shape[0] >= PARALLEL_MIN else _poisson_s)(st, lam, out)
 
 
 def stream_key(name: str) -> int:
@@ -200,8 +221,7 @@ class PriceProcess:
         raise NotImplementedError
 
 
-@njit(cache=True, parallel=True)
-def _gbm_step(log_s, st, spare, has, dt, drift, sigma):
+def _gbm_step_py(log_s, st, spare, has, dt, drift, sigma):
     n = log_s.shape[0]
     for w in prange(n):
         if has[w]:
@@ -214,6 +234,14 @@ def _gbm_step(log_s, st, spare, has, dt, drift, sigma):
             spare[w] = z1
             has[w] = True
         log_s[w] += drift * dt[w] + sigma * math.sqrt(dt[w]) * z
+
+
+_gbm_step_s, _gbm_step_p = _both(_gbm_step_py)
+
+
+def _gbm_step(log_s, st, spare, has, dt, drift, sigma):
+    n = log_s.shape[0]
+    (_gbm_step_p if n >= PARALLEL_MIN else _gbm_step_s)(log_s, st, spare, has, dt, drift, sigma)
 
 
 class GBM(PriceProcess):

@@ -60,10 +60,11 @@ def optimal_arb_input(x: float, y: float, price: float, fee_bps: float) -> tuple
         numeraire out, 0 no profitable trade (amount_in is then 0).
     """
     g = (BPS - fee_bps) / BPS
-    # Compare p*g > y/x (buy risky) and p < g*y/x (sell risky) without dividing.
-    if price * g * x > y:
+    # Compare p*g > y/x (buy risky) and p < g*y/x (sell risky) without dividing; the 1e-12
+    # margin keeps rounding dust (a pool left one ulp past the band edge) from trading.
+    if price * g * x > y * (1.0 + 1e-12):
         return (math.sqrt(g * x * y * price) - y) / g, 1
-    if price * x < g * y:
+    if price * x * (1.0 + 1e-12) < g * y:
         return (math.sqrt(g * x * y / price) - x) / g, -1
     return 0.0, 0
 
