@@ -107,8 +107,9 @@ class Twinned:
     LP balances and cumulative prices.
     """
 
-    def __init__(self, chain, pool, token0, token1, user, holders):
+    def __init__(self, chain, pool, token0, token1, user, holders, lens=None):
         self.chain = chain
+        self.lens = lens
         self.pool = pool
         self.tokens = (token0, token1)
         self.user = user
@@ -201,16 +202,26 @@ class Twinned:
     # -- comparison ----------------------------------------------------------------------
 
     def chain_state(self) -> dict:
-        token0, token1 = self.tokens
-        reserve0, reserve1, ts = self.pool.getReserves()
+        holders = self._lp_holders()
+        if self.lens is not None:  # one eth_call for the whole state
+            values = list(self.lens.snapshot(self.pool, holders))
+            bal0, bal1, r0, r1, ts, p0, p1, supply = values[:8]
+            lp = dict(zip(holders, values[8:], strict=True))
+        else:
+            token0, token1 = self.tokens
+            bal0, bal1 = token0.balanceOf(self.pool), token1.balanceOf(self.pool)
+            r0, r1, ts = self.pool.getReserves()
+            p0, p1 = self.pool.price0CumulativeLast(), self.pool.price1CumulativeLast()
+            supply = self.pool.totalSupply()
+            lp = {h: self.pool.balanceOf(h) for h in holders}
         return {
-            "balance0": token0.balanceOf(self.pool),
-            "balance1": token1.balanceOf(self.pool),
-            "reserves": (reserve0, reserve1, ts),
-            "price0_cumulative": self.pool.price0CumulativeLast(),
-            "price1_cumulative": self.pool.price1CumulativeLast(),
-            "total_supply": self.pool.totalSupply(),
-            "lp": {h: self.pool.balanceOf(h) for h in self._lp_holders()},
+            "balance0": bal0,
+            "balance1": bal1,
+            "reserves": (r0, r1, ts),
+            "price0_cumulative": p0,
+            "price1_cumulative": p1,
+            "total_supply": supply,
+            "lp": lp,
         }
 
     def twin_state(self) -> dict:
@@ -233,9 +244,15 @@ class Twinned:
 
 
 @pytest.fixture(scope="session")
-def make_twinned(chain, pool, token0, token1, alice, bob):
+def lens(project, owner):
+    """Reads a pool's whole state in one call (contracts/test/PoolLens.vy)."""
+    return owner.deploy(project.PoolLens)
+
+
+@pytest.fixture(scope="session")
+def make_twinned(chain, pool, token0, token1, alice, bob, lens):
     """Factory of `Twinned` on the 30 bps pool as it is now, driven by alice."""
-    return lambda: Twinned(chain, pool, token0, token1, alice, [alice, bob])
+    return lambda: Twinned(chain, pool, token0, token1, alice, [alice, bob], lens)
 
 
 @pytest.fixture

@@ -71,7 +71,9 @@ def test_mint_v2_vector(twinned, pool, alice):
 def test_mint_events(twinned, pool, alice):
     twinned.transfer_in(1 * E18, 4 * E18)
     receipt = pool.mint(alice, sender=alice)
-    transfers = [(log.sender, log.receiver, log.value) for log in receipt.decode_logs(pool.Transfer)]
+    transfers = [
+        (log.sender, log.receiver, log.value) for log in receipt.decode_logs(pool.Transfer)
+    ]
     assert transfers == [
         (ZERO_ADDRESS, ZERO_ADDRESS, MINIMUM_LIQUIDITY),
         (ZERO_ADDRESS, alice.address, 2 * E18 - MINIMUM_LIQUIDITY),

@@ -82,7 +82,9 @@ def test_swap_empty_pool(router, pool, token0, alice):
 
 
 def test_add_liquidity_empty_then_ratio(router, pool, token0, token1, alice, bob):
-    a0, a1, liq = router.addLiquidity(pool, E18, 4 * E18, 0, 0, alice, LATER, sender=alice).return_value
+    a0, a1, liq = router.addLiquidity(
+        pool, E18, 4 * E18, 0, 0, alice, LATER, sender=alice
+    ).return_value
     assert (a0, a1, liq) == (E18, 4 * E18, 2 * E18 - 1000)
     # The pool is at 1:4; asking for 1:1 deposits 0.25:1, then 1:8 deposits 1:4.
     expected = cpmm.add_liquidity_amounts(E18, E18, 0, 0, E18, 4 * E18)
