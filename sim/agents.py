@@ -7,6 +7,7 @@ agents (a keeper with a hedging policy) plug in the same way: read `ctx`, trade 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -17,7 +18,7 @@ from sim.blocks import gas_cost
 from sim.metrics import Ledger
 from sim.oracle import ChainlinkFeed, OracleVenue, Twap
 from sim.pools.cpmm_vec import CpmmBatch, amount_out_f, optimal_arb_input, swap_f
-from sim.processes import PARALLEL_MIN, WorldStreams
+from sim.processes import PARALLEL_MIN, WorldStreams, normal_pair_draw, to_unit, xo_next
 from sim.scenario import (
     ArbitrageurConfig,
     CrossArbitrageurConfig,
@@ -109,8 +110,29 @@ class BlockContext:
 
 @njit(cache=True)
 def _swap_and_book(
-    x, y, fxs, fys, amount_in, direction, ref, fee_bps, to_res, active, is_arb,
-    lvr_a, fees_a, lvr_f, fee_f, vol, ntr, lvr_arb_f, fee_arb_f, arb_f, arb_p, arb_now, pnl_a,
+    x,
+    y,
+    fxs,
+    fys,
+    amount_in,
+    direction,
+    ref,
+    fee_bps,
+    to_res,
+    active,
+    is_arb,
+    lvr_a,
+    fees_a,
+    lvr_f,
+    fee_f,
+    vol,
+    ntr,
+    lvr_arb_f,
+    fee_arb_f,
+    arb_f,
+    arb_p,
+    arb_now,
+    pnl_a,
 ):
     """Swap and book in one pass over the worlds that trade (Ledger.swap's arithmetic)."""
     n = x.shape[0]
@@ -279,17 +301,22 @@ class NoiseTrader:
     def submit(self, ctx: BlockContext) -> None:
         """Draw this block's orders and put them in the mempool."""
         c = self.cfg
-        k = self.streams.poisson(c.rate_per_block)
-        z = self.streams.normal()
-        u = self.streams.uniform()
-        notional = k * c.size_median * np.exp(c.size_sigma * z)
-        buy = u < c.p_buy
-        direction = np.where(k > 0, np.where(buy, 1, -1), 0).astype(np.int64)
         pool = ctx.pools[c.pool]
-        mid = pool.price()
+        st = self.streams
         keep = (1.0 - pool.fee_bps / 1e4) * (1.0 - c.slippage_bps / 1e4)
-        amount_in = np.where(buy, notional, notional / ctx.ref)
-        min_out = np.where(buy, amount_in / mid, amount_in * mid) * keep
+        direction, amount_in, min_out, notional = _noise_orders(
+            st.state,
+            st.spare,
+            st.has_spare,
+            c.rate_per_block,
+            c.size_median,
+            c.size_sigma,
+            c.p_buy,
+            keep,
+            pool.x,
+            pool.y,
+            ctx.ref,
+        )
         self.pending = Intent(
             self.name, c.pool, direction, amount_in, min_out, notional, direction != 0
         )
@@ -311,6 +338,57 @@ class NoiseTrader:
         it.done = True
         for backrun in it.backruns:
             backrun(ctx, ok)
+
+
+@njit(cache=True)
+def _noise_orders(st, spare, has, rate, median, sigma, p_buy, keep, x, y, ref):
+    """Draw one block of noise orders per world: K ~ Poisson(rate), size, side, limit.
+
+    Per world the draws are a Poisson count (one uniform), a normal and a uniform, in that
+    order, from the agent's own stream.
+    """
+    n = x.shape[0]
+    direction = np.zeros(n, dtype=np.int64)
+    amount_in = np.zeros(n)
+    min_out = np.zeros(n)
+    notional = np.zeros(n)
+    e = math.exp(-rate)
+    for w in range(n):
+        s0, s1, s2, s3 = st[w, 0], st[w, 1], st[w, 2], st[w, 3]
+        r, s0, s1, s2, s3 = xo_next(s0, s1, s2, s3)
+        u = to_unit(r)
+        p = e
+        c = p
+        k = 0
+        while u > c and k < 1000:
+            k += 1
+            p *= rate / k
+            c += p
+        if has[w]:
+            z = spare[w]
+            has[w] = False
+        else:
+            z, z1, s0, s1, s2, s3 = normal_pair_draw(s0, s1, s2, s3)
+            spare[w] = z1
+            has[w] = True
+        r, s0, s1, s2, s3 = xo_next(s0, s1, s2, s3)
+        u2 = to_unit(r)
+        st[w, 0], st[w, 1], st[w, 2], st[w, 3] = s0, s1, s2, s3
+        if k == 0:
+            continue
+        q = k * median * math.exp(sigma * z)
+        notional[w] = q
+        mid = y[w] / x[w]
+        if u2 < p_buy:
+            direction[w] = 1
+            amount_in[w] = q
+            min_out[w] = q / mid * keep
+        else:
+            direction[w] = -1
+            a = q / ref[w]
+            amount_in[w] = a
+            min_out[w] = a * mid * keep
+    return direction, amount_in, min_out, notional
 
 
 def _amount_out_vec(a, r_in, r_out, fee_bps):

@@ -68,15 +68,38 @@ def main(quick: bool = False) -> None:
     mem_paths, mem_blocks = (10_000, 720) if quick else (100_000, 7_200)
     rows = []
     rate, secs, path = throughput("reference", ref_paths, ref_blocks)
-    rows.append(("reference (GBM 5%/day, 12 s, 30 bp, arb only)", f"{ref_paths} x {ref_blocks}",
-                 path, f"{rate:.3g}", f"{secs:.2f}", "≥ 3e7 world-blocks/s"))
+    rows.append(
+        (
+            "reference (GBM 5%/day, 12 s, 30 bp, arb only)",
+            f"{ref_paths} x {ref_blocks}",
+            path,
+            f"{rate:.3g}",
+            f"{secs:.2f}",
+            "≥ 3e7 world-blocks/s",
+        )
+    )
     rate, secs, path = throughput("full", full_paths, full_blocks)
-    rows.append(("full (every agent, 2 pools, feed, TWAP, venue)", f"{full_paths} x {full_blocks}",
-                 path, f"{rate:.3g}", f"{secs:.2f}", "≥ 3e6 world-blocks/s"))
+    rows.append(
+        (
+            "full (every agent, 2 pools, feed, TWAP, venue)",
+            f"{full_paths} x {full_blocks}",
+            path,
+            f"{rate:.3g}",
+            f"{secs:.2f}",
+            "≥ 3e6 world-blocks/s",
+        )
+    )
     mem = peak_memory(mem_paths, mem_blocks)
-    rows.append(("reference, summaries only: peak RSS", f"{mem_paths} x {mem_blocks}", "fused",
-                 f"{mem_paths * mem_blocks / mem['seconds']:.3g}", f"{mem['seconds']:.2f}",
-                 f"peak RSS {mem['maxrss_kib'] / 2**20:.2f} GiB (target < 2 GB)"))
+    rows.append(
+        (
+            "reference, summaries only: peak RSS",
+            f"{mem_paths} x {mem_blocks}",
+            "fused",
+            f"{mem_paths * mem_blocks / mem['seconds']:.3g}",
+            f"{mem['seconds']:.2f}",
+            f"peak RSS {mem['maxrss_kib'] / 2**20:.2f} GiB (target < 2 GB)",
+        )
+    )
     load = os.getloadavg()
     print(f"cores: {os.cpu_count()}, load average before/after: {load[0]:.2f} (1 min)")
     print()

@@ -23,16 +23,26 @@ def sim() -> None:
 @click.option("--paths", type=click.IntRange(min=1), default=None, help="Worlds (default: file).")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed (default: file).")
 @click.option(
-    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
     help="Output folder (created).",
 )
 @click.option(
-    "--set", "overrides", multiple=True, metavar="DOTTED.PATH=VALUE",
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="DOTTED.PATH=VALUE",
     help="Override a scenario field; the value is parsed as a YAML scalar.",
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet",
-    show_default=True, help="Table format of worlds/series.",
+    "--format",
+    "fmt",
+    type=click.Choice(["parquet", "csv"]),
+    default="parquet",
+    show_default=True,
+    help="Table format of worlds/series.",
 )
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def run_cmd(
@@ -46,7 +56,9 @@ def run_cmd(
 ) -> None:
     """Run SCENARIO (YAML) and write worlds, series and summary.json to --out."""
     try:
-        summary_head = run_to_dir(scenario, out_dir, paths, seed, list(overrides), fmt, not no_progress)
+        summary_head = run_to_dir(
+            scenario, out_dir, paths, seed, list(overrides), fmt, not no_progress
+        )
     except SimError as err:
         raise click.ClickException(str(err)) from err
     for name, m in summary_head.items():
@@ -79,7 +91,10 @@ def run_to_dir(
     engine = Engine(sc)
     series = SeriesWriter(out_dir / "series", fmt) if sc.metrics.series_every else None
     bar = tqdm(
-        total=sc.paths * engine.total_blocks, unit="wb", unit_scale=True, disable=not progress,
+        total=sc.paths * engine.total_blocks,
+        unit="wb",
+        unit_scale=True,
+        disable=not progress,
         desc=sc.name,
     )
     try:

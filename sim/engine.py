@@ -271,7 +271,9 @@ class Engine:
         arb = sc.agents[0]
         assert isinstance(arb, ArbitrageurConfig)
         pc = sc.pools[0]
-        price = GBM(n, sc.price.s0, sc.price.sigma_annual, sc.price.mu, _streams(sc, "price", n, offset))
+        price = GBM(
+            n, sc.price.s0, sc.price.sigma_annual, sc.price.mu, _streams(sc, "price", n, offset)
+        )
         clock = _streams(sc, "clock", n, offset)
         pools = make_pools(sc, price.price)
         pool = pools[pc.name]
@@ -381,7 +383,6 @@ def _fused(
     Ledger.swap/gas/end_block so the general engine reproduces it.
     """
     n = xs.shape[0]
-    f = fee_bps / 10_000.0
     for w in prange(n):
         ls = log_s[w]
         x = xs[w]

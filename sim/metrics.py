@@ -26,8 +26,14 @@ DAY = 86400.0
 POOL_METRICS: dict[str, tuple[str, str]] = {
     "arb_profit_rate": ("1/day", "arbitrage profit (gross of gas) per day, fraction of pool value"),
     "fee_rate": ("1/day", "LP fee income per day from all trades, fraction of pool value"),
-    "arb_fee_rate": ("1/day", "LP fee income per day from arbitrage trades, fraction of pool value"),
-    "lvr_rate": ("1/day", "loss-versus-rebalancing per day from all trades, fraction of pool value"),
+    "arb_fee_rate": (
+        "1/day",
+        "LP fee income per day from arbitrage trades, fraction of pool value",
+    ),
+    "lvr_rate": (
+        "1/day",
+        "loss-versus-rebalancing per day from all trades, fraction of pool value",
+    ),
     "lvr_arb_rate": ("1/day", "LVR per day from arbitrage trades, fraction of pool value"),
     "arb_block_frac": ("1", "fraction of blocks holding an arbitrage trade on the pool"),
     "lp_vs_hold": ("1", "end value of the initial LP position over holding its tokens, minus 1"),
@@ -73,10 +79,23 @@ class PoolBook:
     hold_y: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
-        for name in (
-            "lvr_frac lvr_arb_frac fee_frac fee_arb_frac arb_frac lvr fees arb_profit volume "
-            "n_trades arb_blocks shares0 supply0 hold_x hold_y"
-        ).split():
+        for name in [
+            "lvr_frac",
+            "lvr_arb_frac",
+            "fee_frac",
+            "fee_arb_frac",
+            "arb_frac",
+            "lvr",
+            "fees",
+            "arb_profit",
+            "volume",
+            "n_trades",
+            "arb_blocks",
+            "shares0",
+            "supply0",
+            "hold_x",
+            "hold_y",
+        ]:
             setattr(self, name, np.zeros(self.n))
         self.arb_now = np.zeros(self.n, dtype=np.bool_)
 

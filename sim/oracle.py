@@ -99,7 +99,9 @@ class Twap:
         j = (self._i - self._filled + 1) % w
         span = self._time[self._i] - self._time[j]
         self.value = np.where(
-            span > 0, (self._cum[self._i] - self._cum[j]) / np.where(span > 0, span, 1.0), self.value
+            span > 0,
+            (self._cum[self._i] - self._cum[j]) / np.where(span > 0, span, 1.0),
+            self.value,
         )
 
 

@@ -56,7 +56,9 @@ def test_full_scenario_every_agent_acts():
     assert w["oracle.feed.updates"].sum() > 0
     assert w["agent.sandwich.pnl"].mean() > 0
     assert w["agent.sniper.pnl"].mean() > 0
-    np.testing.assert_allclose(w["venue.oracle_venue.pnl"], -(w["agent.sniper.pnl"] + w["agent.sniper.gas"]), rtol=1e-9)
+    np.testing.assert_allclose(
+        w["venue.oracle_venue.pnl"], -(w["agent.sniper.pnl"] + w["agent.sniper.gas"]), rtol=1e-9
+    )
     # LVR bookkeeping holds for all trades: sum of traders' gross P&L + fees = LVR.
     for k, v in w.items():
         assert np.all(np.isfinite(v)), k
@@ -72,7 +74,11 @@ def test_orderings_run_and_are_deterministic(ordering):
 
 
 def test_sandwich_switch_off():
-    w = Engine(_full(**{"agents.3.enabled": False, "paths": 50, "blocks.n_blocks": 100})).run().worlds
+    w = (
+        Engine(_full(**{"agents.3.enabled": False, "paths": 50, "blocks.n_blocks": 100}))
+        .run()
+        .worlds
+    )
     assert w["agent.sandwich.n_tx"].sum() == 0
 
 
@@ -95,10 +101,22 @@ def test_same_seed_byte_identical_files(tmp_path, name):
 def test_series_rows_and_summary_content(tmp_path):
     import json
 
-    run_to_dir(SCEN / "full.yaml", tmp_path, paths=10, overrides=["blocks.n_blocks=100", "metrics.series_every=25"], fmt=FMT)
+    run_to_dir(
+        SCEN / "full.yaml",
+        tmp_path,
+        paths=10,
+        overrides=["blocks.n_blocks=100", "metrics.series_every=25"],
+        fmt=FMT,
+    )
     summary = json.loads((tmp_path / "summary.json").read_text())
     m = summary["metrics"]
-    for key in ("pool.arb_profit_rate", "pool.fee_rate", "pool.lvr_rate", "pool.arb_block_frac", "pool.lp_vs_hold"):
+    for key in (
+        "pool.arb_profit_rate",
+        "pool.fee_rate",
+        "pool.lvr_rate",
+        "pool.arb_block_frac",
+        "pool.lp_vs_hold",
+    ):
         assert set(m[key]) >= {"mean", "se", "unit"}
     if FMT == "parquet":
         import pandas as pd
@@ -117,13 +135,37 @@ def test_series_rows_and_summary_content(tmp_path):
 
 def test_cli_run_and_one_line_errors(tmp_path):
     runner = CliRunner()
-    ok = runner.invoke(sim, ["run", str(SCEN / "reference.yaml"), "--paths", "20", "--seed", "1",
-                             "--out", str(tmp_path / "o"), "--set", "blocks.n_blocks=50",
-                             "--format", FMT, "--no-progress"])
+    ok = runner.invoke(
+        sim,
+        [
+            "run",
+            str(SCEN / "reference.yaml"),
+            "--paths",
+            "20",
+            "--seed",
+            "1",
+            "--out",
+            str(tmp_path / "o"),
+            "--set",
+            "blocks.n_blocks=50",
+            "--format",
+            FMT,
+            "--no-progress",
+        ],
+    )
     assert ok.exit_code == 0, ok.output
     assert "lvr_rate" in ok.output
-    bad = runner.invoke(sim, ["run", str(SCEN / "reference.yaml"), "--out", str(tmp_path / "x"),
-                              "--set", "pools.0.fee_bps=abc"])
+    bad = runner.invoke(
+        sim,
+        [
+            "run",
+            str(SCEN / "reference.yaml"),
+            "--out",
+            str(tmp_path / "x"),
+            "--set",
+            "pools.0.fee_bps=abc",
+        ],
+    )
     assert bad.exit_code == 1
     assert "pools.0.fee_bps" in bad.output and "Traceback" not in bad.output
     assert len(bad.output.strip().splitlines()) == 1

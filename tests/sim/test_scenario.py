@@ -26,7 +26,11 @@ def test_sigma_per_day_convenience():
     ("data", "overrides", "needle"),
     [
         ({"pools": [{"fee_bps": "abc"}]}, [], "pools.0.fee_bps"),
-        ({"pools": [{"feee_bps": 30}]}, [], "pools.0.feee_bps: Extra inputs are not permitted; remove"),
+        (
+            {"pools": [{"feee_bps": 30}]},
+            [],
+            "pools.0.feee_bps: Extra inputs are not permitted; remove",
+        ),
         ({"blocks": {"ordering": "lifo"}}, [], "blocks.ordering"),
         ({}, ["agents.0.min_profit=-1"], "agents.0.arbitrageur.min_profit"),
         ({}, ["blocks.n_blocks=ten"], "blocks.n_blocks"),
@@ -35,8 +39,17 @@ def test_sigma_per_day_convenience():
         ({"price": {"kind": "gbm", "sigma": 1, "sigma_per_day": 0.1}}, [], "exactly one"),
         ({"agents": [{"kind": "noise", "pool": "nope"}]}, [], "unknown pool 'nope'"),
     ],
-    ids=["wrong-type", "unknown-key", "bad-enum", "set-negative", "set-type", "set-index",
-         "set-syntax", "two-sigmas", "unknown-pool"],
+    ids=[
+        "wrong-type",
+        "unknown-key",
+        "bad-enum",
+        "set-negative",
+        "set-type",
+        "set-index",
+        "set-syntax",
+        "two-sigmas",
+        "unknown-pool",
+    ],
 )
 def test_bad_config_is_one_line_with_path(data, overrides, needle):
     with pytest.raises(ConfigError) as err:
@@ -48,7 +61,8 @@ def test_bad_config_is_one_line_with_path(data, overrides, needle):
 
 def test_set_values_are_yaml_scalars():
     sc = scenario_from_dict(
-        {}, ["blocks.poisson=true", "blocks.block_time=2.5", "pools.0.fee_bps=5", "price.kind=heston"]
+        {},
+        ["blocks.poisson=true", "blocks.block_time=2.5", "pools.0.fee_bps=5", "price.kind=heston"],
     )
     assert sc.blocks.poisson is True
     assert sc.blocks.block_time == 2.5

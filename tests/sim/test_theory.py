@@ -44,10 +44,25 @@ def _scenario(**kw):
     data = {
         "seed": kw.pop("seed", 11),
         "paths": kw.pop("paths", 4000),
-        "price": {"kind": "gbm", "s0": 2000.0, "sigma": kw.pop("sigma", SIG), "mu": kw.pop("mu", SIG**2 / 2)},
-        "blocks": {"n_blocks": kw.pop("n_blocks", 7200), "block_time": 12.0, "poisson": kw.pop("poisson", False)},
-        "pools": [{"name": "pool", "fee_bps": fee, "fee_to_reserves": kw.pop("fee_to_reserves", False),
-                   "price_offset_bps": kw.pop("offset", 0.0)}],
+        "price": {
+            "kind": "gbm",
+            "s0": 2000.0,
+            "sigma": kw.pop("sigma", SIG),
+            "mu": kw.pop("mu", SIG**2 / 2),
+        },
+        "blocks": {
+            "n_blocks": kw.pop("n_blocks", 7200),
+            "block_time": 12.0,
+            "poisson": kw.pop("poisson", False),
+        },
+        "pools": [
+            {
+                "name": "pool",
+                "fee_bps": fee,
+                "fee_to_reserves": kw.pop("fee_to_reserves", False),
+                "price_offset_bps": kw.pop("offset", 0.0),
+            }
+        ],
         "agents": [{"kind": "arbitrageur", "name": "arb", "pay_gas": False}],
         "metrics": {"warmup_blocks": kw.pop("warmup", 0)},
     }
@@ -115,7 +130,9 @@ def test_impermanent_loss_closed_form(fused):
     sc = _scenario(paths=300, n_blocks=500, sigma=3.0, fee_to_reserves=True)
     w = Engine(sc, fused=fused).run().worlds
     r = w["pool.price_ratio"]
-    np.testing.assert_allclose(w["pool.lp_vs_hold"], 2 * np.sqrt(r) / (1 + r) - 1, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        w["pool.lp_vs_hold"], 2 * np.sqrt(r) / (1 + r) - 1, rtol=1e-9, atol=1e-12
+    )
     assert np.ptp(r) > 0.1  # the check spans a real range of price moves
 
 
