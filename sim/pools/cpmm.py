@@ -155,6 +155,8 @@ class CPMMPool:
     to the pool); `mint`, `burn`, `swap`, `skim` and `sync` then behave as the contract's
     functions, taking the block timestamp, and return what they send out. A call that
     reverts raises `Revert` with the contract's reason and leaves the state unchanged.
+    Payments to the zero address revert with ``"erc20: transfer to zero address"``, as the
+    ammlab ERC20 refuses them; payments to `address` (the pool itself) change nothing.
 
     Attributes:
         fee_bps: swap fee in basis points of the input, ``< 10_000``.
