@@ -18,7 +18,14 @@ from sim.blocks import gas_cost
 from sim.metrics import Ledger
 from sim.oracle import ChainlinkFeed, OracleVenue, Twap
 from sim.pools.cpmm_vec import CpmmBatch, amount_out_f, optimal_arb_input, swap_f
-from sim.processes import PARALLEL_MIN, WorldStreams, normal_pair_draw, to_unit, xo_next
+from sim.processes import (
+    PARALLEL_MIN,
+    WorldStreams,
+    dual_kernel,
+    normal_pair_draw,
+    to_unit,
+    xo_next,
+)
 from sim.scenario import (
     ArbitrageurConfig,
     CrossArbitrageurConfig,
@@ -81,7 +88,8 @@ class BlockContext:
         pool = self.pools[pool_name]
         led = self.ledger
         b = led.books[pool_name]
-        return _swap_and_book(
+        fn = _swap_and_book_p if pool.n >= PARALLEL_MIN else _swap_and_book_s
+        return fn(
             pool.x,
             pool.y,
             pool.fees_x,
@@ -108,7 +116,6 @@ class BlockContext:
         )
 
 
-@njit(cache=True)
 def _swap_and_book(
     x,
     y,
@@ -137,7 +144,7 @@ def _swap_and_book(
     """Swap and book in one pass over the worlds that trade (Ledger.swap's arithmetic)."""
     n = x.shape[0]
     out = np.zeros(n)
-    for i in range(n):
+    for i in prange(n):
         d = direction[i]
         a = amount_in[i]
         if d == 0 or not a > 0.0:
@@ -178,6 +185,9 @@ def _swap_and_book(
     return out
 
 
+_swap_and_book_s, _swap_and_book_p = dual_kernel(_swap_and_book)
+
+
 class Agent(Protocol):
     name: str
     priority: bool
@@ -207,8 +217,7 @@ def _arb_plan_py(x, y, ref, fee_bps, threshold):
     return amt, d
 
 
-_arb_plan_s = njit(cache=True)(_arb_plan_py)
-_arb_plan_p = njit(cache=True, parallel=True)(_arb_plan_py)
+_arb_plan_s, _arb_plan_p = dual_kernel(_arb_plan_py)
 
 
 def _arb_plan(x, y, ref, fee_bps, threshold):
@@ -263,22 +272,36 @@ class CrossVenueArbitrageur:
         cost = 2.0 * ctx.gas_cost("swap")
         for src, dst in ((a_name, b_name), (b_name, a_name)):
             pa, pb = ctx.pools[src], ctx.pools[dst]
-            ga = 1.0 - pa.fee_bps / 1e4
-            gb = 1.0 - pb.fee_bps / 1e4
-            A = ga * gb * pa.x * pb.y
-            B = pa.y * pb.x
-            C = ga * pb.x + ga * gb * pa.x
-            ok = A > B
-            a = np.where(ok, (np.sqrt(A * B) - B) / C, 0.0)
-            profit = np.where(ok, A * a / (B + C * a) - a, 0.0)
-            go = ok & (profit > cost + self.cfg.min_profit)
+            a = _cross_plan(
+                pa.x, pa.y, pb.x, pb.y, pa.fee_bps, pb.fee_bps, cost + self.cfg.min_profit
+            )
+            go = a > 0
             if not go.any():
                 continue
             one = go.astype(np.int64)
-            q = ctx.swap(self.name, src, np.where(go, a, 0.0), one, is_arb=True)
+            q = ctx.swap(self.name, src, a, one, is_arb=True)
             ctx.swap(self.name, dst, q, -one, is_arb=True)
             ctx.pay_gas(self.name, "swap", go)
             ctx.pay_gas(self.name, "swap", go)
+
+
+@njit(cache=True)
+def _cross_plan(xa, ya, xb, yb, fee_a, fee_b, threshold):
+    """Optimal numeraire input a* per world (0 where the round trip does not pay threshold)."""
+    n = xa.shape[0]
+    out = np.zeros(n)
+    ga = 1.0 - fee_a / 1e4
+    gb = 1.0 - fee_b / 1e4
+    for i in range(n):
+        A = ga * gb * xa[i] * yb[i]
+        B = ya[i] * xb[i]
+        C = ga * xb[i] + ga * gb * xa[i]
+        if A <= B * (1.0 + 1e-12):
+            continue
+        a = (math.sqrt(A * B) - B) / C
+        if A * a / (B + C * a) - a > threshold[i]:
+            out[i] = a
+    return out
 
 
 class NoiseTrader:
@@ -340,8 +363,7 @@ class NoiseTrader:
             backrun(ctx, ok)
 
 
-@njit(cache=True)
-def _noise_orders(st, spare, has, rate, median, sigma, p_buy, keep, x, y, ref):
+def _noise_orders_py(st, spare, has, rate, median, sigma, p_buy, keep, x, y, ref):
     """Draw one block of noise orders per world: K ~ Poisson(rate), size, side, limit.
 
     Per world the draws are a Poisson count (one uniform), a normal and a uniform, in that
@@ -353,7 +375,7 @@ def _noise_orders(st, spare, has, rate, median, sigma, p_buy, keep, x, y, ref):
     min_out = np.zeros(n)
     notional = np.zeros(n)
     e = math.exp(-rate)
-    for w in range(n):
+    for w in prange(n):
         s0, s1, s2, s3 = st[w, 0], st[w, 1], st[w, 2], st[w, 3]
         r, s0, s1, s2, s3 = xo_next(s0, s1, s2, s3)
         u = to_unit(r)
@@ -389,6 +411,13 @@ def _noise_orders(st, spare, has, rate, median, sigma, p_buy, keep, x, y, ref):
             amount_in[w] = a
             min_out[w] = a * mid * keep
     return direction, amount_in, min_out, notional
+
+
+_noise_orders_s, _noise_orders_p = dual_kernel(_noise_orders_py)
+
+
+def _noise_orders(st, *args):
+    return (_noise_orders_p if st.shape[0] >= PARALLEL_MIN else _noise_orders_s)(st, *args)
 
 
 def _amount_out_vec(a, r_in, r_out, fee_bps):
@@ -496,8 +525,7 @@ def _plan_sandwich_py(x, y, fee_bps, to_res, direction, v, min_out, ref, gas2):
     return front
 
 
-_plan_sandwich_s = njit(cache=True)(_plan_sandwich_py)
-_plan_sandwich_p = njit(cache=True, parallel=True)(_plan_sandwich_py)
+_plan_sandwich_s, _plan_sandwich_p = dual_kernel(_plan_sandwich_py)
 
 
 def _plan_sandwich(*args):

@@ -13,6 +13,8 @@ share numbers (adding an agent does not move the price path).
 from __future__ import annotations
 
 import math
+import os
+import types
 import zlib
 from pathlib import Path
 
@@ -134,16 +136,31 @@ def _poisson_py(st, lam, out):
         st[w, 0], st[w, 1], st[w, 2], st[w, 3] = s0, s1, s2, s3
 
 
-def _both(fn):
+def dual_kernel(fn):
     """A serial and a parallel build of one kernel: thread start-up costs more than small
-    batches take, so batches under PARALLEL_MIN worlds run serially (same numbers either way)."""
-    return njit(cache=True)(fn), njit(cache=True, parallel=True)(fn)
+    batches take, so batches under PARALLEL_MIN worlds run serially (same numbers either way).
+
+    The parallel build gets its own function object and qualified name: numba names its cache
+    files after the function, and two builds of one function would otherwise share (and
+    clobber) one cache entry, silently running the serial code in place of the parallel one.
+    """
+    par = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_par")
+    par.__qualname__ = fn.__qualname__ + "_par"
+    return njit(cache=True)(fn), njit(cache=True, parallel=True)(par)
 
 
-PARALLEL_MIN = 4096
-_normals_s, _normals_p = _both(_normals_py)
-_uniforms_s, _uniforms_p = _both(_uniforms_py)
-_poisson_s, _poisson_p = _both(_poisson_py)
+PARALLEL_MIN = int(os.environ.get("AMMLAB_SIM_PARALLEL_MIN", str(2**62)))
+"""Smallest batch for which the general path's per-block kernels run multi-threaded.
+
+Default: never. Each block launches a dozen small kernels, and on a shared 2-core machine the
+thread barriers of a dozen launches per block cost more than they save (measured: serial
+1.0e6 vs OpenMP 0.6-0.8e6 world-blocks/s on the full scenario under load 4). Set
+AMMLAB_SIM_PARALLEL_MIN=4096 on an idle many-core machine. The fused reference kernel is
+always parallel (one launch per segment of blocks).
+"""
+_normals_s, _normals_p = dual_kernel(_normals_py)
+_uniforms_s, _uniforms_p = dual_kernel(_uniforms_py)
+_poisson_s, _poisson_p = dual_kernel(_poisson_py)
 
 
 def _normals(st, spare, has, out):
@@ -236,7 +253,7 @@ def _gbm_step_py(log_s, st, spare, has, dt, drift, sigma):
         log_s[w] += drift * dt[w] + sigma * math.sqrt(dt[w]) * z
 
 
-_gbm_step_s, _gbm_step_p = _both(_gbm_step_py)
+_gbm_step_s, _gbm_step_p = dual_kernel(_gbm_step_py)
 
 
 def _gbm_step(log_s, st, spare, has, dt, drift, sigma):
