@@ -63,6 +63,7 @@ def peak_memory(paths: int, blocks: int) -> dict:
 
 def main(quick: bool = False) -> None:
     """Print the benchmark table."""
+    load_before = os.getloadavg()[0]
     ref_paths, ref_blocks = (5_000, 720) if quick else (20_000, 7_200)
     full_paths, full_blocks = (2_000, 100) if quick else (20_000, 720)
     mem_paths, mem_blocks = (10_000, 720) if quick else (100_000, 7_200)
@@ -100,8 +101,10 @@ def main(quick: bool = False) -> None:
             f"peak RSS {mem['maxrss_kib'] / 2**20:.2f} GiB (target < 2 GB)",
         )
     )
-    load = os.getloadavg()
-    print(f"cores: {os.cpu_count()}, load average before/after: {load[0]:.2f} (1 min)")
+    print(
+        f"cores: {os.cpu_count()}, 1-min load average before/after: "
+        f"{load_before:.2f}/{os.getloadavg()[0]:.2f} (above ~0.5 the machine was shared)"
+    )
     print()
     print("| run | worlds x blocks | path | world-blocks/s | seconds | target / note |")
     print("|---|---|---|---|---|---|")

@@ -78,8 +78,10 @@ def run_to_dir(
     from tqdm import tqdm
 
     from sim.engine import Engine
-    from sim.results import SeriesWriter, headline, write_summary, write_table
+    from sim.results import SeriesWriter, check_format, headline, write_summary, write_table
     from sim.scenario import load_scenario
+
+    check_format(fmt)  # fail before the run, not after it
 
     ov = list(overrides or [])
     if paths is not None:

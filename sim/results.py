@@ -39,6 +39,14 @@ def parquet_available() -> bool:
     return True
 
 
+def check_format(fmt: str) -> None:
+    """Raise SimError now if tables cannot be written in `fmt`."""
+    if fmt == "parquet":
+        _pyarrow()
+    elif fmt != "csv":
+        raise SimError(f"unknown table format '{fmt}'; use parquet or csv")
+
+
 def _tmp(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
