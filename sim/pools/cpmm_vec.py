@@ -150,8 +150,8 @@ class CpmmBatch:
             direction: +1 numeraire in / risky out, -1 risky in / numeraire out, 0 no trade.
 
         Returns:
-            (dx, dy, fee_value_tokens) as the pool's changes in curve reserves... see
-            `_swap_batch`: (amount_out, fee_x, fee_y), each shape (N,).
+            (amount_out, fee_x, fee_y), each shape (N,): the output paid and the fee part of
+            the input in its token (zero where no trade).
         """
         return _swap_batch(
             self.x,

@@ -59,7 +59,13 @@ def test_full_scenario_every_agent_acts():
     np.testing.assert_allclose(
         w["venue.oracle_venue.pnl"], -(w["agent.sniper.pnl"] + w["agent.sniper.gas"]), rtol=1e-9
     )
-    # LVR bookkeeping holds for all trades: sum of traders' gross P&L + fees = LVR.
+    # Arbitrage bookkeeping holds with every agent active too: profit + fees = LVR.
+    np.testing.assert_allclose(
+        w["pool.arb_profit_rate"] + w["pool.arb_fee_rate"],
+        w["pool.lvr_arb_rate"],
+        rtol=1e-9,
+        atol=1e-15,
+    )
     for k, v in w.items():
         assert np.all(np.isfinite(v)), k
     assert res.summary["pool.lvr_rate"]["unit"] == "1/day"
