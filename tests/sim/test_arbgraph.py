@@ -1,0 +1,86 @@
+"""Cycle detection, closed-form sizing, and execution on the exact integer twins."""
+
+import numpy as np
+import pytest
+
+from sim.arbgraph import Pool, best_opportunity, build_graph, find_cycle
+from sim.pools.cpmm import get_amount_out
+
+
+def consistent_pools(fee=30):
+    # WETH = 3000 USDC, WBTC = 60000 USDC = 20 WETH, all pools at those prices
+    return [
+        Pool("weth-usdc", "WETH", "USDC", 1000.0, 3_000_000.0, fee),
+        Pool("wbtc-usdc", "WBTC", "USDC", 50.0, 3_000_000.0, fee),
+        Pool("wbtc-weth", "WBTC", "WETH", 50.0, 1000.0, fee),
+    ]
+
+
+PRICES = {"USDC": 1.0, "WETH": 3000.0, "WBTC": 60_000.0}
+
+
+def test_consistent_prices_have_no_cycle():
+    assert find_cycle(build_graph(consistent_pools())) is None
+    assert best_opportunity(consistent_pools(), PRICES) is None
+
+
+def test_a_mispricing_inside_the_fee_band_is_not_an_arbitrage():
+    pools = consistent_pools(fee=30)
+    pools[2] = Pool("wbtc-weth", "WBTC", "WETH", 50.0, 1000.0 * 1.004, 30)  # 0.4 % < 3 fees
+    assert find_cycle(build_graph(pools)) is None
+
+
+def test_a_mispricing_beyond_the_fees_is_found_and_sized_optimally():
+    pools = consistent_pools(fee=5)
+    pools[2] = Pool("wbtc-weth", "WBTC", "WETH", 50.0, 1030.0, 5)  # WBTC dear in WETH there
+    opp = best_opportunity(pools, PRICES)
+    assert opp is not None and opp.profit > 0
+    cycle = opp.cycle
+    assert cycle.marginal_rate() > 1
+    assert len(cycle.hops) == 3
+    # the closed-form input beats a fine grid of inputs
+    grid = np.linspace(0, 4 * opp.amount_in, 4001)[1:]
+    best_grid = max(cycle.output(x) - x for x in grid)
+    assert opp.profit >= best_grid - 1e-12 * abs(best_grid)
+    # Möbius form equals hop-by-hop evaluation
+    a, b, c = cycle.mobius()
+    for x in (0.01, opp.amount_in, 10 * opp.amount_in):
+        assert a * x / (b + c * x) == pytest.approx(cycle.output(x), rel=1e-12)
+
+
+def test_gas_can_make_a_cycle_unprofitable():
+    pools = consistent_pools(fee=5)
+    pools[2] = Pool("wbtc-weth", "WBTC", "WETH", 50.0, 1003.0, 5)
+    opp = best_opportunity(pools, PRICES)
+    assert opp is not None
+    assert best_opportunity(pools, PRICES, gas_quote_per_hop=opp.profit_quote) is None
+
+
+def test_the_best_pool_per_direction_is_used():
+    pools = consistent_pools(fee=30) + [Pool("weth-usdc-5bp", "WETH", "USDC", 10.0, 30_000.0, 5)]
+    graph = build_graph(pools)
+    assert graph["WETH"]["USDC"]["pool"].name == "weth-usdc-5bp"
+
+
+def test_executing_the_cycle_on_exact_twins_realises_the_predicted_profit():
+    pools = consistent_pools(fee=30)
+    pools[0] = Pool("weth-usdc", "WETH", "USDC", 1000.0, 3_150_000.0, 30)  # WETH dear at 3150
+    opp = best_opportunity(pools, PRICES)
+    assert opp is not None
+    decimals = {"USDC": 6, "WETH": 18, "WBTC": 8}
+    amount = int(opp.amount_in * 10 ** decimals[opp.cycle.start])
+    for hop in opp.cycle.hops:
+        r_in, r_out = hop.pool.reserves(hop.token_in)
+        amount = get_amount_out(
+            amount,
+            int(r_in * 10 ** decimals[hop.token_in]),
+            int(r_out * 10 ** decimals[hop.token_out]),
+            int(hop.pool.fee_bps),
+        )
+    realised = amount / 10 ** decimals[opp.cycle.start] - opp.amount_in
+    # each hop floors its output: at most one unit of its token, valued in the start token
+    start_price = PRICES[opp.cycle.start]
+    floor_loss = sum(
+        10.0 ** -decimals[h.token_out] * PRICES[h.token_out] / start_price for h in opp.cycle.hops
+    )
+    assert opp.profit - 2 * floor_loss <= realised <= opp.profit
