@@ -67,10 +67,16 @@ class BlockContext:
     venues: dict[str, OracleVenue]
     ledger: Ledger
     mempool: list[Intent] = field(default_factory=list)
+    _gas: dict[str, np.ndarray] = field(default_factory=dict)
 
     def gas_cost(self, kind: str) -> np.ndarray:
         """Cost of one transaction of `kind` (swap, mint, burn, oracle_update), numeraire."""
-        return gas_cost(getattr(self.gas.units, kind), self.base_fee, self.gas, self.ref)
+        # Same for every agent within a block: computed once per kind.
+        cost = self._gas.get(kind)
+        if cost is None:
+            cost = gas_cost(getattr(self.gas.units, kind), self.base_fee, self.gas, self.ref)
+            self._gas[kind] = cost
+        return cost
 
     def pay_gas(self, agent: str, kind: str, mask: np.ndarray) -> None:
         """Charge one `kind` transaction to `agent` where `mask`."""
@@ -366,8 +372,8 @@ class NoiseTrader:
 def _noise_orders_py(st, spare, has, rate, median, sigma, p_buy, keep, x, y, ref):
     """Draw one block of noise orders per world: K ~ Poisson(rate), size, side, limit.
 
-    Per world the draws are a Poisson count (one uniform), a normal and a uniform, in that
-    order, from the agent's own stream.
+    Per world the draws are a Poisson count (one uniform) and, only when it is positive, a
+    normal and a uniform, in that order, from the agent's own stream.
     """
     n = x.shape[0]
     direction = np.zeros(n, dtype=np.int64)
@@ -386,6 +392,10 @@ def _noise_orders_py(st, spare, has, rate, median, sigma, p_buy, keep, x, y, ref
             k += 1
             p *= rate / k
             c += p
+        if k == 0:
+            # No order: draw nothing more (a world's stream stays its own either way).
+            st[w, 0], st[w, 1], st[w, 2], st[w, 3] = s0, s1, s2, s3
+            continue
         if has[w]:
             z = spare[w]
             has[w] = False
@@ -396,8 +406,6 @@ def _noise_orders_py(st, spare, has, rate, median, sigma, p_buy, keep, x, y, ref
         r, s0, s1, s2, s3 = xo_next(s0, s1, s2, s3)
         u2 = to_unit(r)
         st[w, 0], st[w, 1], st[w, 2], st[w, 3] = s0, s1, s2, s3
-        if k == 0:
-            continue
         q = k * median * math.exp(sigma * z)
         notional[w] = q
         mid = y[w] / x[w]
