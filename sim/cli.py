@@ -81,7 +81,6 @@ def run_to_dir(
     from sim.results import SeriesWriter, check_format, headline, write_summary, write_table
     from sim.scenario import load_scenario
 
-    check_format(fmt)  # fail before the run, not after it
 
     ov = list(overrides or [])
     if paths is not None:
@@ -89,6 +88,7 @@ def run_to_dir(
     if seed is not None:
         ov.append(f"seed={seed}")
     sc = load_scenario(scenario, ov)
+    check_format(fmt)  # fail before the run, not after it
     out_dir.mkdir(parents=True, exist_ok=True)
     engine = Engine(sc)
     series = SeriesWriter(out_dir / "series", fmt) if sc.metrics.series_every else None
