@@ -223,7 +223,7 @@ def test_hedge_cost_matches_execution(size, skew):
         cost.expected_funding - 1,
         cost.expected_funding,
     )
-    assert cost.gas == 120_000 * gas_price * 2_000 // 10**12 == 7_200_000  # 7.2 USDC
+    assert cost.gas == 160_000 * gas_price * 2_000 // 10**12 == 9_600_000  # 9.6 USDC
     assert cost.total == cost.fee + cost.impact + cost.expected_funding + cost.gas
 
 
