@@ -81,7 +81,6 @@ def run_to_dir(
     from sim.results import SeriesWriter, check_format, headline, write_summary, write_table
     from sim.scenario import load_scenario
 
-
     ov = list(overrides or [])
     if paths is not None:
         ov.append(f"paths={paths}")

@@ -12,6 +12,11 @@ Two paths, one model:
 Memory stays flat in the number of blocks: nothing of shape (worlds x blocks) is held; worlds
 run in chunks of `metrics.chunk_worlds`, and per-world results do not depend on the chunking
 because every random stream is per world (see `sim.processes.WorldStreams`).
+
+Numba caches compiled kernels (cache=True) and re-validates a cache entry only against the file
+of the kernel itself: after editing a helper a kernel inlines from another module (e.g.
+`sim.pools.cpmm_vec.swap_f` inside `_fused`), delete `sim/**/__pycache__/*.nb?` or the old
+machine code keeps running.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 
 from sim.pools.cpmm_vec import CpmmBatch
 
@@ -174,10 +175,13 @@ class Ledger:
         """Charge gas `cost` (N,) to `agent` where `mask`."""
         if not self.active:
             return
-        c = np.where(mask, cost, 0.0)
-        self.agent_gas[agent] += c
-        self.agent_pnl[agent] -= c
-        self.agent_tx[agent] += mask
+        _book_gas(
+            self.agent_gas[agent],
+            self.agent_pnl[agent],
+            self.agent_tx[agent],
+            np.broadcast_to(np.asarray(cost, dtype=np.float64), mask.shape),
+            np.asarray(mask, dtype=np.bool_),
+        )
 
     def pnl(self, agent: str, amount: np.ndarray) -> None:
         """Book P&L that is not a pool swap (venue fills, LP marks)."""
@@ -232,6 +236,16 @@ class Ledger:
         out["gas_spent"] = gas
         out.update(extra)
         return out
+
+
+@njit(cache=True)
+def _book_gas(gas, pnl, tx, cost, mask):
+    # One pass instead of four numpy passes: called a dozen times per block.
+    for i in range(mask.shape[0]):
+        if mask[i]:
+            gas[i] += cost[i]
+            pnl[i] -= cost[i]
+            tx[i] += 1.0
 
 
 def metric_unit(column: str) -> tuple[str, str]:
