@@ -131,7 +131,7 @@ BAD_PARAMS = [
 
 
 @pytest.mark.parametrize(
-    ("change", "reason"), BAD_PARAMS, ids=[f"{next(iter(c))}={v}" for c, v in BAD_PARAMS]
+    ("change", "reason"), BAD_PARAMS, ids=[f"{k}={v}" for c, _ in BAD_PARAMS for k, v in c.items()]
 )
 def test_deploy_refuses_bad_parameter(project, owner, usdc, feed, change, reason):
     params = PerpParams(**{**PARAMS.__dict__, **change})
