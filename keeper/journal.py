@@ -1,0 +1,847 @@
+"""The keeper's write-ahead journal: SQLite (WAL), so that every hedge happens exactly once.
+
+Order of work for one hedge, each step committed before the next begins:
+
+1. `record_intent(key, ...)`: the decision, under an idempotency key (`intent_key`), before
+   anything is signed. The same key returns the intent already recorded, so a keeper that
+   re-plans the same decision after a crash gets the old intent back, not a second one.
+2. `record_signed(...)`: the signed raw transaction, its nonce, hash and fees, before it is
+   sent. A crash now leaves a transaction that only we can broadcast, and we will.
+3. `mark_sent` after the node accepted it; `record_replacement` for each same-nonce bump;
+   `record_receipt` when one attempt is mined (the others become `replaced`).
+
+`reconcile(chain)` runs at start-up before any new action and settles every intent that is
+not final against the chain: a receipt for any of its attempts (the replacement chain
+included) finishes it; a nonce consumed by a transaction that is not ours drops it; an attempt
+still in the mempool is left to `wait`; an attempt the node forgot is re-broadcast (the same
+signed bytes, so the same hash: it cannot land twice). Planned intents with no attempt are
+returned for the caller to resume (or marked `expired` past their `expires_at`).
+
+Intent statuses (final ones marked *)::
+
+    planned -> signed -> sent -> mined* | failed* | dropped*
+    planned -> refused* (a guard or the pre-send simulation said no; no nonce used)
+    planned -> expired* (never signed, too old to act on)
+    signed  -> failed*  (the node refused the first send; the nonce was not consumed)
+
+Attempt (transaction) statuses: signed -> sent -> mined | failed | replaced | dropped, and
+replaced -> mined | failed (an older attempt won the race after all); `failed` means it was
+mined and reverted (nonce consumed) or the node refused it outright (not consumed).
+
+The journal also records kill-switch transitions, guard refusals, an append-only event log of
+every status change, and operator commands (a queue other processes write and the running
+keeper polls). Every write is one SQLite transaction; `synchronous=FULL` makes a commit
+survive kill -9 and power loss alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from keeper.errors import ChainError, KeeperError
+
+SCHEMA_VERSION = 1
+
+INTENT_FINAL = frozenset({"mined", "failed", "refused", "expired", "dropped"})
+INTENT_STATUSES = frozenset({"planned", "signed", "sent"}) | INTENT_FINAL
+INTENT_TRANSITIONS: dict[str, frozenset[str]] = {
+    "planned": frozenset({"signed", "refused", "expired"}),
+    "signed": frozenset({"sent", "mined", "failed", "dropped"}),
+    "sent": frozenset({"mined", "failed", "dropped"}),
+}
+ATTEMPT_TRANSITIONS: dict[str, frozenset[str]] = {
+    "signed": frozenset({"sent", "mined", "failed", "replaced", "dropped"}),
+    "sent": frozenset({"mined", "failed", "replaced", "dropped"}),
+    "replaced": frozenset({"mined", "failed", "dropped"}),
+}
+# Statuses whose notional counts against the rolling per-hour limit (it traded, or may).
+NOTIONAL_COUNTS = ("signed", "sent", "mined")
+
+_MIGRATIONS: list[str] = [
+    # v1
+    """
+    CREATE TABLE intents (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        account TEXT NOT NULL,
+        chain_id INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        to_addr TEXT NOT NULL,
+        data TEXT NOT NULL,
+        value TEXT NOT NULL,
+        notional REAL NOT NULL,
+        meta TEXT NOT NULL,
+        status TEXT NOT NULL,
+        error TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        expires_at REAL
+    );
+    CREATE INDEX intents_status ON intents (status);
+    CREATE INDEX intents_created ON intents (created_at);
+    CREATE TABLE attempts (
+        id INTEGER PRIMARY KEY,
+        intent_id INTEGER NOT NULL REFERENCES intents (id),
+        account TEXT NOT NULL,
+        nonce INTEGER NOT NULL,
+        tx_hash TEXT NOT NULL UNIQUE,
+        raw TEXT NOT NULL,
+        fee_mode TEXT NOT NULL,
+        gas_limit INTEGER NOT NULL,
+        gas_price TEXT,
+        max_fee TEXT,
+        priority_fee TEXT,
+        replaces TEXT,
+        status TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        sent_at REAL,
+        sent_block INTEGER,
+        mined_block INTEGER,
+        receipt TEXT
+    );
+    CREATE INDEX attempts_intent ON attempts (intent_id);
+    CREATE INDEX attempts_nonce ON attempts (account, nonce);
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        subject TEXT NOT NULL,
+        intent_id INTEGER,
+        tx_hash TEXT,
+        from_status TEXT,
+        to_status TEXT,
+        detail TEXT
+    );
+    CREATE TABLE killswitch (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        from_mode TEXT NOT NULL,
+        to_mode TEXT NOT NULL,
+        cause TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        state TEXT NOT NULL
+    );
+    CREATE TABLE refusals (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        intent_id INTEGER,
+        guard TEXT NOT NULL,
+        reason TEXT NOT NULL
+    );
+    CREATE TABLE commands (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        command TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        issued_by TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        handled_at REAL,
+        result TEXT
+    );
+    """,
+]
+
+
+class JournalError(KeeperError):
+    """The journal refused a write (bad transition, conflicting key) or cannot be opened."""
+
+
+def intent_key(decision_id: str, block: int, target: str) -> str:
+    """Idempotency key of a hedge intent: sha256 of (policy decision id, block, target)."""
+    return hashlib.sha256(f"{decision_id}|{block}|{target}".encode()).hexdigest()
+
+
+def default_journal_path(home: Path) -> Path:
+    """Where the keeper's journal lives under the ammlab home (the CLI's commands use it)."""
+    return Path(home) / "keeper" / "journal.sqlite"
+
+
+@dataclass(frozen=True)
+class Intent:
+    """One hedge decision and where it stands. `to`, `data` (0x-hex) and `value` (wei) are
+    the call to make; `notional` is in quote units (for the per-hour cap)."""
+
+    id: int
+    key: str
+    account: str
+    chain_id: int
+    kind: str
+    to: str
+    data: str
+    value: int
+    notional: float
+    meta: dict[str, Any]
+    status: str
+    error: str | None
+    created_at: float
+    updated_at: float
+    expires_at: float | None
+
+    @property
+    def final(self) -> bool:
+        return self.status in INTENT_FINAL
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One signed transaction of an intent (the first, or a same-nonce replacement)."""
+
+    id: int
+    intent_id: int
+    account: str
+    nonce: int
+    tx_hash: str
+    raw: str
+    fee_mode: str
+    gas_limit: int
+    gas_price: int | None
+    max_fee: int | None
+    priority_fee: int | None
+    replaces: str | None
+    status: str
+    created_at: float
+    sent_at: float | None
+    sent_block: int | None
+    mined_block: int | None
+    receipt: dict[str, Any] | None
+
+    @property
+    def fee_cap(self) -> int:
+        """What the sender offers per gas at most (max fee, or the legacy gas price)."""
+        return self.max_fee if self.max_fee is not None else (self.gas_price or 0)
+
+
+@dataclass(frozen=True)
+class SignedTx:
+    """What `record_signed`/`record_replacement` store: a locally signed transaction."""
+
+    tx_hash: str
+    raw: str
+    nonce: int
+    gas_limit: int
+    fee_mode: str
+    gas_price: int | None = None
+    max_fee: int | None = None
+    priority_fee: int | None = None
+
+
+@dataclass(frozen=True)
+class Command:
+    id: int
+    at: float
+    command: str
+    reason: str
+    issued_by: str
+    status: str
+    handled_at: float | None
+    result: str | None
+
+
+@dataclass(frozen=True)
+class KillRecord:
+    id: int
+    at: float
+    from_mode: str
+    to_mode: str
+    cause: str
+    detail: str
+    state: dict[str, Any]
+
+
+class ChainView(Protocol):
+    """What `reconcile` needs from the chain (the transaction manager's RPC client has it)."""
+
+    def receipt(self, tx_hash: str) -> dict[str, Any] | None: ...
+
+    def transaction(self, tx_hash: str) -> dict[str, Any] | None: ...
+
+    def nonce(self, account: str, block: str = "latest") -> int: ...
+
+    def send_raw(self, raw: str) -> str: ...
+
+
+@dataclass
+class ReconcileReport:
+    """What `reconcile` found, by intent id."""
+
+    mined: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    dropped: list[int] = field(default_factory=list)
+    expired: list[int] = field(default_factory=list)
+    pending: list[int] = field(default_factory=list)
+    """Still in the node's mempool: `wait` on them."""
+    rebroadcast: list[int] = field(default_factory=list)
+    """The node had forgotten them; the same signed bytes were sent again (also pending)."""
+    to_resume: list[int] = field(default_factory=list)
+    """Planned, never signed: the caller may re-check guards and execute them."""
+
+
+COMMANDS = ("pause", "resume", "flatten", "reduce_only")
+
+
+class Journal:
+    """The journal database at `path` (created, migrated to SCHEMA_VERSION, WAL mode)."""
+
+    def __init__(self, path: str | os.PathLike, clock: Callable[[], float] = time.time):
+        self.path = Path(path)
+        self.clock = clock
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(
+                self.path, isolation_level=None, timeout=10.0, check_same_thread=False
+            )
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as err:
+            raise JournalError(
+                f"cannot open journal {self.path} ({err}): move the file aside to start afresh"
+            ) from err
+
+    # ------------------------------------------------------------------ plumbing
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE: take the write lock up front)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise JournalError(
+                f"journal {self.path} has schema v{version} but this ammlab knows up to "
+                f"v{SCHEMA_VERSION}: upgrade ammlab"
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            with self._tx() as db:
+                for statement in _MIGRATIONS[target - 1].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {target}")
+
+    @property
+    def schema_version(self) -> int:
+        return self._db.execute("PRAGMA user_version").fetchone()[0]
+
+    def _event(
+        self,
+        db: sqlite3.Connection,
+        subject: str,
+        intent_id: int | None,
+        tx_hash: str | None,
+        from_status: str | None,
+        to_status: str | None,
+        detail: str = "",
+    ) -> None:
+        db.execute(
+            "INSERT INTO events (at, subject, intent_id, tx_hash, from_status, to_status, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (self.clock(), subject, intent_id, tx_hash, from_status, to_status, detail),
+        )
+
+    def _set_intent(
+        self, db: sqlite3.Connection, intent_id: int, to: str, detail: str = "", error=None
+    ) -> None:
+        row = db.execute("SELECT status FROM intents WHERE id = ?", (intent_id,)).fetchone()
+        if row is None:
+            raise JournalError(f"no intent #{intent_id} in the journal")
+        now = row["status"]
+        if now == to:
+            return
+        if to not in INTENT_TRANSITIONS.get(now, frozenset()):
+            raise JournalError(f"intent #{intent_id}: no transition {now} -> {to}")
+        db.execute(
+            "UPDATE intents SET status = ?, error = COALESCE(?, error), updated_at = ?"
+            " WHERE id = ?",
+            (to, error, self.clock(), intent_id),
+        )
+        self._event(db, "intent", intent_id, None, now, to, detail or (error or ""))
+
+    def _set_attempt(
+        self, db: sqlite3.Connection, tx_hash: str, to: str, detail: str = "", **columns: Any
+    ) -> None:
+        row = db.execute(
+            "SELECT status, intent_id FROM attempts WHERE tx_hash = ?", (tx_hash,)
+        ).fetchone()
+        if row is None:
+            raise JournalError(f"no transaction {tx_hash} in the journal")
+        now = row["status"]
+        if now != to and to not in ATTEMPT_TRANSITIONS.get(now, frozenset()):
+            raise JournalError(f"transaction {tx_hash}: no transition {now} -> {to}")
+        sets = ", ".join(["status = ?", *(f"{c} = ?" for c in columns)])
+        db.execute(
+            f"UPDATE attempts SET {sets} WHERE tx_hash = ?", (to, *columns.values(), tx_hash)
+        )
+        if now != to:
+            self._event(db, "tx", row["intent_id"], tx_hash, now, to, detail)
+
+    # ------------------------------------------------------------------ intents
+
+    def record_intent(
+        self,
+        key: str,
+        *,
+        account: str,
+        chain_id: int,
+        to: str,
+        data: str = "0x",
+        value: int = 0,
+        notional: float = 0.0,
+        kind: str = "hedge",
+        meta: dict[str, Any] | None = None,
+        expires_at: float | None = None,
+    ) -> Intent:
+        """Record a planned hedge under `key`, or return the intent already under it.
+
+        Raises JournalError if `key` already holds a different call (to, data, value or
+        account): that is a bug in how keys are derived, never something to paper over.
+        """
+        now = self.clock()
+        with self._tx() as db:
+            row = db.execute("SELECT * FROM intents WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                cur = db.execute(
+                    "INSERT INTO intents (key, account, chain_id, kind, to_addr, data, value,"
+                    " notional, meta, status, created_at, updated_at, expires_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'planned', ?, ?, ?)",
+                    (
+                        key, account, chain_id, kind, to, data, str(value), float(notional),
+                        json.dumps(meta or {}, sort_keys=True), now, now, expires_at,
+                    ),
+                )  # fmt: skip
+                self._event(db, "intent", cur.lastrowid, None, None, "planned", key)
+                row = db.execute("SELECT * FROM intents WHERE id = ?", (cur.lastrowid,)).fetchone()
+        intent = _intent(row)
+        same = (intent.account, intent.to, intent.data, intent.value) == (account, to, data, value)
+        if not same:
+            raise JournalError(
+                f"intent key {key[:16]}… already holds a different call (#{intent.id} to "
+                f"{intent.to}): derive keys from the decision id, block and target"
+            )
+        return intent
+
+    def intent(self, intent_id: int) -> Intent:
+        row = self._db.execute("SELECT * FROM intents WHERE id = ?", (intent_id,)).fetchone()
+        if row is None:
+            raise JournalError(f"no intent #{intent_id} in the journal")
+        return _intent(row)
+
+    def intent_by_key(self, key: str) -> Intent | None:
+        row = self._db.execute("SELECT * FROM intents WHERE key = ?", (key,)).fetchone()
+        return _intent(row) if row else None
+
+    def intents(self, statuses: tuple[str, ...] | None = None) -> list[Intent]:
+        if statuses is None:
+            rows = self._db.execute("SELECT * FROM intents ORDER BY id").fetchall()
+        else:
+            marks = ",".join("?" * len(statuses))
+            rows = self._db.execute(
+                f"SELECT * FROM intents WHERE status IN ({marks}) ORDER BY id", statuses
+            ).fetchall()
+        return [_intent(r) for r in rows]
+
+    def open_intents(self, account: str | None = None) -> list[Intent]:
+        """Intents not final (planned, signed, sent), oldest first."""
+        found = self.intents(("planned", "signed", "sent"))
+        return [i for i in found if account is None or i.account == account]
+
+    def refuse(self, intent_id: int, guard: str, reason: str) -> Intent:
+        """A guard or the simulation refused a planned intent: final, no nonce used."""
+        with self._tx() as db:
+            self._set_intent(db, intent_id, "refused", detail=f"{guard}: {reason}", error=reason)
+            db.execute(
+                "INSERT INTO refusals (at, intent_id, guard, reason) VALUES (?, ?, ?, ?)",
+                (self.clock(), intent_id, guard, reason),
+            )
+        return self.intent(intent_id)
+
+    def record_refusal(self, guard: str, reason: str, intent_id: int | None = None) -> None:
+        """A guard refusal that is not tied to a recorded intent (e.g. a skipped decision)."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO refusals (at, intent_id, guard, reason) VALUES (?, ?, ?, ?)",
+                (self.clock(), intent_id, guard, reason),
+            )
+
+    def refusals(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self._db.execute("SELECT * FROM refusals ORDER BY id")]
+
+    def expire(self, intent_id: int, reason: str = "expired before signing") -> Intent:
+        with self._tx() as db:
+            self._set_intent(db, intent_id, "expired", error=reason)
+        return self.intent(intent_id)
+
+    def notional_since(self, since: float, exclude_intent: int | None = None) -> float:
+        """Notional of intents created at or after `since` that traded or may trade."""
+        marks = ",".join("?" * len(NOTIONAL_COUNTS))
+        row = self._db.execute(
+            f"SELECT COALESCE(SUM(notional), 0) FROM intents WHERE created_at >= ? AND status IN"
+            f" ({marks}) AND id IS NOT ?",
+            (since, *NOTIONAL_COUNTS, exclude_intent),
+        ).fetchone()
+        return float(row[0])
+
+    # ------------------------------------------------------------------ attempts
+
+    def record_signed(self, intent_id: int, tx: SignedTx, account: str) -> Attempt:
+        """The first signed transaction of a planned intent (before it is sent)."""
+        with self._tx() as db:
+            self._set_intent(db, intent_id, "signed", detail=tx.tx_hash)
+            self._insert_attempt(db, intent_id, tx, account, replaces=None)
+        return self.attempt(tx.tx_hash)
+
+    def record_replacement(self, intent_id: int, old_hash: str, tx: SignedTx) -> Attempt:
+        """A same-nonce replacement of `old_hash`, signed and accepted by the node.
+
+        The old attempt becomes `replaced` (it may still be mined: receipts are checked for
+        every attempt of the intent).
+        """
+        with self._tx() as db:
+            old = db.execute("SELECT * FROM attempts WHERE tx_hash = ?", (old_hash,)).fetchone()
+            if old is None or old["intent_id"] != intent_id:
+                raise JournalError(f"{old_hash} is no attempt of intent #{intent_id}")
+            if old["nonce"] != tx.nonce:
+                raise JournalError(
+                    f"replacement of {old_hash} has nonce {tx.nonce}, not {old['nonce']}"
+                )
+            self._insert_attempt(db, intent_id, tx, old["account"], replaces=old_hash)
+            self._set_attempt(db, old_hash, "replaced", detail=f"by {tx.tx_hash}")
+        return self.attempt(tx.tx_hash)
+
+    def _insert_attempt(
+        self, db: sqlite3.Connection, intent_id: int, tx: SignedTx, account: str, replaces
+    ) -> None:
+        db.execute(
+            "INSERT INTO attempts (intent_id, account, nonce, tx_hash, raw, fee_mode, gas_limit,"
+            " gas_price, max_fee, priority_fee, replaces, status, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'signed', ?)",
+            (
+                intent_id, account, tx.nonce, tx.tx_hash, tx.raw, tx.fee_mode, tx.gas_limit,
+                _s(tx.gas_price), _s(tx.max_fee), _s(tx.priority_fee), replaces, self.clock(),
+            ),
+        )  # fmt: skip
+        self._event(db, "tx", intent_id, tx.tx_hash, None, "signed", f"nonce {tx.nonce}")
+
+    def mark_sent(self, tx_hash: str, block: int | None = None, detail: str = "") -> Attempt:
+        """The node accepted `tx_hash` (first send or rebroadcast)."""
+        with self._tx() as db:
+            att = db.execute("SELECT * FROM attempts WHERE tx_hash = ?", (tx_hash,)).fetchone()
+            if att is None:
+                raise JournalError(f"no transaction {tx_hash} in the journal")
+            if att["status"] not in ("signed", "sent"):
+                raise JournalError(f"transaction {tx_hash} is {att['status']}, cannot be sent")
+            self._set_attempt(db, tx_hash, "sent", detail=detail)
+            db.execute(
+                "UPDATE attempts SET sent_at = COALESCE(sent_at, ?),"
+                " sent_block = COALESCE(sent_block, ?) WHERE tx_hash = ?",
+                (self.clock(), block, tx_hash),
+            )
+            if detail and att["status"] == "sent":
+                self._event(db, "tx", att["intent_id"], tx_hash, "sent", "sent", detail)
+            intent = db.execute(
+                "SELECT status FROM intents WHERE id = ?", (att["intent_id"],)
+            ).fetchone()
+            if intent["status"] == "signed":
+                self._set_intent(db, att["intent_id"], "sent", detail=tx_hash)
+        return self.attempt(tx_hash)
+
+    def record_send_refused(self, tx_hash: str, reason: str) -> Intent:
+        """The node refused the first send outright: the nonce is not consumed; intent fails."""
+        with self._tx() as db:
+            att = db.execute("SELECT * FROM attempts WHERE tx_hash = ?", (tx_hash,)).fetchone()
+            self._set_attempt(db, tx_hash, "dropped", detail=f"node refused: {reason}")
+            others = db.execute(
+                "SELECT COUNT(*) FROM attempts WHERE intent_id = ? AND status != 'dropped'",
+                (att["intent_id"],),
+            ).fetchone()[0]
+            if others == 0:
+                self._set_intent(db, att["intent_id"], "failed", error=f"node refused: {reason}")
+        return self.intent(att["intent_id"])
+
+    def record_receipt(self, tx_hash: str, receipt: dict[str, Any]) -> Intent:
+        """`tx_hash` was mined (status 1: mined, 0: failed, nonce consumed either way); every
+        other attempt of its intent is `replaced`."""
+        ok = int(receipt.get("status", "0x1"), 16) == 1
+        block = int(receipt["blockNumber"], 16) if receipt.get("blockNumber") else None
+        keep = {k: receipt.get(k) for k in ("status", "blockNumber", "gasUsed",
+                                            "effectiveGasPrice", "transactionHash")}  # fmt: skip
+        with self._tx() as db:
+            att = db.execute("SELECT * FROM attempts WHERE tx_hash = ?", (tx_hash,)).fetchone()
+            if att is None:
+                raise JournalError(f"no transaction {tx_hash} in the journal")
+            status = "mined" if ok else "failed"
+            self._set_attempt(
+                db, tx_hash, status, detail=f"block {block}", mined_block=block,
+                receipt=json.dumps(keep),
+            )  # fmt: skip
+            for other in db.execute(
+                "SELECT tx_hash, status FROM attempts WHERE intent_id = ? AND tx_hash != ?"
+                " AND status IN ('signed', 'sent')",
+                (att["intent_id"], tx_hash),
+            ).fetchall():
+                self._set_attempt(db, other["tx_hash"], "replaced", detail=f"{tx_hash} mined")
+            reason = None if ok else f"reverted on chain in block {block} (nonce consumed)"
+            self._set_intent(db, att["intent_id"], status, detail=tx_hash, error=reason)
+        return self.intent(att["intent_id"])
+
+    def record_dropped(self, intent_id: int, reason: str) -> Intent:
+        """Every attempt is gone for good (its nonce was consumed by a transaction not ours)."""
+        with self._tx() as db:
+            for att in db.execute(
+                "SELECT tx_hash FROM attempts WHERE intent_id = ? AND status IN"
+                " ('signed', 'sent', 'replaced')",
+                (intent_id,),
+            ).fetchall():
+                self._set_attempt(db, att["tx_hash"], "dropped", detail=reason)
+            self._set_intent(db, intent_id, "dropped", error=reason)
+        return self.intent(intent_id)
+
+    def note(self, intent_id: int | None, tx_hash: str | None, detail: str) -> None:
+        """A free-form event (e.g. a replacement held back by the fee cap)."""
+        with self._tx() as db:
+            self._event(db, "note", intent_id, tx_hash, None, None, detail)
+
+    def attempt(self, tx_hash: str) -> Attempt:
+        row = self._db.execute("SELECT * FROM attempts WHERE tx_hash = ?", (tx_hash,)).fetchone()
+        if row is None:
+            raise JournalError(f"no transaction {tx_hash} in the journal")
+        return _attempt(row)
+
+    def attempts(self, intent_id: int) -> list[Attempt]:
+        """Attempts of an intent, oldest first (the last is the current replacement)."""
+        rows = self._db.execute(
+            "SELECT * FROM attempts WHERE intent_id = ? ORDER BY id", (intent_id,)
+        ).fetchall()
+        return [_attempt(r) for r in rows]
+
+    def max_open_nonce(self, account: str) -> int | None:
+        """Highest nonce of an attempt of `account` whose intent is not final."""
+        row = self._db.execute(
+            "SELECT MAX(a.nonce) FROM attempts a JOIN intents i ON a.intent_id = i.id"
+            " WHERE a.account = ? AND i.status IN ('signed', 'sent')",
+            (account,),
+        ).fetchone()
+        return row[0]
+
+    def events(self, intent_id: int | None = None) -> list[dict[str, Any]]:
+        if intent_id is None:
+            rows = self._db.execute("SELECT * FROM events ORDER BY id")
+        else:
+            rows = self._db.execute(
+                "SELECT * FROM events WHERE intent_id = ? ORDER BY id", (intent_id,)
+            )
+        return [dict(r) for r in rows]
+
+    # ------------------------------------------------------------------ reconcile
+
+    def reconcile(self, chain: ChainView, account: str | None = None) -> ReconcileReport:
+        """Settle every non-final intent (of `account`, or all) against `chain`.
+
+        Run at start-up before any new action. See the module docstring for the rules.
+        """
+        report = ReconcileReport()
+        now = self.clock()
+        for intent in self.open_intents(account):
+            attempts = self.attempts(intent.id)
+            if not attempts:
+                if intent.expires_at is not None and now > intent.expires_at:
+                    self.expire(intent.id)
+                    report.expired.append(intent.id)
+                else:
+                    report.to_resume.append(intent.id)
+                continue
+            outcome = settle(self, chain, intent, attempts)
+            getattr(report, outcome).append(intent.id)
+        return report
+
+    # ------------------------------------------------------------------ kill switch
+
+    def record_kill_transition(
+        self, from_mode: str, to_mode: str, cause: str, detail: str, state: dict[str, Any]
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO killswitch (at, from_mode, to_mode, cause, detail, state)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (self.clock(), from_mode, to_mode, cause, detail, json.dumps(state)),
+            )
+
+    def save_kill_state(self, state: dict[str, Any]) -> None:
+        """Persist the kill switch's state without a transition (streaks, error times)."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO killswitch (at, from_mode, to_mode, cause, detail, state)"
+                " VALUES (?, ?, ?, 'checkpoint', '', ?)",
+                (self.clock(), state["mode"], state["mode"], json.dumps(state)),
+            )
+            # Only the newest checkpoint matters; keep transitions forever.
+            db.execute(
+                "DELETE FROM killswitch WHERE cause = 'checkpoint' AND id < "
+                "(SELECT MAX(id) FROM killswitch WHERE cause = 'checkpoint')"
+            )
+
+    def kill_history(self, transitions_only: bool = True) -> list[KillRecord]:
+        where = "WHERE cause != 'checkpoint'" if transitions_only else ""
+        rows = self._db.execute(f"SELECT * FROM killswitch {where} ORDER BY id").fetchall()
+        return [_kill(r) for r in rows]
+
+    def latest_kill_state(self) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT * FROM killswitch ORDER BY id DESC LIMIT 1").fetchone()
+        return json.loads(row["state"]) if row else None
+
+    # ------------------------------------------------------------------ operator commands
+
+    def enqueue_command(self, command: str, reason: str = "", issued_by: str = "") -> Command:
+        """Queue an operator command for the running keeper (it polls `pending_commands`)."""
+        if command not in COMMANDS:
+            raise JournalError(f"unknown command {command!r}: use one of {', '.join(COMMANDS)}")
+        who = issued_by or f"{os.environ.get('USER', 'operator')} (pid {os.getpid()})"
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO commands (at, command, reason, issued_by) VALUES (?, ?, ?, ?)",
+                (self.clock(), command, reason, who),
+            )
+        return self.command(cur.lastrowid)
+
+    def command(self, command_id: int) -> Command:
+        row = self._db.execute("SELECT * FROM commands WHERE id = ?", (command_id,)).fetchone()
+        return Command(**dict(row))
+
+    def pending_commands(self) -> list[Command]:
+        rows = self._db.execute(
+            "SELECT * FROM commands WHERE status = 'pending' ORDER BY id"
+        ).fetchall()
+        return [Command(**dict(r)) for r in rows]
+
+    def finish_command(self, command_id: int, status: str, result: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE commands SET status = ?, handled_at = ?, result = ? WHERE id = ?",
+                (status, self.clock(), result, command_id),
+            )
+
+
+def settle(journal: Journal, chain: ChainView, intent: Intent, attempts: list[Attempt]) -> str:
+    """Settle one signed/sent intent against the chain; returns the ReconcileReport bucket.
+
+    Shared by `Journal.reconcile` (start-up) and the transaction manager's wait loop.
+    """
+    for att in reversed(attempts):  # the newest attempt is the likeliest to be mined
+        receipt = chain.receipt(att.tx_hash)
+        if receipt is not None:
+            settled = journal.record_receipt(att.tx_hash, receipt)
+            return "mined" if settled.status == "mined" else "failed"
+    live = [a for a in attempts if a.status in ("signed", "sent", "replaced")]
+    if not live:
+        journal.record_dropped(intent.id, "no live attempt left")
+        return "dropped"
+    nonce = live[-1].nonce
+    if chain.nonce(intent.account, "latest") > nonce:
+        # Consumed, but by none of our hashes (checked above); re-check once for a receipt
+        # that landed between the two reads.
+        for att in reversed(attempts):
+            if (receipt := chain.receipt(att.tx_hash)) is not None:
+                settled = journal.record_receipt(att.tx_hash, receipt)
+                return "mined" if settled.status == "mined" else "failed"
+        journal.record_dropped(intent.id, f"nonce {nonce} consumed by another transaction")
+        return "dropped"
+    newest = live[-1]
+    if any(chain.transaction(a.tx_hash) is not None for a in live):
+        if intent.status == "signed":
+            journal.mark_sent(newest.tx_hash, detail="found in the mempool")
+        return "pending"
+    try:
+        chain.send_raw(newest.raw)
+    except ChainError as err:
+        journal.note(intent.id, newest.tx_hash, f"rebroadcast refused: {err}")
+        return "pending"
+    journal.mark_sent(newest.tx_hash, detail="rebroadcast (the node had forgotten it)")
+    return "rebroadcast"
+
+
+def _s(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _i(value: str | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def _intent(row: sqlite3.Row) -> Intent:
+    return Intent(
+        id=row["id"],
+        key=row["key"],
+        account=row["account"],
+        chain_id=row["chain_id"],
+        kind=row["kind"],
+        to=row["to_addr"],
+        data=row["data"],
+        value=int(row["value"]),
+        notional=row["notional"],
+        meta=json.loads(row["meta"]),
+        status=row["status"],
+        error=row["error"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        expires_at=row["expires_at"],
+    )
+
+
+def _attempt(row: sqlite3.Row) -> Attempt:
+    return Attempt(
+        id=row["id"],
+        intent_id=row["intent_id"],
+        account=row["account"],
+        nonce=row["nonce"],
+        tx_hash=row["tx_hash"],
+        raw=row["raw"],
+        fee_mode=row["fee_mode"],
+        gas_limit=row["gas_limit"],
+        gas_price=_i(row["gas_price"]),
+        max_fee=_i(row["max_fee"]),
+        priority_fee=_i(row["priority_fee"]),
+        replaces=row["replaces"],
+        status=row["status"],
+        created_at=row["created_at"],
+        sent_at=row["sent_at"],
+        sent_block=row["sent_block"],
+        mined_block=row["mined_block"],
+        receipt=json.loads(row["receipt"]) if row["receipt"] else None,
+    )
+
+
+def _kill(row: sqlite3.Row) -> KillRecord:
+    return KillRecord(
+        id=row["id"],
+        at=row["at"],
+        from_mode=row["from_mode"],
+        to_mode=row["to_mode"],
+        cause=row["cause"],
+        detail=row["detail"],
+        state=json.loads(row["state"]),
+    )

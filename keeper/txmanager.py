@@ -1,0 +1,534 @@
+"""The transaction manager: one account, local signing, same-nonce replacement, exactly once.
+
+One `TxManager` per keeper account. `open()` takes an OS lock on the account (`AccountLock`:
+fcntl.flock on `<ammlab home>/locks/<address>.lock`; a second manager, in this or any process,
+is refused with the pid that holds it), checks the chain id, reconciles the journal against
+the chain (`Journal.reconcile`) and only then sets its next nonce to the larger of the
+chain's pending count and the journal's highest open nonce + 1.
+
+For each intent (`Journal.record_intent`, done by the keeper):
+
+    submit(intent, precheck)   precheck (the guards, on fresh state) -> eth_call simulation
+                               (refused on revert, with the reason, journaled `refused`)
+                               -> gas estimate -> fees -> sign locally -> journal `signed`
+                               -> eth_sendRawTransaction -> journal `sent`
+    wait(intent_id)            poll receipts of every attempt; a transaction not mined within
+                               `stuck_blocks` blocks or `stuck_s` seconds is replaced with the
+                               same nonce and every fee field x `gas_bump` (>= 1.125, geometric,
+                               capped by `max_fee_cap_gwei`), journaled before it is sent; a
+                               receipt with status 0 is journaled `failed` (nonce consumed)
+    execute(intent, precheck)  submit + wait
+
+Fees. EIP-1559 (default): maxPriorityFeePerGas = `priority_fee_gwei`, maxFeePerGas =
+2 x latest base fee + tip; a replacement multiplies both by `gas_bump` (rounded up) and
+raises the max fee to at least 2 x the current base fee + the new tip, so it is includable
+now. Legacy (`fee_mode: legacy`): gasPrice = eth_gasPrice, bumped the same way. Anvil and
+geth refuse a replacement that does not raise both fields by >= 10 %; 12.5 % is the floor here.
+When the cap leaves no room for a full bump the manager stops replacing and waits.
+
+Transient RPC failures (connection refused or reset, timeouts, HTTP 5xx) are retried with
+exponential backoff and jitter for up to `rpc_retry_budget_s`, on a fresh HTTP session each
+time, so a node restart in between is survived. JSON-RPC errors (the node answered "no") are
+never retried blindly.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import math
+import os
+import random
+import time
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import requests
+from eth_abi import decode as abi_decode
+from eth_account import Account
+from eth_utils import keccak, to_checksum_address
+
+from keeper.errors import ChainError, KeeperError
+from keeper.journal import Attempt, Intent, Journal, ReconcileReport, SignedTx, settle
+from keeper.safety_config import TxLimits
+
+GWEI = 10**9
+ERROR_STRING_SELECTOR = "0x08c379a0"
+
+
+class TxError(KeeperError):
+    """A transaction could not be made as asked; the journal says what happened."""
+
+
+class AccountLockedError(TxError):
+    """Another manager (maybe another process) holds the account."""
+
+
+class SimulationRevert(TxError):
+    """The pre-send eth_call reverted; nothing was signed."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+class TxTimeout(TxError):
+    """`wait` gave up; the intent stays `sent` and the next reconcile picks it up."""
+
+
+class RpcUnavailable(ChainError):
+    """The RPC stayed unreachable for the whole retry budget."""
+
+
+class RpcRefused(ChainError):
+    """The node answered a JSON-RPC error."""
+
+    def __init__(self, method: str, message: str, data: Any = None):
+        super().__init__(f"{method} refused: {message}")
+        self.method = method
+        self.rpc_message = message
+        self.data = data
+
+
+# --------------------------------------------------------------------------- RPC
+
+
+def backoff_delays(initial: float, maximum: float, rng: random.Random) -> Callable[[int], float]:
+    """Delay before retry k (0-based): min(maximum, initial x 2**k) x uniform(0.5, 1)."""
+
+    def delay(k: int) -> float:
+        return min(maximum, initial * 2**k) * rng.uniform(0.5, 1.0)
+
+    return delay
+
+
+def revert_reason(err: RpcRefused) -> str:
+    """The revert reason of a failed eth_call/estimateGas (Error(string) decoded)."""
+    data = err.data
+    if isinstance(data, dict):
+        data = data.get("data")
+    if isinstance(data, str) and data.startswith(ERROR_STRING_SELECTOR):
+        try:
+            return abi_decode(["string"], bytes.fromhex(data[10:]))[0]
+        except Exception:  # noqa: BLE001 - a malformed payload falls back to the message
+            pass
+    msg = err.rpc_message
+    return msg.split("execution reverted:", 1)[-1].strip() if "reverted" in msg else msg
+
+
+class RpcClient:
+    """JSON-RPC with bounded retries of transport failures; the manager's `ChainView`."""
+
+    def __init__(
+        self,
+        url: str,
+        limits: TxLimits | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ):
+        self.url = url
+        self.limits = limits or TxLimits()
+        self._sleep = sleep
+        self._delay = backoff_delays(
+            self.limits.rpc_backoff_initial_s,
+            self.limits.rpc_backoff_max_s,
+            rng or random.Random(),
+        )
+        self._session = requests.Session()
+        self._id = 0
+        self.retries = 0
+        """Transport failures retried so far (for tests and metrics)."""
+
+    def call(self, method: str, params: list | None = None) -> Any:
+        deadline = time.monotonic() + self.limits.rpc_retry_budget_s
+        attempt = 0
+        while True:
+            self._id += 1
+            body = {"jsonrpc": "2.0", "id": self._id, "method": method, "params": params or []}
+            try:
+                response = self._session.post(
+                    self.url, json=body, timeout=self.limits.rpc_timeout_s
+                )
+                if response.status_code >= 500:
+                    raise requests.ConnectionError(f"HTTP {response.status_code}")
+                reply = response.json()
+            except (requests.RequestException, ValueError) as err:
+                delay = self._delay(attempt)
+                if time.monotonic() + delay > deadline:
+                    raise RpcUnavailable(
+                        f"RPC {self.url} unreachable for {self.limits.rpc_retry_budget_s:.0f} s"
+                        f" ({type(err).__name__}): check the node; the journal keeps the state"
+                    ) from err
+                self.retries += 1
+                attempt += 1
+                self._session.close()
+                self._session = requests.Session()  # drop pooled sockets of a dead node
+                self._sleep(delay)
+                continue
+            if "error" in reply:
+                error = reply["error"]
+                raise RpcRefused(method, str(error.get("message")), error.get("data"))
+            return reply["result"]
+
+    # ChainView --------------------------------------------------------------------
+
+    def receipt(self, tx_hash: str) -> dict[str, Any] | None:
+        return self.call("eth_getTransactionReceipt", [tx_hash])
+
+    def transaction(self, tx_hash: str) -> dict[str, Any] | None:
+        return self.call("eth_getTransactionByHash", [tx_hash])
+
+    def nonce(self, account: str, block: str = "latest") -> int:
+        return int(self.call("eth_getTransactionCount", [account, block]), 16)
+
+    def send_raw(self, raw: str) -> str:
+        """Broadcast; "already known" counts as accepted (same bytes, same hash)."""
+        tx_hash = "0x" + keccak(hexstr=raw).hex()
+        try:
+            return self.call("eth_sendRawTransaction", [raw])
+        except RpcRefused as err:
+            if "already known" in err.rpc_message.lower() or "already imported" in (
+                err.rpc_message.lower()
+            ):
+                return tx_hash
+            raise
+
+    # reads --------------------------------------------------------------------------
+
+    def chain_id(self) -> int:
+        return int(self.call("eth_chainId"), 16)
+
+    def block_number(self) -> int:
+        return int(self.call("eth_blockNumber"), 16)
+
+    def base_fee(self) -> int:
+        """Base fee of the next block: anvil and geth report it on the pending block."""
+        block = self.call("eth_getBlockByNumber", ["pending", False]) or self.call(
+            "eth_getBlockByNumber", ["latest", False]
+        )
+        return int(block.get("baseFeePerGas") or "0x0", 16)
+
+    def gas_price(self) -> int:
+        return int(self.call("eth_gasPrice"), 16)
+
+    def balance(self, account: str) -> int:
+        return int(self.call("eth_getBalance", [account, "latest"]), 16)
+
+
+# --------------------------------------------------------------------------- the lock
+
+
+class AccountLock:
+    """An exclusive flock on `<home>/locks/<address>.lock`, holding the owner's pid.
+
+    The kernel drops the lock when its process dies (kill -9 included), so a crashed keeper
+    never leaves the account stuck.
+    """
+
+    def __init__(self, home: str | os.PathLike, address: str):
+        self.path = Path(home) / "locks" / f"{address.lower()}.lock"
+        self.address = address
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise AccountLockedError(
+                f"account {self.address} is held by another keeper (pid {holder}, lock "
+                f"{self.path}): stop that keeper, or use another account"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        os.fsync(fd)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+
+# --------------------------------------------------------------------------- fees
+
+
+def _ceil_mul(value: int, factor: Fraction) -> int:
+    return max(value + 1, math.ceil(value * factor))
+
+
+def initial_fees(limits: TxLimits, base_fee: int, gas_price: int) -> dict[str, int]:
+    """Fee fields of a first attempt (see the module docstring)."""
+    cap = int(limits.max_fee_cap_gwei * GWEI)
+    if limits.fee_mode == "legacy":
+        return {"gasPrice": min(gas_price, cap)}
+    tip = int(limits.priority_fee_gwei * GWEI)
+    max_fee = min(2 * base_fee + tip, cap)
+    return {"maxFeePerGas": max_fee, "maxPriorityFeePerGas": min(tip, max_fee)}
+
+
+def bumped_fees(
+    limits: TxLimits, previous: Attempt, base_fee: int, gas_price: int
+) -> dict[str, int] | None:
+    """Fee fields of a replacement of `previous`, or None when the cap forbids a full bump."""
+    cap = int(limits.max_fee_cap_gwei * GWEI)
+    bump = Fraction(str(limits.gas_bump))
+    if previous.fee_mode == "legacy":
+        need = _ceil_mul(previous.gas_price or 0, bump)
+        price = min(max(need, gas_price), cap)
+        return {"gasPrice": price} if price >= need else None
+    need_tip = _ceil_mul(previous.priority_fee or 0, bump)
+    need_max = _ceil_mul(previous.max_fee or 0, bump)
+    max_fee = min(max(need_max, 2 * base_fee + need_tip), cap)
+    if max_fee < need_max or max_fee < need_tip:
+        return None
+    return {"maxFeePerGas": max_fee, "maxPriorityFeePerGas": need_tip}
+
+
+# --------------------------------------------------------------------------- the manager
+
+Precheck = Callable[[Intent], "tuple[str, str] | None"]
+"""Called just before signing with the intent; returns (guard, reason) to refuse, else None."""
+
+
+class TxManager:
+    """Sends one account's intents exactly once. See the module docstring."""
+
+    def __init__(
+        self,
+        rpc: RpcClient | str,
+        private_key: str | bytes,
+        journal: Journal,
+        home: str | os.PathLike,
+        limits: TxLimits | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        on_stage: Callable[[str, Intent], None] | None = None,
+    ):
+        self.limits = limits or TxLimits()
+        self.chain = rpc if isinstance(rpc, RpcClient) else RpcClient(rpc, self.limits)
+        self._account = Account.from_key(private_key)
+        self.address = to_checksum_address(self._account.address)
+        self.journal = journal
+        self.lock = AccountLock(home, self.address)
+        self.clock = clock
+        self.sleep = sleep
+        self.on_stage = on_stage or (lambda stage, intent: None)
+        self.chain_id: int | None = None
+        self._next_nonce: int | None = None
+        self._noted: set[str] = set()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def open(self) -> ReconcileReport:
+        """Lock the account, reconcile the journal with the chain, set the next nonce."""
+        self.lock.acquire()
+        try:
+            self.chain_id = self.chain.chain_id()
+            report = self.journal.reconcile(self.chain, self.address)
+            self._sync_nonce()
+        except BaseException:
+            self.lock.release()
+            raise
+        return report
+
+    def close(self) -> None:
+        self.lock.release()
+
+    def __enter__(self) -> TxManager:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _sync_nonce(self) -> int:
+        pending = self.chain.nonce(self.address, "pending")
+        top = self.journal.max_open_nonce(self.address)
+        self._next_nonce = max(pending, (top + 1) if top is not None else 0)
+        return self._next_nonce
+
+    @property
+    def next_nonce(self) -> int:
+        if self._next_nonce is None:
+            raise TxError("the manager is not open: call open() (it reconciles first)")
+        return self._next_nonce
+
+    # ------------------------------------------------------------------ intents
+
+    def submit(self, intent: Intent, precheck: Precheck | None = None) -> Intent:
+        """Simulate, sign, journal and send a planned intent; returns it (sent, or refused).
+
+        A signed or sent intent is returned as it is (idempotent); a final one too.
+        Raises SimulationRevert when the eth_call reverts (the intent is journaled refused).
+        """
+        if not self.lock.held:
+            raise TxError("the manager is not open: call open() (it reconciles first)")
+        intent = self.journal.intent(intent.id)
+        if intent.status != "planned":
+            return intent
+        if intent.account != self.address or intent.chain_id != self.chain_id:
+            raise TxError(
+                f"intent #{intent.id} is for {intent.account} on chain {intent.chain_id}, "
+                f"this manager is {self.address} on chain {self.chain_id}"
+            )
+        if precheck is not None and (refusal := precheck(intent)) is not None:
+            guard, reason = refusal
+            return self.journal.refuse(intent.id, guard, reason)
+
+        call = {"from": self.address, "to": intent.to, "data": intent.data,
+                "value": hex(intent.value)}  # fmt: skip
+        block = self.limits.simulate_block
+        try:
+            self.chain.call("eth_call", [call, block])
+            gas = self.chain.call("eth_estimateGas", [call, block])
+        except RpcRefused as err:
+            reason = revert_reason(err)
+            self.journal.refuse(intent.id, "simulation", reason)
+            raise SimulationRevert(
+                f"intent #{intent.id} would revert ({reason}): refused, nothing sent", reason
+            ) from err
+        gas_limit = math.ceil(int(gas, 16) * self.limits.gas_limit_multiplier)
+
+        nonce = max(self.next_nonce, self.chain.nonce(self.address, "pending"))
+        fees = initial_fees(self.limits, self.chain.base_fee(), self._legacy_price())
+        signed = self._sign(intent, nonce, gas_limit, fees)
+        self._next_nonce = nonce + 1
+        self.journal.record_signed(intent.id, signed, self.address)
+        intent = self.journal.intent(intent.id)
+        self.on_stage("signed", intent)
+        try:
+            self.chain.send_raw(signed.raw)
+        except RpcRefused as err:
+            if self.chain.transaction(signed.tx_hash) or self.chain.receipt(signed.tx_hash):
+                pass  # it did get in (a retried send answered "nonce too low")
+            else:
+                failed = self.journal.record_send_refused(signed.tx_hash, err.rpc_message)
+                self._sync_nonce()  # the node never took it: its nonce is still free
+                return failed
+        self.journal.mark_sent(signed.tx_hash, block=self.chain.block_number())
+        intent = self.journal.intent(intent.id)
+        self.on_stage("sent", intent)
+        return intent
+
+    def wait(self, intent_id: int, timeout: float | None = None) -> Intent:
+        """Poll until the intent is final, replacing stuck attempts; returns the final intent.
+
+        Raises TxTimeout after `timeout` (default `wait_timeout_s`); nothing is lost.
+        """
+        deadline = self.clock() + (timeout if timeout is not None else self.limits.wait_timeout_s)
+        while True:
+            intent = self.journal.intent(intent_id)
+            if intent.final or intent.status == "planned":
+                return intent
+            attempts = self.journal.attempts(intent_id)
+            outcome = settle(self.journal, self.chain, intent, attempts)
+            if outcome in ("mined", "failed", "dropped"):
+                return self.journal.intent(intent_id)
+            live = [a for a in self.journal.attempts(intent_id) if a.status in ("sent", "signed",
+                                                                                "replaced")]  # fmt: skip
+            if live and self._stuck(live[-1]):
+                self._replace(intent, attempts)
+            if self.clock() > deadline:
+                raise TxTimeout(
+                    f"intent #{intent_id} not mined within the wait: still pending, the journal"
+                    " keeps it for the next reconcile"
+                )
+            self.sleep(self.limits.poll_s)
+
+    def execute(
+        self, intent: Intent, precheck: Precheck | None = None, timeout: float | None = None
+    ) -> Intent:
+        """`submit` then `wait`: the intent's final state."""
+        intent = self.submit(intent, precheck)
+        return intent if intent.final else self.wait(intent.id, timeout)
+
+    def resume(self, report: ReconcileReport, precheck: Precheck | None = None) -> list[Intent]:
+        """After `open()`: wait on the pending intents, then execute the planned ones
+        (re-running `precheck` on fresh state), in journal order."""
+        done = [self.wait(i) for i in report.pending + report.rebroadcast]
+        for intent_id in report.to_resume:
+            try:
+                done.append(self.execute(self.journal.intent(intent_id), precheck))
+            except SimulationRevert:
+                done.append(self.journal.intent(intent_id))
+        return done
+
+    # ------------------------------------------------------------------ internals
+
+    def _legacy_price(self) -> int:
+        return self.chain.gas_price() if self.limits.fee_mode == "legacy" else 0
+
+    def _sign(self, intent: Intent, nonce: int, gas_limit: int, fees: dict[str, int]) -> SignedTx:
+        tx = {"chainId": self.chain_id, "nonce": nonce, "to": to_checksum_address(intent.to),
+              "value": intent.value, "data": intent.data, "gas": gas_limit, **fees}  # fmt: skip
+        if "maxFeePerGas" in fees:
+            tx["type"] = 2
+        signed = self._account.sign_transaction(tx)
+        return SignedTx(
+            tx_hash="0x" + bytes(signed.hash).hex(),
+            raw="0x" + bytes(signed.raw_transaction).hex(),
+            nonce=nonce,
+            gas_limit=gas_limit,
+            fee_mode="eip1559" if "maxFeePerGas" in fees else "legacy",
+            gas_price=fees.get("gasPrice"),
+            max_fee=fees.get("maxFeePerGas"),
+            priority_fee=fees.get("maxPriorityFeePerGas"),
+        )
+
+    def _stuck(self, attempt: Attempt) -> bool:
+        if attempt.sent_at is None:
+            return False
+        if self.clock() - attempt.sent_at >= self.limits.stuck_s:
+            return True
+        if attempt.sent_block is None:
+            return False
+        return self.chain.block_number() - attempt.sent_block >= self.limits.stuck_blocks
+
+    def _note_once(self, intent: Intent, tx_hash: str | None, detail: str) -> None:
+        if (key := f"{intent.id}:{detail}") not in self._noted:
+            self._noted.add(key)
+            self.journal.note(intent.id, tx_hash, detail)
+
+    def _replace(self, intent: Intent, attempts: list[Attempt]) -> Attempt | None:
+        """Sign and send a same-nonce replacement of the dearest attempt so far."""
+        if len(attempts) - 1 >= self.limits.max_replacements:
+            self._note_once(intent, None, f"{self.limits.max_replacements} replacements: waiting")
+            return None
+        live = [a for a in attempts if a.status in ("sent", "signed", "replaced")]
+        dearest = max(attempts, key=lambda a: (a.fee_cap, a.id))
+        fees = bumped_fees(self.limits, dearest, self.chain.base_fee(), self._legacy_price())
+        if fees is None:
+            self._note_once(
+                intent, dearest.tx_hash, "fee cap reached: no room for a full bump, waiting"
+            )
+            return None
+        signed = self._sign(intent, dearest.nonce, dearest.gas_limit, fees)
+        # Write-ahead: were we to crash after sending, the journal must know this hash.
+        attempt = self.journal.record_replacement(intent.id, live[-1].tx_hash, signed)
+        try:
+            self.chain.send_raw(signed.raw)
+        except RpcRefused as err:
+            if self.chain.receipt(dearest.tx_hash) is None:
+                self.journal.record_send_refused(signed.tx_hash, err.rpc_message)
+            return None
+        return self.journal.mark_sent(
+            attempt.tx_hash, block=self.chain.block_number(), detail=f"replaces {dearest.tx_hash}"
+        )
+
+
+def keeper_private_key(index: int = 3) -> str:
+    """The private key of anvil's / Ape's test account `index` (3 is the keeper role)."""
+    Account.enable_unaudited_hdwallet_features()
+    mnemonic = "test test test test test test test test test test test junk"
+    acct = Account.from_mnemonic(mnemonic, account_path=f"m/44'/60'/0'/0/{index}")
+    return "0x" + bytes(acct.key).hex()
