@@ -291,7 +291,7 @@ class CrossVenueArbitrageur:
             ctx.pay_gas(self.name, "swap", go)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _cross_plan(xa, ya, xb, yb, fee_a, fee_b, threshold):
     """Optimal numeraire input a* per world (0 where the round trip does not pay threshold)."""
     n = xa.shape[0]

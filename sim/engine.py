@@ -22,7 +22,9 @@ machine code keeps running.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -129,6 +131,16 @@ def make_pools(sc: Scenario, ref: np.ndarray) -> dict[str, CpmmBatch]:
     return pools
 
 
+def general_threads() -> int:
+    """Threads for the general path: chunks of worlds run concurrently, one per thread.
+
+    Every per-block kernel is compiled with nogil and large numpy operations release the GIL,
+    so chunks overlap without any per-block barrier (unlike OpenMP kernels, which stall on a
+    shared machine). AMMLAB_SIM_THREADS overrides; default: the number of CPUs.
+    """
+    return max(1, int(os.environ.get("AMMLAB_SIM_THREADS", os.cpu_count() or 1)))
+
+
 def is_fusable(sc: Scenario) -> bool:
     """Whether the scenario is the reference shape the fused kernel runs."""
     return (
@@ -172,14 +184,24 @@ class Engine:
             progress: called with the number of world-blocks just done.
         """
         sc = self.sc
-        parts: list[dict[str, np.ndarray]] = []
         chunk = sc.metrics.chunk_worlds
-        for start in range(0, sc.paths, chunk):
+        threads = 1 if (self.fused or series_sink is not None) else general_threads()
+        if threads > 1:
+            # Results do not depend on the chunking, so split the batch so each thread has one.
+            chunk = min(chunk, -(-sc.paths // threads))
+        starts = list(range(0, sc.paths, chunk))
+
+        def one(start: int) -> dict[str, np.ndarray]:
             n = min(chunk, sc.paths - start)
             if self.fused:
-                parts.append(self._run_fused(n, start, progress))
-            else:
-                parts.append(self._run_general(n, start, series_sink, progress))
+                return self._run_fused(n, start, progress)
+            return self._run_general(n, start, series_sink, progress)
+
+        if threads > 1 and len(starts) > 1:
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                parts = list(pool.map(one, starts))
+        else:
+            parts = [one(s) for s in starts]
         worlds = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         worlds = {"world": np.arange(sc.paths, dtype=np.int64), **worlds}
         summary = summarise({k: v for k, v in worlds.items() if k != "world"})

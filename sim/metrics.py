@@ -238,7 +238,7 @@ class Ledger:
         return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _book_gas(gas, pnl, tx, cost, mask):
     # One pass instead of four numpy passes: called a dozen times per block.
     for i in range(mask.shape[0]):

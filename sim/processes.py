@@ -146,7 +146,7 @@ def dual_kernel(fn):
     """
     par = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_par")
     par.__qualname__ = fn.__qualname__ + "_par"
-    return njit(cache=True)(fn), njit(cache=True, parallel=True)(par)
+    return njit(cache=True, nogil=True)(fn), njit(cache=True, parallel=True, nogil=True)(par)
 
 
 PARALLEL_MIN = int(os.environ.get("AMMLAB_SIM_PARALLEL_MIN", str(2**62)))

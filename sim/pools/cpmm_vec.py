@@ -187,7 +187,7 @@ class CpmmBatch:
         return out_x, out_y
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _swap_batch(x, y, fees_x, fees_y, amount_in, direction, fee_bps, fee_to_reserves):
     """In-place batch swap; returns (amount_out, fee_x, fee_y), each (N,)."""
     n = x.shape[0]

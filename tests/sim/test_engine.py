@@ -184,14 +184,18 @@ def test_sigma_zero_full_scenario_has_no_arbitrage():
     assert scenario_from_dict({}).paths == 1000
 
 
-def test_parallel_and_serial_kernels_give_the_same_numbers(monkeypatch):
+def test_threads_parallel_and_serial_kernels_give_the_same_numbers(monkeypatch):
     import sim.agents
     import sim.processes
 
     sc = _full(**{"paths": 64, "blocks.n_blocks": 60})
+    monkeypatch.setenv("AMMLAB_SIM_THREADS", "1")
     serial = Engine(sc).run().worlds
+    monkeypatch.setenv("AMMLAB_SIM_THREADS", "3")  # three chunks in three threads
+    threaded = Engine(sc).run().worlds
     monkeypatch.setattr(sim.processes, "PARALLEL_MIN", 1)
     monkeypatch.setattr(sim.agents, "PARALLEL_MIN", 1)
     parallel = Engine(sc).run().worlds
     for k in serial:
         np.testing.assert_array_equal(serial[k], parallel[k], err_msg=k)
+        np.testing.assert_array_equal(serial[k], threaded[k], err_msg=k)
