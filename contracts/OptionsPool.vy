@@ -207,14 +207,14 @@ nextStrikeId: public(uint256)
 
 
 event Deposit:
-    provider: indexed(address)
+    account: indexed(address)
     amount: uint256
     shares: uint256
     nav: uint256
 
 
 event Withdraw:
-    provider: indexed(address)
+    account: indexed(address)
     amount: uint256
     shares: uint256
     nav: uint256
@@ -389,7 +389,7 @@ def deposit(amount: uint256) -> uint256:
     self.balanceOf[msg.sender] += shares
     self.poolBalance += amount
     self._pull(msg.sender, amount)
-    log Deposit(provider=msg.sender, amount=amount, shares=shares, nav=nav)
+    log Deposit(account=msg.sender, amount=amount, shares=shares, nav=nav)
     return shares
 
 
@@ -413,7 +413,7 @@ def withdraw(shares: uint256) -> uint256:
     self.totalSupply = supply - shares
     self.balanceOf[msg.sender] -= shares
     self._push(msg.sender, amount)
-    log Withdraw(provider=msg.sender, amount=amount, shares=shares, nav=nav)
+    log Withdraw(account=msg.sender, amount=amount, shares=shares, nav=nav)
     return amount
 
 
