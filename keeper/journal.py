@@ -511,6 +511,12 @@ class Journal:
     def record_signed(self, intent_id: int, tx: SignedTx, account: str) -> Attempt:
         """The first signed transaction of a planned intent (before it is sent)."""
         with self._tx() as db:
+            row = db.execute("SELECT status FROM intents WHERE id = ?", (intent_id,)).fetchone()
+            if row is not None and row["status"] != "planned":
+                raise JournalError(
+                    f"intent #{intent_id} is {row['status']}: only a planned intent is signed "
+                    "(replace an attempt with record_replacement)"
+                )
             self._set_intent(db, intent_id, "signed", detail=tx.tx_hash)
             self._insert_attempt(db, intent_id, tx, account, replaces=None)
         return self.attempt(tx.tx_hash)

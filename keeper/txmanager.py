@@ -157,7 +157,7 @@ class RpcClient:
                 delay = self._delay(attempt)
                 if time.monotonic() + delay > deadline:
                     raise RpcUnavailable(
-                        f"RPC {self.url} unreachable for {self.limits.rpc_retry_budget_s:.0f} s"
+                        f"RPC {self.url} unreachable for {self.limits.rpc_retry_budget_s:g} s"
                         f" ({type(err).__name__}): check the node; the journal keeps the state"
                     ) from err
                 self.retries += 1
