@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from sim.agents import (
     BlockContext,
@@ -131,12 +131,13 @@ def make_pools(sc: Scenario, ref: np.ndarray) -> dict[str, CpmmBatch]:
     return pools
 
 
-def general_threads() -> int:
-    """Threads for the general path: chunks of worlds run concurrently, one per thread.
+def sim_threads() -> int:
+    """Threads that run chunks of worlds concurrently.
 
-    Every per-block kernel is compiled with nogil and large numpy operations release the GIL,
-    so chunks overlap without any per-block barrier (unlike OpenMP kernels, which stall on a
-    shared machine). AMMLAB_SIM_THREADS overrides; default: the number of CPUs.
+    Every kernel is compiled with nogil and large numpy operations release the GIL, so chunks
+    overlap without any barrier; unlike OpenMP kernels (whose threads spin at barriers and wait
+    for the slowest), a thread pool over chunks degrades gracefully on a shared machine.
+    AMMLAB_SIM_THREADS overrides; default: the number of CPUs.
     """
     return max(1, int(os.environ.get("AMMLAB_SIM_THREADS", os.cpu_count() or 1)))
 
@@ -185,10 +186,13 @@ class Engine:
         """
         sc = self.sc
         chunk = sc.metrics.chunk_worlds
-        threads = 1 if (self.fused or series_sink is not None) else general_threads()
+        threads = 1 if series_sink is not None else sim_threads()
         if threads > 1:
-            # Results do not depend on the chunking, so split the batch so each thread has one.
-            chunk = min(chunk, -(-sc.paths // threads))
+            # Results do not depend on the chunking. The general path takes one chunk per thread
+            # (fewer, larger chunks amortise its per-block Python work); the fused kernel takes
+            # four per thread so a thread slowed by a shared machine just takes fewer.
+            per = 4 * threads if self.fused else threads
+            chunk = min(chunk, -(-sc.paths // per))
         starts = list(range(0, sc.paths, chunk))
 
         def one(start: int) -> dict[str, np.ndarray]:
@@ -379,7 +383,7 @@ class Engine:
 ) = range(15)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _fused(
     b0,
     b1,
@@ -410,7 +414,7 @@ def _fused(
     Ledger.swap/gas/end_block so the general engine reproduces it.
     """
     n = xs.shape[0]
-    for w in prange(n):
+    for w in range(n):
         ls = log_s[w]
         x = xs[w]
         y = ys[w]
