@@ -19,6 +19,8 @@ from typing import Annotated, Literal, Protocol
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from sim.book import Book
+
 
 @dataclass(frozen=True)
 class HedgeInputs:
@@ -51,6 +53,35 @@ class HedgeInputs:
     def single(cls, **scalars: float) -> HedgeInputs:
         """Inputs for one world (the keeper runtime's case) from scalars."""
         return cls(**{k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in scalars.items()})
+
+    @classmethod
+    def from_book(
+        cls,
+        book: Book,
+        now: np.ndarray | float,
+        hedge: np.ndarray | float,
+        last_hedge_time: np.ndarray | float,
+        cost_rate: np.ndarray | float,
+    ) -> HedgeInputs:
+        """The one way to turn a book into policy inputs, for the simulator and the keeper.
+
+        `book` comes from `sim.book.compute_book` (without hedges); every argument broadcasts
+        to the book's worlds shape, and one world becomes shape (1,).
+        """
+        shape = np.shape(np.atleast_1d(book.delta))
+
+        def arr(x: np.ndarray | float) -> np.ndarray:
+            return np.broadcast_to(np.asarray(x, dtype=float), shape).astype(float)
+
+        return cls(
+            now=arr(now),
+            spot=arr(book.spot),
+            book_delta=arr(book.delta),
+            book_gamma=arr(book.gamma),
+            hedge=arr(hedge),
+            last_hedge_time=arr(last_hedge_time),
+            cost_rate=arr(cost_rate),
+        )
 
 
 @dataclass(frozen=True)

@@ -114,3 +114,27 @@ def test_policy_config_is_chosen_by_kind_and_rejects_unknown_fields():
         adapter.validate_python({"kind": "delta_band", "bandwidth": 2})
     with pytest.raises(ValidationError, match="greater than 0"):
         adapter.validate_python({"kind": "fixed_interval", "interval": 0})
+
+
+def test_inputs_from_a_book_for_one_world_and_many():
+    from sim.book import OptionPositions, compute_book
+
+    pos = OptionPositions(
+        np.array([-10.0]),
+        np.array([3000.0]),
+        np.array([30 * 86400.0]),
+        np.array([True]),
+        np.array([0.8]),
+    )
+    one = HedgeInputs.from_book(compute_book(3000.0, 0.0, pos), 0.0, 2.0, -np.inf, 0.003)
+    assert one.book_delta.shape == (1,) and one.hedge[0] == 2.0
+    many = HedgeInputs.from_book(
+        compute_book(np.array([2900.0, 3000.0]), 0.0, pos),
+        0.0,
+        np.array([1.0, 2.0]),
+        -np.inf,
+        0.003,
+    )
+    assert many.book_delta.shape == (2,)
+    assert many.book_delta[1] == one.book_delta[0]
+    assert DeltaBand().decide(many).trade.shape == (2,)
