@@ -784,7 +784,10 @@ def settle(journal: Journal, chain: ChainView, intent: Intent, attempts: list[At
     try:
         chain.send_raw(newest.raw)
     except ChainError as err:
-        journal.note(intent.id, newest.tx_hash, f"rebroadcast refused: {err}")
+        detail = f"rebroadcast refused: {err}"
+        last = journal.events(intent.id)[-1:]
+        if not last or last[0]["detail"] != detail:  # once per reason, not once per poll
+            journal.note(intent.id, newest.tx_hash, detail)
         return "pending"
     journal.mark_sent(newest.tx_hash, detail="rebroadcast (the node had forgotten it)")
     return "rebroadcast"

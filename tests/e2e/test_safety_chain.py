@@ -8,6 +8,7 @@ shared by the module, except for the restart test, which kills its own.
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import json
 import os
@@ -253,25 +254,31 @@ def _nothing():
 
 def test_node_restart_is_survived_without_a_double_send(tmp_path, erc20_bytecode):
     """anvil dies with our transaction pending; it comes back on the same port with the state
-    dumped before the transaction was mined (anvil_dumpState/loadState: the mempool is not
-    part of the dump). The manager retries with backoff, finds the node forgot the
-    transaction, rebroadcasts the same signed bytes, and it lands once."""
+    dumped before the transaction was mined (anvil_dumpState, loaded at start with
+    --load-state so no request ever sees an empty chain; the mempool is not part of a dump).
+    The manager retries with backoff, finds the node forgot the transaction, rebroadcasts the
+    same signed bytes, and it lands once."""
     home = tmp_path / "anvil"
     env = start_env(home, erc20_bytecode)
     port = int(env.url.rsplit(":", 1)[1])
+    revived: list[subprocess.Popen] = []
     try:
         journal, manager = open_manager(env, tmp_path)
         recipient, nonce0 = new_recipient(), env.nonce()
         env.rpc.call("evm_setAutomine", [False])
         intent = manager.submit(plan(journal, manager, env, recipient, 10**18, "restart"))
         assert intent.status == "sent"
-        state = env.rpc.call("anvil_dumpState")
+        state_file = tmp_path / "state.json"
+        state_file.write_bytes(gzip.decompress(bytes.fromhex(env.rpc.call("anvil_dumpState")[2:])))
         chainmod.stop_upstream(home)
 
         def come_back() -> None:
             time.sleep(1.5)
-            chainmod.start_upstream(port=port, home=home)
-            env.rpc.call("anvil_loadState", [state])  # automine is on again
+            cmd = [chainmod.find_anvil(), "--host", "127.0.0.1", "--port", str(port),
+                   "--chain-id", "1", "--load-state", str(state_file)]  # fmt: skip
+            revived.append(
+                subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+            )
 
         thread = threading.Thread(target=come_back)
         thread.start()
@@ -290,6 +297,9 @@ def test_node_restart_is_survived_without_a_double_send(tmp_path, erc20_bytecode
         manager.close()
     finally:
         chainmod.stop_upstream(home)
+        for proc in revived:
+            proc.terminate()
+            proc.wait()
 
 
 # --------------------------------------------------------------------------- stuck fees
