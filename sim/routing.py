@@ -7,8 +7,8 @@ Gas is a fixed cost per venue used, so every subset of venues is tried (venues a
 the cheapest total wins. Caps (per-order limits, depth) bound each venue's share.
 
 Venues implement `cost`, `inverse_marginal` and `capacity`; the constant-product venue here
-uses the float twin's formulas (`sim.pools.cpmm_vec`), and other venue kinds (the perpetual
-future) implement the same three methods.
+uses the float twin's formulas (`sim.pools.cpmm_vec`); the perpetual future (`PerpVenue`)
+prices with the perp twin's cost model (`sim.perp.hedge_cost`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sim.errors import SimError
+from sim.perp import DAY, WAD, VenueState, hedge_cost
 from sim.pools.cpmm_vec import BPS, amount_in_f, amount_out_f
 
 
@@ -183,3 +184,66 @@ def split_order(q: float, venues: list[Venue] | tuple[Venue, ...]) -> Route:
             f"no venue split can {'buy' if buy else 'sell'} {abs(q):g} base: capacities {caps}"
         )
     return best
+
+
+@dataclass(frozen=True)
+class PerpVenue:
+    """The perpetual future (`contracts/PerpMarket.vy`) seen as a hedging venue.
+
+    Costs come from `sim.perp.hedge_cost` on the market's public figures (`VenueState`): the
+    fill price from the skew premium, the taker fee, and the funding a position of that size
+    pays over `funding_horizon_s` at the post-trade skew. The cost of buying q base is
+    ``q * oracle + fee + impact + expected_funding`` (quote units, floats of whole tokens),
+    which is what the trade takes from a fresh account's equity marked at the oracle.
+
+    Marginal cost, with P the oracle, s the skew, K the skew scale, f the fee rate and
+    c = P * m * T / (K * DAY) (m the max funding rate, T the horizon; the rate's clamp at
+    |skew| = K ignored): buying q, ``P (1 + f)(1 + (s + q) / K) + c (s + 2q)``; selling u,
+    marginal proceeds ``P (1 - f)(1 + (s - u) / K) + c (s - 2u)``. Both are linear in the size
+    and inverted in closed form.
+    """
+
+    name: str
+    state: VenueState
+    gas_quote: float = 0.0
+    funding_horizon_s: int = 0
+    max_order: float = math.inf
+    """Per-order cap on |q|, base units."""
+    max_long: float = math.inf
+    """Most base units this venue may buy now (e.g. a position cap less the current size)."""
+    max_short: float = math.inf
+    """Most base units this venue may sell now."""
+
+    def _f(self, x: int) -> float:
+        return x / WAD
+
+    def cost(self, q: float) -> float:
+        if q == 0:
+            return 0.0
+        s = self.state
+        size = int(round(q * WAD))
+        c = hedge_cost(s, size, self.funding_horizon_s, 0, 0)
+        qs = 10**s.quote_decimals
+        return size * s.price / WAD / WAD + (c.fee + c.impact + c.expected_funding) / qs
+
+    def _linear(self, buy: bool) -> tuple[float, float]:
+        """(a, b) with the marginal cost (buy) or proceeds (sell) a + b * size, or a - b * size."""
+        s = self.state
+        price, skew, scale = self._f(s.price), self._f(s.skew), self._f(s.skew_scale)
+        fee = s.taker_fee_bps / BPS
+        c = price * self._f(s.max_funding_rate) * self.funding_horizon_s / (scale * DAY)
+        side = 1.0 + fee if buy else 1.0 - fee
+        return price * side * (1.0 + skew / scale) + c * skew, price * side / scale + 2.0 * c
+
+    def inverse_marginal(self, lam: float, buy: bool) -> float:
+        a, b = self._linear(buy)
+        size = (lam - a) / b if buy else (a - lam) / b
+        return min(max(size, 0.0), self.capacity(buy))
+
+    def capacity(self, buy: bool) -> float:
+        s = self.state
+        if not buy:
+            # A sell fills at a positive price only while u < 2 (skew_scale + skew): stay at half.
+            depth = self._f(s.skew_scale) * 2.0 + self._f(s.skew) * 2.0
+            return max(min(self.max_order, self.max_short, depth * 0.5), 0.0)
+        return max(min(self.max_order, self.max_long), 0.0)

@@ -1,0 +1,377 @@
+"""The keeper's decisions, as pure functions of a `MarketSnapshot` (no chain, no clock).
+
+snapshot → book (`sim.book.compute_book`: the options pool's positions, LP shares) → hedge
+already held (perp position + spot base beyond the baseline) → `HedgeInputs.from_book` →
+`policy.decide` → order = target − hedge → kill-switch mode and caps → `split_order` across
+the venues (the pools as `CpmmVenue`, the perp as `PerpVenue`, gas priced in) → legs, each
+with a worst-price bound and a deadline.
+
+Worst-price bounds come from the exact integer twins: a pool buy is an exact-out router swap
+with amountInMax = ceil(twin amountIn × (1 + tol)); a pool sell an exact-in swap with
+amountOutMin = floor(twin amountOut × (1 − tol)); a perp leg's acceptable price is the twin's
+fill price × (1 ± tol). The deadline is the block's timestamp + `deadline_s`.
+
+Units: base = WETH, quote = USDC (whole tokens as floats unless the name says wei), prices
+quote per base, time seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import networkx as nx
+import numpy as np
+
+from keeper.config import KeeperConfig
+from keeper.killswitch import order_allowed
+from keeper.reader import MarketSnapshot, option_positions
+from sim.book import Book, compute_book
+from sim.hedging import HedgeDecision, HedgeInputs, Policy
+from sim.options.pool import Board, Strike
+from sim.perp import WAD, VenueState, tdiv
+from sim.pools.cpmm import get_amount_in, get_amount_out
+from sim.routing import CpmmVenue, PerpVenue, Route, RoutingError, Venue, split_order
+
+GWEI = 10**9
+
+
+@dataclass(frozen=True)
+class HedgeState:
+    """What the keeper remembers between ticks."""
+
+    last_hedge_time: float = -math.inf
+
+
+# --------------------------------------------------------------------------- book
+
+
+def hedge_inputs_from_state(
+    *,
+    spot: float,
+    now: float,
+    boards: dict[int, Board],
+    strikes: dict[int, Strike],
+    lp_positions: list[tuple[float, float]],
+    perp_size_base: float,
+    spot_excess_base: float,
+    last_hedge_time: float,
+    cost_rate: float,
+) -> tuple[Book, HedgeInputs]:
+    """The book and the policy's inputs from state in the twins' terms.
+
+    One conversion for the keeper (from a chain snapshot) and the simulator (from its twins):
+    `boards`/`strikes` as `sim.options.pool` holds them, `lp_positions` as (base reserve,
+    LP share) per pool, the hedge as perp size + spot base beyond the baseline.
+    """
+    lp_base = float(sum(reserve * share for reserve, share in lp_positions))
+    book = compute_book(spot, now, option_positions(boards, strikes), lp_base, 1.0)
+    inputs = HedgeInputs.from_book(
+        book, now, perp_size_base + spot_excess_base, last_hedge_time, cost_rate
+    )
+    return book, inputs
+
+
+def spot_baseline(snap: MarketSnapshot, baseline_base: float) -> float:
+    """Spot base held beyond the baseline (the spot part of the hedge), base units."""
+    return snap.keeper_base / 10**snap.base_decimals - baseline_base
+
+
+def hedge_position(snap: MarketSnapshot, baseline_base: float) -> float:
+    """Hedge held now: the perp position plus spot base beyond the baseline."""
+    perp = snap.perp.size_base if snap.perp else 0.0
+    return perp + spot_baseline(snap, baseline_base)
+
+
+def lp_positions(snap: MarketSnapshot, include: bool = True) -> list[tuple[float, float]]:
+    return [(p.base, p.lp_share) for p in snap.pools] if include else []
+
+
+# --------------------------------------------------------------------------- venues
+
+
+def gas_quote(snap: MarketSnapshot, gas_units: int, priority_fee_gwei: float) -> float:
+    """Quote cost of `gas_units` at the block's base fee + tip, valued at the oracle."""
+    wei = gas_units * (snap.base_fee_wei + priority_fee_gwei * GWEI)
+    return wei / 1e18 * snap.spot
+
+
+def perp_fill_price(state: VenueState, size: int) -> int:
+    """`fillPrice(size)` of the perp (wad), as `sim.perp.PerpMarket.fill_price`."""
+    return state.price + tdiv(state.price * (2 * state.skew + size), 2 * state.skew_scale)
+
+
+def build_venues(
+    snap: MarketSnapshot, cfg: KeeperConfig, buy: bool, baseline_base: float = 0.0
+) -> list[Venue]:
+    """Hedging venues for an order on side `buy`, with caps: per-order, depth, the perp's
+    position cap, and (optionally) where a leg's marginal price leaves the guards' slippage
+    bound."""
+    ex = cfg.execution
+    slip = cfg.safety.guards.max_slippage_bps / 1e4
+    limit_price = snap.spot * (1 + slip) if buy else snap.spot * (1 - slip)
+    venues: list[Venue] = []
+    by_name = {p.name: p for p in snap.pools}
+    for vc in cfg.venues.cpmm:
+        if not vc.enabled or vc.name not in by_name:
+            continue
+        pool = by_name[vc.name]
+        venue = CpmmVenue(
+            name=vc.name,
+            reserve_base=pool.base,
+            reserve_quote=pool.quote,
+            fee_bps=pool.fee_bps,
+            gas_quote=gas_quote(snap, vc.gas_units, ex.priority_fee_gwei),
+            max_order=vc.max_order_base,
+            max_buy_fraction=vc.max_buy_fraction,
+        )
+        if ex.respect_slippage_in_routing:
+            cap = venue.inverse_marginal(limit_price, buy)
+            venue = CpmmVenue(**{**venue.__dict__, "max_order": min(vc.max_order_base, cap)})
+        venues.append(venue)
+    pc = cfg.venues.perp
+    if pc.enabled and snap.perp is not None:
+        size = snap.perp.size_base
+        venue = PerpVenue(
+            name=pc.name,
+            state=snap.perp.venue_state(),
+            gas_quote=gas_quote(snap, pc.gas_units, ex.priority_fee_gwei),
+            funding_horizon_s=pc.funding_horizon_s,
+            max_order=pc.max_order_base,
+            max_long=max(pc.max_position_base - size, 0.0),
+            max_short=max(pc.max_position_base + size, 0.0),
+        )
+        if ex.respect_slippage_in_routing:
+            cap = venue.inverse_marginal(limit_price, buy)
+            venue = PerpVenue(**{**venue.__dict__, "max_order": min(pc.max_order_base, cap)})
+        venues.append(venue)
+    return venues
+
+
+def cost_rate(venues_buy: list[Venue], venues_sell: list[Venue], spot: float, probe: float) -> float:
+    """Proportional round-trip half-cost of trading `probe` base on the cheapest venue:
+    min over venues of (cost(+probe) + cost(−probe)) / (2 · probe · spot), gas excluded.
+    The policies' `cost_rate` (fee + impact as a fraction of notional)."""
+    rates = []
+    sells = {v.name: v for v in venues_sell}
+    for v in venues_buy:
+        if v.name not in sells:
+            continue
+        size = min(probe, v.capacity(True) or probe, sells[v.name].capacity(False) or probe)
+        if size <= 0:
+            continue
+        rates.append((v.cost(size) + sells[v.name].cost(-size)) / (2 * size * spot))
+    return max(min(rates), 0.0) if rates else 0.0
+
+
+def token_graph(snap: MarketSnapshot, base: str = "WETH", quote: str = "USDC") -> nx.MultiDiGraph:
+    """Tokens as nodes, one edge per venue and direction (weight −ln of the marginal rate
+    after fee): the pools as spot swaps and the perp as synthetic base (settled in quote)."""
+    g = nx.MultiDiGraph()
+    for p in snap.pools:
+        keep = 1 - p.fee_bps / 1e4
+        g.add_edge(quote, base, key=p.name, kind="cpmm", weight=-math.log(keep / p.price))
+        g.add_edge(base, quote, key=p.name, kind="cpmm", weight=-math.log(keep * p.price))
+    if snap.perp is not None:
+        fee = snap.perp.taker_fee_bps / 1e4
+        px = snap.perp.oracle_price / WAD
+        g.add_edge(quote, base, key="perp", kind="perp", weight=-math.log((1 - fee) / px))
+        g.add_edge(base, quote, key="perp", kind="perp", weight=-math.log((1 - fee) * px))
+    return g
+
+
+def route_venues(graph: nx.MultiDiGraph, token_in: str, token_out: str) -> list[str]:
+    """Venues that connect `token_in` to `token_out` in one hop, best marginal rate first
+    (the graph's shortest single-edge paths)."""
+    if not graph.has_node(token_in) or not nx.has_path(graph, token_in, token_out):
+        return []
+    edges = graph.get_edge_data(token_in, token_out) or {}
+    return [k for k, _ in sorted(edges.items(), key=lambda kv: kv[1]["weight"])]
+
+
+# --------------------------------------------------------------------------- plan
+
+
+@dataclass(frozen=True)
+class LegPlan:
+    """One transaction of a hedge: a router swap on a pool, or a perp `modifyPosition`."""
+
+    venue: str
+    kind: Literal["cpmm", "perp"]
+    size: float
+    """Signed base units (> 0 buys)."""
+    size_wei: int
+    expected_cost_quote: float
+    """Quote paid (< 0: received), gas excluded."""
+    gas_quote: float
+    expected_price: float
+    """Average price of the leg, quote per base, fees included."""
+    deadline: int
+    pool: str | None = None
+    token_in: str | None = None
+    amount_in: int = 0
+    """Router: exact input (sell) or the twin's input for the exact output (buy), wei."""
+    amount_out: int = 0
+    """Router: exact output (buy) or the twin's output (sell), wei."""
+    amount_limit: int = 0
+    """Router worst price: amountInMax (buy) or amountOutMin (sell), wei."""
+    acceptable_price: int = 0
+    """Perp worst fill price, wad."""
+
+    @property
+    def notional_quote(self) -> float:
+        return abs(self.expected_cost_quote)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A tick's decision and how it would be executed."""
+
+    block: int
+    now: float
+    book: Book
+    inputs: HedgeInputs
+    decision: HedgeDecision
+    hedge: float
+    target: float
+    order: float
+    legs: tuple[LegPlan, ...] = ()
+    reason: str = ""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def net_delta(self) -> float:
+        return float(self.inputs.net_delta[0])
+
+    @property
+    def cost_quote(self) -> float:
+        """Expected cost against the oracle, quote: what the legs pay beyond order × spot,
+        gas included."""
+        spot = float(self.inputs.spot[0])
+        return sum(leg.expected_cost_quote - leg.size * spot + leg.gas_quote for leg in self.legs)
+
+
+def _pool_leg(snap: MarketSnapshot, leg, tol: float, deadline: int, base: str, quote: str):
+    pool = snap.pool(leg.venue)
+    fee = int(round(pool.fee_bps))
+    size_wei = int(round(abs(leg.size) * 10**snap.base_decimals))
+    if leg.size > 0:
+        amount_in = get_amount_in(size_wei, pool.reserve_quote, pool.reserve_base, fee)
+        amount_out = size_wei
+        limit = math.ceil(amount_in * (1 + tol))
+        token_in = quote
+        cost = amount_in / 10**snap.quote_decimals
+    else:
+        amount_in = size_wei
+        amount_out = get_amount_out(size_wei, pool.reserve_base, pool.reserve_quote, fee)
+        limit = math.floor(amount_out * (1 - tol))
+        token_in = base
+        cost = -amount_out / 10**snap.quote_decimals
+    size = math.copysign(size_wei / 10**snap.base_decimals, leg.size)
+    return LegPlan(
+        venue=leg.venue, kind="cpmm", size=size, size_wei=int(math.copysign(size_wei, leg.size)),
+        expected_cost_quote=cost, gas_quote=leg.gas, expected_price=abs(cost / size),
+        deadline=deadline, pool=pool.address, token_in=token_in, amount_in=amount_in,
+        amount_out=amount_out, amount_limit=limit,
+    )  # fmt: skip
+
+
+def _perp_leg(snap: MarketSnapshot, leg, tol: float, deadline: int) -> LegPlan:
+    state = snap.perp.venue_state()
+    size_wei = int(round(leg.size * WAD))
+    fill = perp_fill_price(state, size_wei)
+    acceptable = math.ceil(fill * (1 + tol)) if size_wei > 0 else math.floor(fill * (1 - tol))
+    size = size_wei / WAD
+    return LegPlan(
+        venue=leg.venue, kind="perp", size=size, size_wei=size_wei,
+        expected_cost_quote=leg.cost, gas_quote=leg.gas,
+        expected_price=abs(leg.cost / size), deadline=deadline, acceptable_price=acceptable,
+    )  # fmt: skip
+
+
+def plan_hedge(
+    snap: MarketSnapshot,
+    policy: Policy,
+    state: HedgeState,
+    cfg: KeeperConfig,
+    *,
+    mode: str = "running",
+    baseline_base: float = 0.0,
+    base_token: str = "",
+    quote_token: str = "",
+) -> Plan:
+    """The tick's plan (see the module docstring). `mode` is the kill switch's."""
+    ex = cfg.execution
+    hedge = hedge_position(snap, baseline_base)
+    buy_venues = build_venues(snap, cfg, True, baseline_base)
+    sell_venues = build_venues(snap, cfg, False, baseline_base)
+    rate = cost_rate(buy_venues, sell_venues, snap.spot, ex.cost_probe_base)
+    book, inputs = hedge_inputs_from_state(
+        spot=snap.spot, now=snap.timestamp, boards=snap.boards, strikes=snap.strikes,
+        lp_positions=lp_positions(snap, cfg.inventory.include_lp),
+        perp_size_base=snap.perp.size_base if snap.perp else 0.0,
+        spot_excess_base=spot_baseline(snap, baseline_base),
+        last_hedge_time=state.last_hedge_time, cost_rate=rate,
+    )  # fmt: skip
+    decision = policy.decide(inputs)
+    target = float(decision.target_hedge[0])
+    trade = bool(decision.trade[0])
+    notes: list[str] = []
+
+    def done(order: float, reason: str, legs: tuple[LegPlan, ...] = ()) -> Plan:
+        return Plan(snap.block, snap.timestamp, book, inputs, decision, hedge, target, order,
+                    legs, reason, tuple(notes))  # fmt: skip
+
+    if mode == "paused":
+        return done(0.0, "kill switch paused: nothing is sent")
+    if mode == "flatten":
+        target, trade = 0.0, hedge != 0.0
+        notes.append("kill switch flatten: unwinding the hedge")
+    if not trade:
+        return done(0.0, "policy: hold")
+    order = target - hedge
+    if mode == "reduce_only":
+        allowed, why = order_allowed(mode, hedge, order)
+        if not allowed:
+            clipped = -hedge if order * hedge < 0 else 0.0
+            if clipped == 0.0:
+                return done(0.0, why)
+            notes.append(f"{why}: clipped to {clipped:+.6g}")
+            order = clipped
+    if abs(order) > ex.max_order_base:
+        notes.append(f"order {order:+.6g} capped at {ex.max_order_base:g} per tick")
+        order = math.copysign(ex.max_order_base, order)
+    if abs(order) < ex.min_order_base:
+        return done(0.0, f"order {order:+.3g} below the minimum {ex.min_order_base:g}")
+    buy = order > 0
+    graph = token_graph(snap)
+    reachable = set(route_venues(graph, "USDC", "WETH") if buy else route_venues(graph, "WETH", "USDC"))
+    venues = [v for v in (buy_venues if buy else sell_venues) if v.name in reachable]
+    capacity = sum(v.capacity(buy) for v in venues)
+    if capacity < abs(order):
+        if capacity < ex.min_order_base:
+            return done(0.0, f"no depth: venues take {capacity:.4g} base within the limits")
+        notes.append(f"depth: order {order:+.6g} cut to the venues' capacity {capacity:.6g}")
+        order = math.copysign(capacity * (1 - 1e-9), order)
+    try:
+        route: Route = split_order(order, venues)
+    except RoutingError as err:
+        return done(0.0, f"routing: {err}")
+    tol = ex.slippage_bps / 1e4
+    deadline = snap.timestamp + ex.deadline_s
+    legs = []
+    for leg in route.legs:
+        if abs(leg.size) * 10**snap.base_decimals < 1:
+            continue
+        if leg.venue == cfg.venues.perp.name:
+            legs.append(_perp_leg(snap, leg, tol, deadline))
+        else:
+            legs.append(_pool_leg(snap, leg, tol, deadline, base_token, quote_token))
+    return done(order, "policy: hedge", tuple(legs))
+
+
+def as_floats(inputs: HedgeInputs) -> dict[str, float]:
+    """One world's inputs as plain floats (logs, comparisons)."""
+    return {k: float(np.asarray(getattr(inputs, k))[0]) for k in
+            ("now", "spot", "book_delta", "book_gamma", "hedge", "last_hedge_time", "cost_rate")}  # fmt: skip
