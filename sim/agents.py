@@ -17,6 +17,7 @@ from numba import njit, prange  # noqa: F401 - prange in the kernels
 from sim.blocks import gas_cost
 from sim.metrics import Ledger
 from sim.oracle import ChainlinkFeed, OracleVenue, Twap
+from sim.perp_venue import PerpVenue
 from sim.pools.cpmm_vec import CpmmBatch, amount_out_f, optimal_arb_input, swap_f
 from sim.processes import (
     PARALLEL_MIN,
@@ -30,9 +31,12 @@ from sim.scenario import (
     ArbitrageurConfig,
     CrossArbitrageurConfig,
     GasConfig,
+    KeeperConfig,
+    LiquidatorConfig,
     LPConfig,
     NoiseTraderConfig,
     OracleSniperConfig,
+    PerpTraderConfig,
     SandwichConfig,
 )
 
@@ -68,6 +72,7 @@ class BlockContext:
     ledger: Ledger
     mempool: list[Intent] = field(default_factory=list)
     _gas: dict[str, np.ndarray] = field(default_factory=dict)
+    perps: dict[str, PerpVenue] = field(default_factory=dict)
 
     def gas_cost(self, kind: str) -> np.ndarray:
         """Cost of one transaction of `kind` (swap, mint, burn, oracle_update), numeraire."""
@@ -586,6 +591,126 @@ class SandwichAttacker:
             it.backruns.append(backrun)
 
 
+class PerpTrader:
+    """Leveraged perp traders, `accounts` of them per world, each holding one position at most.
+
+    Per block and account, with arrivals thinned to the block's length: a flat account opens
+    with probability 1 - exp(-open_rate dt) (deposit `margin`, then trade at leverage
+    L = clip(median exp(sigma Z), 1, max_leverage), side by the rule); an open account closes
+    with probability 1 - exp(-close_rate dt) (trade back to zero, withdraw the margin). A
+    failed open withdraws its margin again; a close that reverts (equity below zero) stays
+    open for the liquidators. P&L = withdrawals - deposits + equity still open at the end.
+    Draws per block: 2A uniforms and A normals per world, whatever happens.
+    """
+
+    priority = False
+
+    def __init__(self, cfg: PerpTraderConfig, n: int, streams: WorldStreams):
+        self.cfg = cfg
+        self.name = cfg.name
+        self.streams = streams
+        self.ema: np.ndarray | None = None
+
+    def _side(self, mark: np.ndarray, u: np.ndarray) -> np.ndarray:
+        rule = self.cfg.rule
+        if rule == "random":
+            return np.where(u < 0.5, 1.0, -1.0)
+        up = np.where(mark >= self.ema, 1.0, -1.0)
+        return up if rule == "momentum" else -up
+
+    def act(self, ctx: BlockContext) -> None:
+        c = self.cfg
+        venue = ctx.perps[c.perp]
+        b = venue.batch
+        mark = venue.mark(ctx.ref)
+        now = ctx.time
+        if self.ema is None:
+            self.ema = mark.copy()
+        slots = venue.slots[self.name]
+        u = self.streams.uniform(2 * len(slots))
+        z = self.streams.normal(len(slots))
+        days = ctx.dt / 86400.0
+        p_open = -np.expm1(-c.open_rate * days)
+        p_close = -np.expm1(-c.close_rate * days)
+        fresh = venue.fresh(now)
+        book = ctx.ledger.active
+        for j, a in enumerate(slots):
+            size = b.size[:, a].copy()
+            go = (size == 0) & (u[2 * j] < p_open) & fresh
+            if go.any():
+                lev = np.clip(
+                    c.leverage_median * np.exp(c.leverage_sigma * z[j]), 1.0, c.max_leverage
+                )
+                q = np.where(go, self._side(mark, u[2 * j + 1]) * lev * c.margin / mark, 0.0)
+                b.deposit(a, np.where(go, c.margin, 0.0))
+                ctx.ledger.pnl(self.name, np.where(go, -c.margin, 0.0))
+                ok, *_ = venue.trade(a, q, ctx.ref, now, book)
+                back = go & ~ok
+                self._withdraw(ctx, venue, a, back)
+                if c.pay_gas:
+                    ctx.pay_gas(self.name, "perp_margin", go)
+                    ctx.pay_gas(self.name, "perp_trade", go)
+            shut = (size != 0) & (u[2 * j] < p_close) & fresh
+            if shut.any():
+                ok, *_ = venue.trade(a, np.where(shut, -size, 0.0), ctx.ref, now, book)
+                self._withdraw(ctx, venue, a, ok)
+                if c.pay_gas:
+                    ctx.pay_gas(self.name, "perp_trade", shut)
+        # Update the average after deciding: the signal compares the mark with its past.
+        w = -np.expm1(-ctx.dt / c.lookback)
+        self.ema += w * (mark - self.ema)
+
+    def _withdraw(self, ctx: BlockContext, venue: PerpVenue, a: int, mask: np.ndarray) -> None:
+        """Withdraw all of flat account `a`'s margin where `mask`."""
+        b = venue.batch
+        amount = np.where(mask & (b.size[:, a] == 0), b.margin[:, a], 0.0)
+        ok = b.withdraw(a, amount, venue.mark(ctx.ref), ctx.time)
+        ctx.ledger.pnl(self.name, np.where(ok, amount, 0.0))
+        if self.cfg.pay_gas:
+            ctx.pay_gas(self.name, "perp_margin", ok)
+
+    def finish(self, ctx: BlockContext) -> None:
+        """Book the equity of positions still open (and idle margin) at the end."""
+        venue = ctx.perps[self.cfg.perp]
+        eq = venue.batch.equity(venue.mark(ctx.ref), ctx.time)
+        slots = venue.slots[self.name]
+        ctx.ledger.pnl(self.name, eq[:, slots.start : slots.stop].sum(axis=1))
+
+
+class Liquidator:
+    """Liquidates every liquidatable account of a perp each block, paying gas per call and
+    earning the reward (paid by the market)."""
+
+    priority = True
+
+    def __init__(self, cfg: LiquidatorConfig):
+        self.cfg = cfg
+        self.name = cfg.name
+
+    def act(self, ctx: BlockContext) -> None:
+        venue = ctx.perps[self.cfg.perp]
+        below = venue.liquidatable(ctx.ref, ctx.time)
+        if not below.any():
+            return
+        b = venue.batch
+        mark = venue.mark(ctx.ref)
+        gas = ctx.gas_cost("perp_liquidate")
+        for a in np.flatnonzero(below.any(axis=0)):
+            where = below[:, a]
+            if self.cfg.profitable_only:
+                notional = np.abs(b.size[:, a]) * mark
+                eq = b.equity(mark, ctx.time)[:, a]
+                reward = np.minimum(
+                    np.minimum(notional * b.p.liquidation_reward, b.p.liquidation_reward_cap),
+                    np.maximum(eq, 0.0),
+                )
+                where = where & (reward > gas)
+            _ok, reward = venue.liquidate(int(a), ctx.ref, ctx.time, where, ctx.ledger.active)
+            ctx.ledger.pnl(self.name, reward)
+            # A liquidation that reverts (another got there first) still pays its gas.
+            ctx.pay_gas(self.name, "perp_liquidate", where)
+
+
 def make_agents(cfgs, pools: list[str], n: int, seed: int, offset: int) -> list:
     """Build agents from their configs; each random agent gets its own per-world streams."""
     from sim.processes import stream_key
@@ -608,6 +733,15 @@ def make_agents(cfgs, pools: list[str], n: int, seed: int, offset: int) -> list:
             out.append(OracleSniper(c))
         elif isinstance(c, SandwichConfig):
             out.append(SandwichAttacker(c))
+        elif isinstance(c, PerpTraderConfig):
+            streams = WorldStreams(seed, stream_key("agent/" + c.name), n, offset)
+            out.append(PerpTrader(c, n, streams))
+        elif isinstance(c, LiquidatorConfig):
+            out.append(Liquidator(c))
+        elif isinstance(c, KeeperConfig):
+            from sim.keeper_agent import KeeperAgent  # imports this module: import late
+
+            out.append(KeeperAgent(c, n))
         else:  # pragma: no cover - the scenario union is closed
             raise TypeError(f"unknown agent config {type(c).__name__}")
     return out
@@ -619,8 +753,10 @@ __all__ = [
     "CexDexArbitrageur",
     "CrossVenueArbitrageur",
     "Intent",
+    "Liquidator",
     "LiquidityProvider",
     "NoiseTrader",
+    "PerpTrader",
     "OracleSniper",
     "SandwichAttacker",
     "make_agents",

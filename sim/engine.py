@@ -35,11 +35,14 @@ from sim.agents import (
     CexDexArbitrageur,
     LiquidityProvider,
     NoiseTrader,
+    PerpTrader,
     make_agents,
 )
 from sim.blocks import GWEI, BaseFee, BlockClock, block_order
+from sim.keeper_agent import KeeperAgent, cross_world
 from sim.metrics import Ledger, summarise
 from sim.oracle import ChainlinkFeed, OracleVenue, Twap
+from sim.perp_venue import PerpVenue, account_plan
 from sim.pools.cpmm_vec import CpmmBatch, amount_out_f, optimal_arb_input, swap_f
 from sim.processes import (
     GBM,
@@ -62,6 +65,7 @@ from sim.scenario import (
     MertonConfig,
     ReplayConfig,
     Scenario,
+    ScheduledJump,
 )
 
 SeriesSink = Callable[[dict[str, np.ndarray]], None]
@@ -81,8 +85,45 @@ def _streams(sc: Scenario, name: str, n: int, offset: int) -> WorldStreams:
     return WorldStreams(sc.seed, stream_key(name), n, offset)
 
 
+class ScheduledJumps(PriceProcess):
+    """A price process with deterministic gaps: price = inner price * prod(1 + move) of the
+    jumps whose time has come (the first block at or after each jump's time, per world).
+
+    Multiplying the level keeps the inner process's own state (and its random draws)
+    untouched, so a stress scenario sees the same paths as its base scenario until the gap.
+
+    Shape:
+        price: (N,)
+    """
+
+    def __init__(self, inner: PriceProcess, jumps: list[ScheduledJump]):
+        self.inner = inner
+        self.jumps = sorted(jumps, key=lambda j: j.time)
+        n = inner.price.shape[0]
+        self.time = np.zeros(n)
+        self.factor = np.ones(n)
+        self.done = np.zeros((len(self.jumps), n), dtype=bool)
+        self.price = inner.price
+
+    def step(self, dt: np.ndarray) -> np.ndarray:
+        p = self.inner.step(dt)
+        self.time = self.time + dt
+        for i, j in enumerate(self.jumps):
+            hit = (self.time >= j.time) & ~self.done[i]
+            self.factor = np.where(hit, self.factor * (1.0 + j.move), self.factor)
+            self.done[i] |= hit
+        self.price = p * self.factor
+        return self.price
+
+
 def make_price(sc: Scenario, n: int, offset: int) -> PriceProcess:
     """Build the scenario's reference price process for worlds [offset, offset + n)."""
+    proc = _base_price(sc, n, offset)
+    jumps = getattr(sc.price, "scheduled_jumps", None)
+    return ScheduledJumps(proc, jumps) if jumps else proc
+
+
+def _base_price(sc: Scenario, n: int, offset: int) -> PriceProcess:
     p = sc.price
     if isinstance(p, GBMConfig):
         return GBM(n, p.s0, p.sigma_annual, p.mu, _streams(sc, "price", n, offset))
@@ -152,6 +193,8 @@ def is_fusable(sc: Scenario) -> bool:
         and not sc.oracles
         and not sc.twaps
         and not sc.venues
+        and not sc.perps
+        and not sc.price.scheduled_jumps
         and sc.gas.base_fee_vol == 0
         and sc.metrics.series_every is None
     )
@@ -209,6 +252,7 @@ class Engine:
         worlds = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         worlds = {"world": np.arange(sc.paths, dtype=np.int64), **worlds}
         summary = summarise({k: v for k, v in worlds.items() if k != "world"})
+        summary.update(cross_world(worlds))
         return RunResult(worlds, summary, "fused" if self.fused else "general")
 
     # ------------------------------------------------------------------ general path
@@ -230,6 +274,10 @@ class Engine:
         twaps = [Twap(t, pools[t.pool]) for t in sc.twaps]
         feeds.update({t.name: t for t in twaps})
         venues = {v.name: OracleVenue(v, feeds[v.oracle]) for v in sc.venues}
+        perps = {
+            m.name: PerpVenue(m, n, account_plan(sc, m.name), feeds[m.oracle] if m.oracle else None)
+            for m in sc.perps
+        }
         agents = make_agents(sc.agents, list(pools), n, sc.seed, offset)
         ledger = Ledger(n, pools, [a.name for a in agents], [f.name for f in chainlink])
         order_rng = np.random.default_rng([sc.seed, stream_key("ordering")])
@@ -248,7 +296,9 @@ class Engine:
                 pool.accumulate(clock.time)
             for tw in twaps:
                 tw.update()
-            ctx = BlockContext(t, clock.time, dt, ref, bf, sc.gas, pools, feeds, venues, ledger)
+            ctx = BlockContext(
+                t, clock.time, dt, ref, bf, sc.gas, pools, feeds, venues, ledger, perps=perps
+            )
             for f in chainlink:
                 landed = f.step(t, clock.time, ref)
                 if ledger.active:
@@ -266,10 +316,16 @@ class Engine:
             if progress is not None:
                 progress(n)
         ref = price.price
+        extra = {f"venue.{v}.pnl": venue.pnl for v, venue in venues.items()}
         for a in agents:
             if isinstance(a, LiquidityProvider):
                 ledger.pnl(a.name, a.position_value(pools[a.cfg.pool], ref))
-        extra = {f"venue.{v}.pnl": venue.pnl for v, venue in venues.items()}
+            elif isinstance(a, PerpTrader):
+                a.finish(ctx)
+            elif isinstance(a, KeeperAgent):
+                extra.update(a.world_columns(ctx))
+        for m in perps.values():
+            extra.update(m.world_columns(ref, clock.time))
         return ledger.world_table(ref, extra)
 
     @staticmethod

@@ -55,6 +55,50 @@ WORLD_METRICS: dict[str, tuple[str, str]] = {
     "gas_spent": ("numeraire", "gas spent by all agents and oracle updates"),
 }
 
+# columns 'perp.<market>.<suffix>' (sim.perp_venue)
+PERP_METRICS: dict[str, tuple[str, str]] = {
+    "liquidations": ("1", "liquidations"),
+    "liquidation_volume": ("numeraire", "notional liquidated, at the mark"),
+    "deficit": ("numeraire", "equity below zero at liquidation: loss beyond margin, on the fund"),
+    "liquidation_rewards": ("numeraire", "rewards paid to liquidators"),
+    "insurance_fund": ("numeraire", "insurance fund at the end"),
+    "fund_change": ("numeraire", "insurance fund minus bad debt at the end, minus the seed"),
+    "bad_debt": ("numeraire", "payments the fund could not make, at the end"),
+    "identity_error": (
+        "numeraire",
+        "token balance minus (sum of margins + fund - bad debt); 0 when the books balance",
+    ),
+    "net_assets": (
+        "numeraire",
+        "token balance minus every account's positive equity at the end mark (>= 0: solvent)",
+    ),
+    "solvent": ("1", "1 where net_assets >= 0 and no bad debt"),
+    "funding_paid": ("numeraire", "funding paid by all accounts (> 0: paid into the market)"),
+    "fees": ("numeraire", "taker fees paid"),
+    "volume": ("numeraire", "traded notional at fill prices"),
+    "trades": ("1", "successful modifyPosition calls"),
+    "open_interest": ("base", "long plus short open interest at the end"),
+}
+# columns 'keeper.<name>.<suffix>' (sim.keeper_agent)
+KEEPER_METRICS: dict[str, tuple[str, str]] = {
+    "pnl": ("numeraire", "hedged P&L: inventory value change + hedge P&L - gas"),
+    "inventory_pnl": ("numeraire", "inventory value change (LP share and options)"),
+    "hedge_pnl": ("numeraire", "hedge P&L net of fees, impact and funding"),
+    "cost": ("numeraire", "hedging cost: fees + impact + gas + funding"),
+    "fees": ("numeraire", "venue fees paid by the hedge trades"),
+    "impact": ("numeraire", "fills against the mark (perp) or the reference price (pool)"),
+    "gas": ("numeraire", "gas of the hedge trades"),
+    "funding": ("numeraire", "funding paid on the perp hedge (> 0: paid)"),
+    "n_trades": ("1", "hedge trades"),
+    "failed_trades": ("1", "hedge trades the venue refused (margin, caps, stale oracle)"),
+    "max_abs_net_delta": ("base", "largest |net delta| after the keeper's turn in a block"),
+    "band_outside_frac": ("1", "fraction of blocks whose net delta was outside the band"),
+}
+CROSS_WORLD_METRICS: dict[str, tuple[str, str]] = {
+    "pnl_std": ("numeraire", "standard deviation of the hedged P&L across worlds"),
+    "pnl_cvar95": ("numeraire", "mean hedged P&L of the worst 5 % of worlds (CVaR 95 %)"),
+}
+
 
 @dataclass
 class PoolBook:
@@ -260,6 +304,10 @@ def metric_unit(column: str) -> tuple[str, str]:
         return "1", "oracle answer updates landed"
     if parts[0] == "venue":
         return "numeraire", "venue LP P&L against the reference price"
+    if parts[0] == "perp":
+        return PERP_METRICS.get(suffix, ("", ""))
+    if parts[0] == "keeper":
+        return KEEPER_METRICS.get(suffix) or CROSS_WORLD_METRICS.get(suffix, ("", ""))
     return POOL_METRICS.get(suffix, ("", ""))
 
 

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sim.errors import ConfigError
+from sim.hedging import DeltaBand, PolicyConfig
 
 
 class _Model(BaseModel):
@@ -27,11 +28,23 @@ class _Model(BaseModel):
 # ---------------------------------------------------------------- price processes
 
 
+class ScheduledJump(_Model):
+    """A price gap at a set time: every world's price is multiplied by (1 + move) then."""
+
+    time: float = Field(ge=0)
+    """When the gap happens, seconds since the start of the run (warm-up included); it lands
+    in the first block whose time is at or after it."""
+    move: float = Field(gt=-1)
+    """Relative price change, e.g. -0.3 for a 30 % drop."""
+
+
 class _PriceBase(_Model):
     s0: float = Field(2000.0, gt=0)
     """Initial reference price, numeraire per risky asset."""
     mu: float = 0.0
     """Annualised drift of the price (dS/S = mu dt + ...)."""
+    scheduled_jumps: list[ScheduledJump] = Field(default_factory=list)
+    """Deterministic price gaps on top of the process (stress tests), applied in time order."""
 
 
 class _SigmaMixin(_Model):
@@ -134,6 +147,12 @@ class GasUnits(_Model):
     """Gas units of removing liquidity."""
     oracle_update: int = Field(80_000, ge=0)
     """Gas units of an oracle answer update."""
+    perp_trade: int = Field(160_000, ge=0)
+    """Gas units of a perp `modifyPosition` (anvil: open 157,447, see README)."""
+    perp_margin: int = Field(85_000, ge=0)
+    """Gas units of a perp `depositMargin` or `withdrawMargin` (anvil: <= 85,108)."""
+    perp_liquidate: int = Field(85_000, ge=0)
+    """Gas units of a perp `liquidate` (anvil: 84,104 after a 30 % gap)."""
 
 
 class GasConfig(_Model):
@@ -208,6 +227,54 @@ class OracleVenueConfig(_Model):
     """Half-spread around the oracle price, basis points."""
     max_notional: float = Field(1e5, gt=0)
     """Largest trade per block, numeraire."""
+
+
+class PerpConfig(_Model):
+    """A perpetual-futures market (`contracts/PerpMarket.vy`, run by `sim.perp_vec.PerpBatch`).
+
+    Marked at an oracle feed's answer (so the mark lags the reference price by the feed's
+    deviation threshold, heartbeat and latency) or at the reference price itself. Funding
+    accrues on each interaction at rate clip(skew / skew_scale, -1, 1) * max_funding_rate.
+    """
+
+    name: str = "perp"
+    """Market name, referenced by agents."""
+    oracle: str | None = None
+    """Chainlink-style feed that marks the market (None: the reference price, no latency)."""
+    max_oracle_delay: float = Field(3600.0, gt=0, le=86_400)
+    """Oldest accepted answer, seconds; older answers make trades and liquidations revert."""
+    skew_scale: float = Field(1e6, gt=0)
+    """Skew at which the fill premium is 100 %, base units."""
+    taker_fee_bps: float = Field(5.0, ge=0, le=100)
+    """Fee on filled notional, basis points."""
+    max_funding_rate: float = Field(0.01, ge=0, le=1)
+    """Funding rate at |skew| >= skew_scale, fraction of notional per day."""
+    initial_margin_bps: float = Field(1000.0, gt=0, le=10_000)
+    """Margin to open or grow a position, basis points of oracle notional."""
+    maintenance_margin_bps: float = Field(500.0, gt=0)
+    """Liquidation threshold, basis points of oracle notional."""
+    liquidation_reward_bps: float = Field(100.0, ge=0)
+    """Liquidator reward, basis points of oracle notional (capped, and by the equity left)."""
+    liquidation_reward_cap: float = Field(1000.0, ge=0)
+    """Largest liquidator reward, quote units."""
+    max_open_interest: float = Field(1e5, gt=0)
+    """Cap on each side's open interest, base units."""
+    max_position_size: float = Field(1e4, gt=0)
+    """Cap on one account's |size|, base units."""
+    insurance_fund: float = Field(0.0, ge=0)
+    """Insurance fund seeded at the start, quote units."""
+
+    @model_validator(mode="after")
+    def _ratios(self):
+        # The constructor's own checks, in its order and with its words.
+        if not (
+            self.liquidation_reward_bps < self.maintenance_margin_bps < self.initial_margin_bps
+        ):
+            raise ValueError(
+                "need liquidation_reward_bps < maintenance_margin_bps < initial_margin_bps "
+                "(perp: invalid margin ratios)"
+            )
+        return self
 
 
 # ---------------------------------------------------------------- agents
@@ -307,13 +374,114 @@ class SandwichConfig(_Model):
     """Smallest victim trade attacked, numeraire."""
 
 
+class PerpTraderConfig(_Model):
+    """Leveraged perp traders: each account opens at Poisson times by a simple rule, with a
+    log-normal leverage, and closes at Poisson times (or is liquidated)."""
+
+    kind: Literal["perp_trader"] = "perp_trader"
+    """Agent selector."""
+    name: str = "perp_traders"
+    """Agent name."""
+    perp: str = "perp"
+    """Perp market traded."""
+    accounts: int = Field(8, ge=1, le=256)
+    """Trader accounts per world, each with at most one position."""
+    rule: Literal["momentum", "mean_reversion", "random"] = "momentum"
+    """Side of a new position: with the mark's move away from its moving average (momentum),
+    against it (mean_reversion) or a fair coin (random)."""
+    lookback: float = Field(3600.0, gt=0)
+    """Time constant of the mark's exponential moving average, seconds."""
+    open_rate: float = Field(6.0, ge=0)
+    """Openings per day per flat account (Poisson)."""
+    close_rate: float = Field(2.0, ge=0)
+    """Closings per day per open account (Poisson)."""
+    margin: float = Field(10_000.0, gt=0)
+    """Margin deposited to open a position, quote units."""
+    leverage_median: float = Field(4.0, ge=1)
+    """Median leverage (notional / margin) of a new position; log-normal."""
+    leverage_sigma: float = Field(0.5, ge=0)
+    """Log-normal sigma of the leverage."""
+    max_leverage: float = Field(9.5, ge=1)
+    """Leverage cap (keep it below 1 / initial margin or the open reverts)."""
+    pay_gas: bool = True
+    """Charge gas for deposits, trades and withdrawals."""
+
+
+class LiquidatorConfig(_Model):
+    """Liquidates every liquidatable account of a perp each block, earning the reward."""
+
+    kind: Literal["liquidator"] = "liquidator"
+    """Agent selector."""
+    name: str = "liquidator"
+    """Agent name."""
+    perp: str = "perp"
+    """Perp market watched."""
+    profitable_only: bool = False
+    """Skip accounts whose reward does not pay the gas (False: liquidate all, as a protocol
+    keeper would)."""
+
+
+class LPInventory(_Model):
+    """An LP share of a constant-product pool held by the keeper."""
+
+    pool: str = "pool"
+    """Pool."""
+    share: float = Field(0.1, gt=0, le=1)
+    """Fraction of the pool's LP supply held at the start."""
+
+
+class OptionLeg(_Model):
+    """One static option position of the keeper's book."""
+
+    type: Literal["call", "put"] = "call"
+    """Call or put."""
+    strike: float = Field(gt=0)
+    """Strike, numeraire per risky asset."""
+    expiry: float = Field(gt=0)
+    """Expiry, seconds since the start of the run."""
+    size: float
+    """Contracts on one unit of the risky asset; negative when the book is short (the
+    options pool sells to traders)."""
+    iv: float = Field(0.8, gt=0)
+    """Implied volatility that values the leg, annualised."""
+
+
+class KeeperConfig(_Model):
+    """The keeper: hedges an inventory (LP share and/or options) on a venue with a policy."""
+
+    kind: Literal["keeper"] = "keeper"
+    """Agent selector."""
+    name: str = "keeper"
+    """Agent name."""
+    lp: LPInventory | None = None
+    """LP share in its inventory."""
+    options: list[OptionLeg] = Field(default_factory=list)
+    """Static option book in its inventory."""
+    venue: str = "perp"
+    """Hedging venue: a perp market's or a pool's name."""
+    policy: PolicyConfig = DeltaBand()
+    """Hedging policy (`sim.hedging`), chosen by `kind`."""
+    oracle: str | None = None
+    """Feed the keeper reads spot from (None: the reference price)."""
+    margin: float = Field(1e6, gt=0)
+    """Margin deposited on the perp at the start, quote units."""
+    start_hedged: bool = False
+    """Put on the delta-neutral hedge before accounting starts (its cost is not counted);
+    the policy manages it from there (with policy `none` it stays as a static hedge)."""
+    pay_gas: bool = True
+    """Charge gas for hedge trades."""
+
+
 AgentConfig = Annotated[
     ArbitrageurConfig
     | CrossArbitrageurConfig
     | NoiseTraderConfig
     | LPConfig
     | OracleSniperConfig
-    | SandwichConfig,
+    | SandwichConfig
+    | PerpTraderConfig
+    | LiquidatorConfig
+    | KeeperConfig,
     Field(discriminator="kind"),
 ]
 
@@ -352,6 +520,8 @@ class Scenario(_Model):
     """Pool TWAPs."""
     venues: list[OracleVenueConfig] = Field(default_factory=list)
     """Oracle-priced venues."""
+    perps: list[PerpConfig] = Field(default_factory=list)
+    """Perpetual-futures markets."""
     agents: list[AgentConfig] = Field(default_factory=lambda: [ArbitrageurConfig()])
     """Agents, in configuration (FIFO) order."""
     metrics: MetricsConfig = MetricsConfig()
@@ -367,6 +537,13 @@ class Scenario(_Model):
         for t in self.twaps:
             if t.pool not in pools:
                 raise ValueError(f"twap '{t.name}' reads unknown pool '{t.pool}'")
+        perps = {p.name for p in self.perps}
+        if len(perps) != len(self.perps):
+            raise ValueError("perp names must be unique")
+        chainlink = {o.name for o in self.oracles}
+        for m in self.perps:
+            if m.oracle is not None and m.oracle not in chainlink:
+                raise ValueError(f"perp '{m.name}' is marked by unknown oracle '{m.oracle}'")
         for v in self.venues:
             if v.oracle not in feeds:
                 raise ValueError(f"venue '{v.name}' reads unknown oracle '{v.oracle}'")
@@ -379,6 +556,15 @@ class Scenario(_Model):
                     raise ValueError(f"agent '{a.name}' uses unknown pool '{p}'")
             if isinstance(a, OracleSniperConfig) and a.venue not in venues:
                 raise ValueError(f"agent '{a.name}' uses unknown venue '{a.venue}'")
+            if isinstance(a, PerpTraderConfig | LiquidatorConfig) and a.perp not in perps:
+                raise ValueError(f"agent '{a.name}' uses unknown perp '{a.perp}'")
+            if isinstance(a, KeeperConfig):
+                if a.venue not in pools | perps:
+                    raise ValueError(f"keeper '{a.name}' hedges on unknown venue '{a.venue}'")
+                if a.lp is not None and a.lp.pool not in pools:
+                    raise ValueError(f"keeper '{a.name}' holds LP of unknown pool '{a.lp.pool}'")
+                if a.oracle is not None and a.oracle not in chainlink:
+                    raise ValueError(f"keeper '{a.name}' reads unknown oracle '{a.oracle}'")
         names = [a.name for a in self.agents]
         if len(set(names)) != len(names):
             raise ValueError("agent names must be unique")
