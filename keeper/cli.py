@@ -255,6 +255,85 @@ def demo(swaps: int, seed: int, keep_chain: bool) -> None:
             click.echo("local upstream stopped (pass --keep-chain to leave it running)")
 
 
+# --------------------------------------------------------------------------- keeper
+
+
+@cli.group("keeper")
+def keeper_group() -> None:
+    """The hedging keeper: run it on a fork, and steer a running one (kill switch)."""
+
+
+def _journal_path(config: Path | None) -> Path:
+    from keeper.config import load_keeper_config
+    from keeper.journal import default_journal_path
+
+    cfg = load_keeper_config(config)
+    return cfg.journal_path or default_journal_path(chainmod.home_dir())
+
+
+_config_option = click.option(
+    "--config", "config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Keeper config YAML (see keeper/config.example.yaml); KEEPER_ env vars override it.",
+)  # fmt: skip
+
+
+@keeper_group.command("run")
+@_config_option
+@click.option("--live", is_flag=True, help="Sign and send (default: dry run, nothing signed).")
+@click.option("--blocks", type=click.IntRange(1, None), default=None,
+              help="Stop after ticking this many new blocks (default: run until stopped).")  # fmt: skip
+@click.option("--network", default=FORK_NETWORK, show_default=True,
+              help="Ape network to run on (a fork of the upstream by default).")  # fmt: skip
+def keeper_run(config: Path | None, live: bool, blocks: int | None, network: str) -> None:
+    """Tick on every new block: read, guard, plan, hedge (live) or log the plan (dry run)."""
+    from keeper.config import load_keeper_config
+    from keeper.runtime import Keeper
+
+    overrides = {"dry_run": False} if live else {}
+    cfg = load_keeper_config(config, **overrides)
+    manifest = None
+    if cfg.addresses.manifest is not None or chainmod.manifest_path().is_file():
+        manifest = chainmod.read_manifest(cfg.addresses.manifest, expect_chain_id=cfg.chain_id)
+    with ape_network(network) as provider:
+        url = cfg.rpc_url or getattr(provider, "http_uri", None) or provider.uri
+        with Keeper(cfg, manifest, rpc_url=url) as keeper:
+            mode = "dry run (nothing is signed; pass --live to send)" if cfg.dry_run else "LIVE"
+            click.echo(f"keeper {keeper.addresses.keeper} on {network} ({url}): {mode}", err=True)
+            keeper.run(blocks)
+            m = keeper.metrics
+    click.echo(f"{m.ticks} ticks, {m.hedges} hedge legs mined, {m.refused} refused, "
+               f"cost {m.cost_quote:.2f} quote; last {m.last}")  # fmt: skip
+
+
+def _command(name: str, help_text: str):
+    @keeper_group.command(name, help=help_text)
+    @_config_option
+    @click.option("--reason", default="", help="Why (journaled with the command).")
+    def cmd(config: Path | None, reason: str) -> None:
+        from keeper.killswitch import request_command
+
+        click.echo(request_command(_journal_path(config), name, reason or f"ammlab keeper {name}"))
+
+    return cmd
+
+
+_command("pause", "Stop sending anything (the running keeper applies it at its next check).")
+_command("resume", "Back to running from paused, reduce-only or flatten.")
+_command("flatten", "Unwind the hedge position to zero, then send nothing more.")
+
+
+@keeper_group.command("status")
+@_config_option
+def keeper_status(config: Path | None) -> None:
+    """The kill switch's mode, its cause, pending commands and open intents."""
+    from keeper.killswitch import status_line
+
+    path = _journal_path(config)
+    if not path.is_file():
+        raise KeeperError(f"no keeper journal at {path}: the keeper has not run here yet")
+    click.echo(status_line(path))
+
+
 # --------------------------------------------------------------------------- simulator
 
 cli.add_command(sim)

@@ -2,7 +2,9 @@
 
 The suite: a WETH-like (18 decimals) and a USDC-like (6 decimals) token, a Chainlink-style
 ETH / USD feed, the periphery router, and constant-product pools on two "venues" with
-different fees, seeded at one price. Call these functions while connected to the target
+different fees, seeded at one price; an options pool (LP capital, two boards of strikes, the
+keeper as its hedger), a perpetual future (with an insurance fund), and the keeper's account
+funded (WETH baseline, USDC, a small LP share of venue_a). Call these functions while connected to the target
 network (the local upstream, `ethereum:mainnet:node`).
 """
 
@@ -91,6 +93,8 @@ def deploy_suite(spec: SuiteSpec | None = None) -> dict[str, Any]:
             "token1": pool.token1(),
         }
 
+    extras = _deploy_derivatives(spec, weth, usdc, feed, pools)
+
     return {
         "format": MANIFEST_FORMAT,
         "chain_id": chain.chain_id,
@@ -109,6 +113,83 @@ def deploy_suite(spec: SuiteSpec | None = None) -> dict[str, Any]:
         "router": {"address": router.address, "contract": "Router"},
         "pools": pools,
         "seed_price": str(spec.price),
+        **extras,
+    }
+
+
+KEEPER_WETH_BASELINE = Decimal(100)
+"""WETH minted to the keeper that is not a hedge (its spot hedge is the balance beyond it)."""
+KEEPER_USDC = Decimal(1_000_000)
+KEEPER_LP_WETH = Decimal(2)
+"""The keeper's own LP position in venue_a (part of the book it hedges)."""
+
+
+def _deploy_derivatives(spec: SuiteSpec, weth, usdc, feed, pools: dict) -> dict[str, Any]:
+    """The options pool (LP deposit, two boards of strikes, the keeper as hedger), the perp
+    (insurance fund) and the keeper's funding (tokens, an LP share of venue_a)."""
+    from ape import chain, project
+
+    from sim.options.pool import DEFAULT_CALL_CAP, OptionsParams
+    from sim.perp import PerpParams
+
+    deployer, keeper = role_account("deployer"), role_account("keeper")
+    wad = 10**18
+    # The feed is pushed by a transmitter that may pause for hours on a quiet fork: a day.
+    options_params = OptionsParams(max_oracle_delay=86_400)
+    options = deployer.deploy(project.OptionsPool, usdc, feed, *options_params.constructor_args())
+    deposit = to_units(Decimal(2_000_000), 6)
+    usdc.mint(deployer, deposit, sender=deployer)
+    usdc.approve(options, deposit, sender=deployer)
+    options.deposit(deposit, sender=deployer)
+    now = chain.blocks.head.timestamp
+    boards = []
+    for days, base_iv, strikes in ((14, 80, (0.8, 0.9, 1.0, 1.1, 1.2)), (28, 75, (0.9, 1.0, 1.1))):
+        board_id = options.nextBoardId()
+        options.addBoard(now + days * 86_400, base_iv * wad // 100, DEFAULT_CALL_CAP,
+                         sender=deployer)  # fmt: skip
+        strike_ids = []
+        for moneyness in strikes:
+            strike_id = options.nextStrikeId()
+            strike = to_units(spec.price * Decimal(str(moneyness)), 18)
+            skew = wad + int(abs(moneyness - 1.0) * 0.5 * wad)  # a smile
+            options.addStrike(board_id, strike, skew, sender=deployer)
+            strike_ids.append(strike_id)
+        boards.append({"board_id": board_id, "expiry_days": days, "strike_ids": strike_ids})
+    options.setHedger(keeper, sender=deployer)
+
+    perp_params = PerpParams(max_oracle_delay=86_400, skew_scale=50_000 * wad, taker_fee_bps=8)
+    perp = deployer.deploy(project.PerpMarket, usdc, feed, *perp_params.constructor_args())
+    insurance = to_units(Decimal(1_000_000), 6)
+    usdc.mint(deployer, insurance, sender=deployer)
+    usdc.approve(perp, insurance, sender=deployer)
+    perp.fundInsurance(insurance, sender=deployer)
+
+    weth.mint(keeper, to_units(KEEPER_WETH_BASELINE, 18), sender=deployer)
+    usdc.mint(keeper, to_units(KEEPER_USDC, 6), sender=deployer)
+    lp_pool = pools["venue_a"]["address"] if "venue_a" in pools else None
+    if lp_pool is not None:
+        weth.mint(lp_pool, to_units(KEEPER_LP_WETH, 18), sender=deployer)
+        usdc.mint(lp_pool, to_units(KEEPER_LP_WETH * spec.price, 6), sender=deployer)
+        project.ConstantProductPool.at(lp_pool).mint(keeper, sender=deployer)
+
+    return {
+        "options": {
+            "address": options.address,
+            "contract": "OptionsPool",
+            "hedger": keeper.address,
+            "boards": boards,
+        },
+        "perp": {
+            "address": perp.address,
+            "contract": "PerpMarket",
+            "skew_scale": str(perp_params.skew_scale),
+            "taker_fee_bps": perp_params.taker_fee_bps,
+        },
+        "keeper": {
+            "address": keeper.address,
+            "weth_baseline": str(KEEPER_WETH_BASELINE),
+            "lp_pool": "venue_a" if lp_pool else None,
+        },
     }
 
 

@@ -1,0 +1,365 @@
+"""The keeper runtime: `Keeper.tick()` = read → guards → kill switch → plan → execute → metrics.
+
+One tick, at one block:
+
+1. read: `ChainReader.read(block)`, one batched round of eth_calls → `MarketSnapshot`;
+2. guards: the oracle checks (fresh, within `oracle_max_deviation_bps` of the deepest pool's
+   TWAP over `twap_window_s`, from the cumulative prices the reader saw);
+3. kill switch: `KillSwitch.observe` (operator commands, oracle health, |net delta|,
+   equity drawdown, error rate) → its mode;
+4. plan: `keeper.strategy.plan_hedge` (pure);
+5. execute: `Executor.execute` (live: journal + TxManager, guards re-run on fresh state as
+   the precheck; dry run: logged only);
+6. metrics: net delta, gamma, vega, hedge count, cost; one JSON line per event.
+
+`ammlab keeper run` drives `tick` from a poll loop, `keeper.bot` from a Silverback block
+handler: both call this same method.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, TextIO
+
+from eth_utils import to_checksum_address
+
+from keeper import chain as chainmod
+from keeper.config import KeeperConfig, KeeperConfigError
+from keeper.execution import Executor, LegResult
+from keeper.guards import (
+    CumulativeObservation,
+    check_oracle_deviation,
+    check_oracle_fresh,
+    current_cumulative,
+    twap_price,
+)
+from keeper.journal import Journal, ReconcileReport, default_journal_path
+from keeper.killswitch import KillSwitch, Observation
+from keeper.reader import Addresses, ChainReader, MarketSnapshot
+from keeper.strategy import HedgeState, Plan, as_floats, plan_hedge
+from keeper.txmanager import TxManager, keeper_private_key
+
+KEY_ENV = "AMMLAB_KEEPER_KEY"
+"""Private key of the keeper account for live runs; unset: anvil's test account #3 (forks)."""
+
+
+class JsonLog:
+    """Structured logs: one JSON object per line, to a stream and optionally a file."""
+
+    def __init__(self, stream: TextIO | None = sys.stderr, path: Path | None = None):
+        self.stream = stream
+        self.path = path
+        self.records: deque[dict[str, Any]] = deque(maxlen=1000)
+
+    def __call__(self, event: str, **fields: Any) -> None:
+        record = {"ts": round(time.time(), 3), "event": event, **fields}
+        self.records.append(record)
+        line = json.dumps(record, default=_jsonable, sort_keys=False)
+        if self.stream is not None:
+            print(line, file=self.stream, flush=True)
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a") as fh:
+                fh.write(line + "\n")
+
+
+def _jsonable(x: Any) -> Any:
+    if hasattr(x, "item"):
+        return x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)
+    return str(x)
+
+
+def resolve_addresses(cfg: KeeperConfig, manifest: dict[str, Any] | None) -> tuple[Addresses, float]:
+    """Addresses from the config, the gaps filled from the manifest; and the spot baseline."""
+    a = cfg.addresses
+    m = manifest or {}
+
+    def pick(explicit: str | None, *path: str, required: bool = True) -> str | None:
+        if explicit:
+            return to_checksum_address(explicit)
+        node: Any = m
+        for p in path:
+            node = node.get(p) if isinstance(node, dict) else None
+        if node is None:
+            if required:
+                raise KeeperConfigError(
+                    f"keeper config field addresses.{path[0] if len(path) == 1 else '_'.join(path)}"
+                    ": no address given and none in the manifest; set it or run `ammlab chain up`"
+                )
+            return None
+        return to_checksum_address(node if isinstance(node, str) else node["address"])
+
+    pools, fees = {}, {}
+    for v in cfg.venues.cpmm:
+        if not v.enabled:
+            continue
+        entry = m.get("pools", {}).get(v.name, {})
+        address = v.address or entry.get("address")
+        fee = v.fee_bps if v.fee_bps is not None else entry.get("fee_bps")
+        if address is None or fee is None:
+            raise KeeperConfigError(
+                f"keeper config field venues.cpmm.{v.name}: no address/fee_bps given and the "
+                "manifest has no pool of that name"
+            )
+        pools[v.name], fees[v.name] = to_checksum_address(address), float(fee)
+    keeper = pick(a.keeper, "keeper") or ""
+    addresses = Addresses(
+        base_token=pick(a.base_token, "tokens", "WETH"),
+        quote_token=pick(a.quote_token, "tokens", "USDC"),
+        feed=pick(a.feed, "feed"),
+        router=pick(a.router, "router"),
+        keeper=keeper,
+        lp_account=pick(a.lp_account, "keeper") if (a.lp_account or m.get("keeper")) else keeper,
+        pools=pools,
+        pool_fees_bps=fees,
+        options_pool=pick(a.options_pool, "options", required=False),
+        perp=pick(a.perp, "perp", required=False) if cfg.venues.perp.enabled else None,
+    )
+    baseline = cfg.inventory.spot_baseline_base
+    if baseline is None:
+        baseline = float(m.get("keeper", {}).get("weth_baseline", 0.0))
+    return addresses, baseline
+
+
+@dataclass
+class Metrics:
+    ticks: int = 0
+    hedges: int = 0
+    """Legs mined."""
+    cost_quote: float = 0.0
+    """Expected cost of mined legs against the oracle, gas included."""
+    refused: int = 0
+    errors: int = 0
+    last: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TickResult:
+    snapshot: MarketSnapshot
+    plan: Plan
+    mode: str
+    legs: tuple[LegResult, ...]
+
+
+class Keeper:
+    """One keeper: reader, policy, kill switch, executor and metrics. See the module docstring."""
+
+    def __init__(
+        self,
+        cfg: KeeperConfig,
+        manifest: dict[str, Any] | None = None,
+        rpc_url: str | None = None,
+        log: JsonLog | None = None,
+        home: Path | None = None,
+    ):
+        self.cfg = cfg
+        self.url = rpc_url or cfg.rpc_url or chainmod.upstream_url()
+        self.home = Path(home or chainmod.home_dir())
+        self.log = log or JsonLog(path=cfg.log_path)
+        self.addresses, self.baseline = resolve_addresses(cfg, manifest)
+        if not self.addresses.keeper:
+            raise KeeperConfigError("keeper config field addresses.keeper: no keeper account")
+        self.reader = ChainReader(self.url, self.addresses)
+        self.journal = Journal(cfg.journal_path or default_journal_path(self.home))
+        self.killswitch = KillSwitch(self.journal, cfg.safety.killswitch)
+        self.policy = cfg.policy
+        self.state = HedgeState()
+        self.metrics = Metrics()
+        self.observations: dict[str, deque[CumulativeObservation]] = {}
+        self._snapshot: MarketSnapshot | None = None
+        self._errors: list[str] = []
+        self.txm: TxManager | None = None
+        if not cfg.dry_run:
+            key = os.environ.get(KEY_ENV) or keeper_private_key(3)
+            self.txm = TxManager(self.url, key, self.journal, self.home, cfg.safety.tx)
+            if self.txm.address != self.addresses.keeper:
+                raise KeeperConfigError(
+                    f"the signing key is for {self.txm.address} but addresses.keeper is "
+                    f"{self.addresses.keeper}: set {KEY_ENV} or the keeper address"
+                )
+        self.executor = Executor(
+            cfg, self.addresses, self.journal, self.killswitch, self.log, self.txm,
+            reference_price=self.reference_price,
+        )  # fmt: skip
+        self.started = False
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Reconcile the journal (live), then the one-time set-up (approvals, margin)."""
+        snap = self.reader.read()
+        self.executor.oracle_decimals = snap.oracle_decimals
+        if self.txm is not None:
+            report = self.txm.open()
+            self.log("reconcile", pending=list(report.pending), resume=list(report.to_resume))
+            # Planned hedges of a crashed run are for old blocks: expire them, re-plan now.
+            for intent_id in report.to_resume:
+                self.journal.expire(intent_id, "planned before a restart; re-planned instead")
+            if report.pending or report.rebroadcast:
+                self.txm.resume(ReconcileReport(pending=report.pending,
+                                                rebroadcast=report.rebroadcast))  # fmt: skip
+        results = self.executor.setup(snap)
+        self.log("started", mode="live" if self.txm else "dry_run", block=snap.block,
+                 keeper=self.addresses.keeper, policy=self.policy.model_dump(),
+                 setup=[r.status for r in results])  # fmt: skip
+        self.started = True
+
+    def close(self) -> None:
+        if self.txm is not None:
+            self.txm.close()
+        self.journal.close()
+
+    def __enter__(self) -> Keeper:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- oracle reference -----------------------------------------------------------------
+
+    def _observe_pools(self, snap: MarketSnapshot) -> None:
+        for p in snap.pools:
+            r0, r1 = p.reserves01
+            obs = current_cumulative(p.price0_cumulative, r0, r1, p.block_timestamp_last,
+                                     snap.timestamp)  # fmt: skip
+            history = self.observations.setdefault(p.name, deque(maxlen=4096))
+            if not history or history[-1].timestamp != obs.timestamp:
+                history.append(obs)
+            window = self.cfg.safety.guards.twap_window_s
+            while len(history) > 2 and history[1].timestamp <= snap.timestamp - window:
+                history.popleft()
+
+    def reference_price(self) -> float | None:
+        """TWAP of the deepest pool over the guard window (None until two observations)."""
+        snap = self._snapshot
+        if snap is None or not snap.pools:
+            return None
+        deepest = max(snap.pools, key=lambda p: p.reserve_base)
+        history = self.observations.get(deepest.name)
+        if not history or len(history) < 2 or history[0].timestamp == history[-1].timestamp:
+            return None
+        d0, d1 = ((snap.base_decimals, snap.quote_decimals) if deepest.base_is_token0
+                  else (snap.quote_decimals, snap.base_decimals))  # fmt: skip
+        return twap_price(history[0], history[-1], d0, d1, deepest.base_is_token0)
+
+    # -- the tick -----------------------------------------------------------------------
+
+    def tick(self, block: int | None = None) -> TickResult:
+        """One full cycle at `block` (default: the latest)."""
+        if not self.started:
+            self.start()
+        try:
+            snap = self.reader.read(block)
+        except Exception as err:
+            self._errors.append("read")
+            self.metrics.errors += 1
+            self.log("error", task="read", error=str(err))
+            raise
+        self._snapshot = snap
+        self._observe_pools(snap)
+        limits = self.cfg.safety.guards
+        oracle = [check_oracle_fresh(snap.oracle_updated_at, snap.timestamp, limits.oracle_max_age_s)]
+        ref = self.reference_price()
+        if ref is not None:
+            oracle.append(check_oracle_deviation(snap.spot, ref, limits.oracle_max_deviation_bps))
+        oracle_ok = all(v.ok for v in oracle)
+
+        # Plan once in the current mode for the net delta the kill switch watches.
+        pre = plan_hedge(snap, self.policy, self.state, self.cfg, mode="paused",
+                         baseline_base=self.baseline)  # fmt: skip
+        equity = self._equity(snap, pre)
+        self.killswitch.observe(Observation(
+            now=snap.timestamp, equity=equity, oracle_ok=oracle_ok,
+            oracle_reason="; ".join(v.reason for v in oracle if not v.ok),
+            net_delta=pre.net_delta, errors=tuple(self._errors),
+        ))  # fmt: skip
+        self._errors = []
+        mode = self.killswitch.mode
+        plan = plan_hedge(snap, self.policy, self.state, self.cfg, mode=mode,
+                          baseline_base=self.baseline)  # fmt: skip
+        legs: list[LegResult] = []
+        if plan.legs:
+            try:
+                legs = self.executor.execute(plan, snap)
+            except Exception as err:
+                self._errors.append("execute")
+                self.metrics.errors += 1
+                self.log("error", task="execute", error=str(err))
+                raise
+        mined = [r for r in legs if r.status == "mined"]
+        if mined:
+            self.state = replace(self.state, last_hedge_time=float(snap.timestamp))
+            mined_venues = {r.venue for r in mined}
+            self.metrics.cost_quote += sum(
+                leg.expected_cost_quote - leg.size * snap.spot + leg.gas_quote
+                for leg in plan.legs if leg.venue in mined_venues
+            )
+        elif plan.legs and self.txm is None:
+            # Dry run: pretend the hedge happened for the policy's clock, so the log shows
+            # the cadence a live run would have.
+            self.state = replace(self.state, last_hedge_time=float(snap.timestamp))
+        self.metrics.hedges += len(mined)
+        self.metrics.refused += sum(r.status == "refused" for r in legs)
+        self.metrics.ticks += 1
+        b = plan.book
+        self.metrics.last = {
+            "net_delta": plan.net_delta, "book_delta": float(b.delta), "gamma": float(b.gamma),
+            "vega": float(b.vega), "theta": float(b.theta), "hedge": plan.hedge,
+            "delta_quote": float(b.delta_quote), "gamma_quote": float(b.gamma_quote),
+        }  # fmt: skip
+        self.log(
+            "tick", block=snap.block, mode=mode, spot=snap.spot, **self.metrics.last,
+            order=plan.order, reason=plan.reason, notes=list(plan.notes),
+            legs=[{"venue": r.venue, "size": r.size, "status": r.status, "reason": r.reason}
+                  for r in legs],
+            hedges=self.metrics.hedges, cost_quote=self.metrics.cost_quote,
+            inputs=as_floats(plan.inputs),
+        )  # fmt: skip
+        return TickResult(snap, plan, mode, tuple(legs))
+
+    def _equity(self, snap: MarketSnapshot, plan: Plan) -> float:
+        """Mark-to-market of what the keeper's book and hedges are worth, quote units:
+        options (pool side) + LP shares + the keeper's tokens + perp equity at the oracle."""
+        from sim.book import option_greeks
+
+        opts = float(option_greeks(snap.option_positions(), snap.spot, snap.timestamp)["price"])
+        lp = sum(p.lp_share * (p.base * snap.spot + p.quote) for p in snap.pools)
+        cash = snap.keeper_quote / 10**snap.quote_decimals
+        base = snap.keeper_base / 10**snap.base_decimals * snap.spot
+        perp = 0.0
+        if snap.perp is not None:
+            p = snap.perp
+            perp = p.margin / 10**p.quote_decimals + p.size / 1e18 * (
+                p.oracle_price - p.last_price) / 1e18
+        return opts + lp + cash + base + perp
+
+    # -- loop ---------------------------------------------------------------------------
+
+    def run(self, blocks: int | None = None, poll_s: float | None = None) -> int:
+        """Tick on every new block until `blocks` ticks ran (forever if None)."""
+        poll = poll_s or self.cfg.poll_s
+        last = None
+        done = 0
+        while blocks is None or done < blocks:
+            head = self.reader.block_number()
+            if head == last:
+                time.sleep(poll)
+                continue
+            try:
+                self.tick(head)
+            except Exception as err:  # noqa: BLE001 - one bad tick must not end the loop
+                self.log("tick_failed", block=head, error=str(err).splitlines()[0][:300])
+                if self.killswitch.mode == "paused" and blocks is None:
+                    time.sleep(poll)
+            last = head
+            done += 1
+        return done
