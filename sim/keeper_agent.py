@@ -29,8 +29,27 @@ from sim.agents import BlockContext
 from sim.book import OptionPositions, compute_book, option_greeks
 from sim.hedging import DeltaBand, HedgeDecision, HedgeInputs, WhalleyWilmott
 from sim.metrics import CROSS_WORLD_METRICS, KEEPER_METRICS
+from sim.perp_vec import PerpBatch
 from sim.perp_venue import PerpVenue
+from sim.pools.cpmm_vec import CpmmBatch
 from sim.scenario import KeeperConfig
+
+
+def perp_cost_rate(batch: PerpBatch, price: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """(fee + impact) / (|q| price) of trading `q` base now: `sim.perp.hedge_cost`'s fee and
+    impact per unit of oracle notional, fee f |q| fill and impact q (fill - price), so
+    rate = f fill / price + sign(q) (fill / price - 1). At q = 0, the fee of a small trade.
+    Floored at 0 (a trade that reduces the skew can earn a rebate). Shapes (N,).
+    """
+    rel = batch.fill_price(price, q) / price
+    return np.maximum(batch.p.taker_fee * rel + np.sign(q) * (rel - 1.0), 0.0)
+
+
+def pool_cost_rate(pool: CpmmBatch, q: np.ndarray) -> np.ndarray:
+    """Fee plus the marginal impact |q| / x of trading `q` base on a constant-product pool
+    with base reserve x (the average fill of buying q is y / (x - q) ~ (y / x)(1 + q / x)).
+    Shapes (N,)."""
+    return pool.fee_bps / 1e4 + np.abs(q) / pool.x
 
 
 def _payoff(spot: np.ndarray, strike: np.ndarray, is_call: np.ndarray) -> np.ndarray:
@@ -126,14 +145,11 @@ class KeeperAgent:
     # -- costs ---------------------------------------------------------------------------
 
     def cost_rate(self, ctx: BlockContext, q: np.ndarray) -> np.ndarray:
-        """Proportional cost of trading `q` base now, fraction of notional (>= 0), (N,)."""
+        """Proportional cost of trading `q` base now on the keeper's venue, (N,)."""
         venue = self._perp(ctx)
         if venue is not None:
-            p = venue.batch.p
-            premium = np.sign(q) * (2.0 * venue.batch.skew + q) / (2.0 * p.skew_scale)
-            return np.maximum(p.taker_fee + premium, 0.0)
-        pool = ctx.pools[self.cfg.venue]
-        return pool.fee_bps / 1e4 + np.abs(q) / pool.x
+            return perp_cost_rate(venue.batch, venue.mark(ctx.ref), q)
+        return pool_cost_rate(ctx.pools[self.cfg.venue], q)
 
     # -- the block -----------------------------------------------------------------------
 
