@@ -152,7 +152,19 @@ def write_summary(path: Path, summary: dict[str, Any]) -> Path:
     return path
 
 
+HEADLINE_SUFFIXES = {
+    "perp": ("liquidations", "deficit", "insurance_fund", "bad_debt", "solvent"),
+    "keeper": ("pnl", "pnl_std", "pnl_cvar95", "cost", "n_trades", "max_abs_net_delta"),
+}
+
+
 def headline(summary: dict[str, dict], pool: str) -> dict[str, dict]:
-    """The issue's headline metrics for one pool (a subset of the full summary)."""
+    """The issue's headline metrics for one pool, plus every perp market's solvency and every
+    keeper's hedging figures when the scenario has them (a subset of the full summary)."""
     keys = ["arb_profit_rate", "fee_rate", "lvr_rate", "arb_block_frac", "lp_vs_hold"]
-    return {k: summary[f"{pool}.{k}"] for k in keys if f"{pool}.{k}" in summary}
+    out = {k: summary[f"{pool}.{k}"] for k in keys if f"{pool}.{k}" in summary}
+    for name, m in summary.items():
+        parts = name.split(".")
+        if len(parts) == 3 and parts[2] in HEADLINE_SUFFIXES.get(parts[0], ()):
+            out[name] = m
+    return out
