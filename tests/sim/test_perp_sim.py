@@ -155,3 +155,14 @@ def test_cascade_summary_reports_the_perp(tmp_path):
         assert m[f"perp.perp.{key}"]["unit"], key
     assert m["perp.perp.liquidations"]["mean"] > 0
     assert m["perp.perp.funding_paid"]["mean"] != 0
+
+
+@pytest.mark.parametrize("name", ["cascade", "keeper_options"])
+def test_perp_results_do_not_depend_on_chunking(name):
+    over = ["paths=12", "blocks.n_blocks=120", "price.sigma_per_day=0.3"]
+    if name == "cascade":
+        over.append("price.scheduled_jumps.0.time=600")
+    a = Engine(load_scenario(SCEN / f"{name}.yaml", [*over, "metrics.chunk_worlds=12"])).run()
+    b = Engine(load_scenario(SCEN / f"{name}.yaml", [*over, "metrics.chunk_worlds=5"])).run()
+    for k in a.worlds:
+        np.testing.assert_array_equal(a.worlds[k], b.worlds[k], err_msg=k)
