@@ -115,6 +115,8 @@ class AddressesConfig(_Section):
     """The periphery router the pool legs go through."""
     options_pool: str | None = None
     """The options pool whose book is hedged (None and none in the manifest: no options)."""
+    perp: str | None = None
+    """The perpetual future (or venues.perp.address); None: from the manifest."""
     keeper: str | None = None
     """Hedge account (its perp position and spot base beyond the baseline are the hedge)."""
     lp_account: str | None = None

@@ -122,7 +122,8 @@ def resolve_addresses(cfg: KeeperConfig, manifest: dict[str, Any] | None) -> tup
         pools=pools,
         pool_fees_bps=fees,
         options_pool=pick(a.options_pool, "options", required=False),
-        perp=pick(a.perp, "perp", required=False) if cfg.venues.perp.enabled else None,
+        perp=pick(cfg.venues.perp.address or a.perp, "perp", required=False)
+        if cfg.venues.perp.enabled else None,
     )
     baseline = cfg.inventory.spot_baseline_base
     if baseline is None:
