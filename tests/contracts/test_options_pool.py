@@ -49,18 +49,18 @@ def feed(project, owner):
 
 
 @pytest.fixture(scope="module")
-def pool(project, owner, alice, bob, carol, usdc, feed, chain):
+def options_pool(project, owner, alice, bob, carol, usdc, feed, chain):
     """A pool with 1M USDC, one 30-day board at base IV 80 % and four strikes; carol hedges."""
-    pool = owner.deploy(project.OptionsPool, usdc, feed, *PARAMS.constructor_args())
+    options_pool = owner.deploy(project.OptionsPool, usdc, feed, *PARAMS.constructor_args())
     for user in (owner, alice, bob, carol):
-        usdc.approve(pool, MAX, sender=user)
+        usdc.approve(options_pool, MAX, sender=user)
     expiry = chain.blocks.head.timestamp + 30 * DAY
-    pool.addBoard(expiry, 8 * 10**17, DEFAULT_CALL_CAP, sender=owner)
+    options_pool.addBoard(expiry, 8 * 10**17, DEFAULT_CALL_CAP, sender=owner)
     for k, skew in STRIKES:
-        pool.addStrike(1, k * E18, skew, sender=owner)
-    pool.deposit(LIQUIDITY, sender=owner)
-    pool.setHedger(carol, sender=owner)
-    return pool
+        options_pool.addStrike(1, k * E18, skew, sender=owner)
+    options_pool.deposit(LIQUIDITY, sender=owner)
+    options_pool.setHedger(carol, sender=owner)
+    return options_pool
 
 
 def expect_revert(chain, method, *args, sender, reason: str) -> None:
@@ -78,8 +78,8 @@ def expect_revert(chain, method, *args, sender, reason: str) -> None:
     assert reason in str(err.value), str(err.value)
 
 
-def _expiry(pool):
-    return pool.boards(1).expiry
+def _expiry(options_pool):
+    return options_pool.boards(1).expiry
 
 
 def _refresh(feed, owner, chain, answer=PRICE, at=None):
@@ -91,13 +91,13 @@ def _refresh(feed, owner, chain, answer=PRICE, at=None):
 # --- life cycle, to the wei against the twin ------------------------------------------------
 
 
-def test_life_cycle_matches_twin(chain, pool, feed, usdc, owner, alice, bob, carol):
+def test_life_cycle_matches_twin(chain, options_pool, feed, usdc, owner, alice, bob, carol):
     tf = PriceFeed(8, "ETH / USD", owner.address, owner.address)
     rnd = feed.latestRoundData()
     tf.transmit(owner.address, rnd[1], rnd[3])
     twin = OptionsPool(tf, PARAMS, owner.address)
     # Replay the fixture on the twin (at any time before the board's listing window ends).
-    b = pool.boards(1)
+    b = options_pool.boards(1)
     listed = b.expiry - 30 * DAY
     twin.add_board(owner.address, b.expiry, b.baseIv, b.callCap, listed)
     for k, skew in STRIKES:
@@ -110,82 +110,85 @@ def test_life_cycle_matches_twin(chain, pool, feed, usdc, owner, alice, bob, car
         chain.pending_timestamp = t
         receipt = fn_chain()
         out = fn_twin(t)
-        assert tuple(pool.poolState()) == tuple(twin.pool_state())
-        assert usdc.balanceOf(pool) == twin.token_balance
+        assert tuple(options_pool.poolState()) == tuple(twin.pool_state())
+        assert usdc.balanceOf(options_pool) == twin.token_balance
         return receipt, out
 
     r, (premium, _) = step(
-        lambda: pool.openPosition(2, True, True, 3 * E18, MAX, MAX, sender=alice),
+        lambda: options_pool.openPosition(2, True, True, 3 * E18, MAX, MAX, sender=alice),
         lambda t: twin.open_position(alice.address, 2, True, True, 3 * E18, MAX, MAX, t),
     )
     assert r.return_value == premium
-    ev = r.events.filter(pool.Trade)[0]
+    ev = r.events.filter(options_pool.Trade)[0]
     assert (ev.trader, ev.strikeId, ev.isCall, ev.isBuy, ev.isOpen) == (alice, 2, True, True, True)
     assert ev.premium == premium and ev.newBaseIv == twin.boards[1].base_iv
     step(
-        lambda: pool.openPosition(1, False, False, 2 * E18, 0, MAX, sender=bob),
+        lambda: options_pool.openPosition(1, False, False, 2 * E18, 0, MAX, sender=bob),
         lambda t: twin.open_position(bob.address, 1, False, False, 2 * E18, 0, MAX, t),
     )
     step(
-        lambda: pool.openPosition(3, True, False, E18, 0, MAX, sender=bob),
+        lambda: options_pool.openPosition(3, True, False, E18, 0, MAX, sender=bob),
         lambda t: twin.open_position(bob.address, 3, True, False, E18, 0, MAX, t),
     )
     step(
-        lambda: pool.closePosition(2, True, True, E18, 0, MAX, sender=alice),
+        lambda: options_pool.closePosition(2, True, True, E18, 0, MAX, sender=alice),
         lambda t: twin.close_position(alice.address, 2, True, True, E18, 0, MAX, t),
     )
     step(
-        lambda: pool.closePosition(1, False, False, E18, MAX, MAX, sender=bob),
+        lambda: options_pool.closePosition(1, False, False, E18, MAX, MAX, sender=bob),
         lambda t: twin.close_position(bob.address, 1, False, False, E18, MAX, MAX, t),
     )
     r, _ = step(
-        lambda: pool.withdrawForHedge(1_000 * USDC, sender=carol),
+        lambda: options_pool.withdrawForHedge(1_000 * USDC, sender=carol),
         lambda t: twin.withdraw_for_hedge(carol.address, 1_000 * USDC, t),
     )
-    assert r.events.filter(pool.HedgeWithdrawn)[0].hedgeCapital == 1_000 * USDC
+    assert r.events.filter(options_pool.HedgeWithdrawn)[0].hedgeCapital == 1_000 * USDC
     step(
-        lambda: pool.returnFromHedge(1_200 * USDC, sender=carol),
+        lambda: options_pool.returnFromHedge(1_200 * USDC, sender=carol),
         lambda t: twin.return_from_hedge(carol.address, 1_200 * USDC, t),
     )
     r, shares = step(
-        lambda: pool.deposit(5_000 * USDC, sender=alice),
+        lambda: options_pool.deposit(5_000 * USDC, sender=alice),
         lambda t: twin.deposit(alice.address, 5_000 * USDC, t),
     )
-    assert r.return_value == shares == pool.balanceOf(alice)
+    assert r.return_value == shares == options_pool.balanceOf(alice)
     step(
-        lambda: pool.withdraw(shares // 2, sender=alice),
+        lambda: options_pool.withdraw(shares // 2, sender=alice),
         lambda t: twin.withdraw(alice.address, shares // 2, t),
     )
     head = chain.blocks.head.timestamp
-    assert pool.nav() == twin.nav(head)
-    assert tuple(pool.boardGreeks(1)) == twin.board_greeks(1, head)
-    assert tuple(pool.totalGreeks()) == twin.total_greeks(head)
-    assert tuple(pool.quote(3, False, True, 2 * E18)) == twin.quote(3, False, True, 2 * E18, head)
-    assert pool.utilisation() == twin.utilisation()
+    assert options_pool.nav() == twin.nav(head)
+    assert tuple(options_pool.boardGreeks(1)) == twin.board_greeks(1, head)
+    assert tuple(options_pool.totalGreeks()) == twin.total_greeks(head)
+    assert tuple(options_pool.quote(3, False, True, 2 * E18)) == twin.quote(
+        3, False, True, 2 * E18, head
+    )
+    assert options_pool.utilisation() == twin.utilisation()
     for who in (alice, bob):
         for sid in (1, 2, 3):
-            assert tuple(pool.positions(who, sid)) == tuple(
+            assert tuple(options_pool.positions(who, sid)) == tuple(
                 vars(twin.position(who.address, sid)).values()
             )
 
     # Expiry, settlement at the oracle, claims.
-    t = _expiry(pool) + 10
+    t = _expiry(options_pool) + 10
     chain.pending_timestamp = t
     feed.transmit(2_150 * 10**8, sender=owner)
     tf.transmit(owner.address, 2_150 * 10**8, t)
     r, _ = step(
-        lambda: pool.settleBoard(1, sender=bob), lambda t: twin.settle_board(bob.address, 1, t)
+        lambda: options_pool.settleBoard(1, sender=bob),
+        lambda t: twin.settle_board(bob.address, 1, t),
     )
-    ev = r.events.filter(pool.BoardSettled)[0]
+    ev = r.events.filter(options_pool.BoardSettled)[0]
     assert ev.spot == 2_150 * E18 and ev.owedToLongs == twin.payout_reserve
     for who, sid in ((alice, 2), (bob, 1), (bob, 3)):
         r, paid = step(
-            lambda who=who, sid=sid: pool.claim(sid, sender=who),
+            lambda who=who, sid=sid: options_pool.claim(sid, sender=who),
             lambda t, who=who, sid=sid: twin.claim(who.address, sid, t),
         )
         assert r.return_value == paid
-        assert r.events.filter(pool.Claimed)[0].amount == paid
-    assert tuple(pool.poolState())[1:4] == (0, 0, twin.payout_reserve)
+        assert r.events.filter(options_pool.Claimed)[0].amount == paid
+    assert tuple(options_pool.poolState())[1:4] == (0, 0, twin.payout_reserve)
 
 
 # --- reverts --------------------------------------------------------------------------------
@@ -204,51 +207,51 @@ def test_constructor_reverts(project, owner, usdc, feed):
         owner.deploy(project.OptionsPool, usdc, feed, *bad)
 
 
-def test_deposit_and_withdraw_reverts(pool, owner, alice, carol, usdc):
+def test_deposit_and_withdraw_reverts(options_pool, owner, alice, carol, usdc):
     with ape.reverts("options: zero amount"):
-        pool.deposit(0, sender=alice)
+        options_pool.deposit(0, sender=alice)
     with ape.reverts("options: zero shares"):
-        pool.withdraw(0, sender=alice)
+        options_pool.withdraw(0, sender=alice)
     with ape.reverts("options: insufficient shares"):
-        pool.withdraw(1, sender=alice)
+        options_pool.withdraw(1, sender=alice)
     with ape.reverts("options: zero amount"):
-        pool.withdraw(1, sender=owner)  # 1 share wei is worth 1e-12 quote units
-    pool.openPosition(2, True, True, 100 * E18, MAX, MAX, sender=alice)
+        options_pool.withdraw(1, sender=owner)  # 1 share wei is worth 1e-12 quote units
+    options_pool.openPosition(2, True, True, 100 * E18, MAX, MAX, sender=alice)
     with ape.reverts("options: withdrawal exceeds free liquidity"):
-        pool.withdraw(pool.balanceOf(owner), sender=owner)
+        options_pool.withdraw(options_pool.balanceOf(owner), sender=owner)
 
 
-def test_deposit_too_small_for_a_share(pool, owner, alice, carol):
+def test_deposit_too_small_for_a_share(options_pool, owner, alice, carol):
     # One quote unit left in shares, then a hedge profit of 1M: a share wei is worth more
     # than a quote unit.
-    pool.withdraw(pool.balanceOf(owner) - 10**12, sender=owner)
-    pool.returnFromHedge(10**12, sender=carol)
+    options_pool.withdraw(options_pool.balanceOf(owner) - 10**12, sender=owner)
+    options_pool.returnFromHedge(10**12, sender=carol)
     with ape.reverts("options: zero shares"):
-        pool.deposit(1, sender=alice)
+        options_pool.deposit(1, sender=alice)
 
 
-def test_deposit_withdraw_events_and_roundtrip(pool, owner, alice, usdc):
+def test_deposit_withdraw_events_and_roundtrip(options_pool, owner, alice, usdc):
     before = usdc.balanceOf(alice)
-    r = pool.deposit(12_345 * USDC, sender=alice)
-    ev = r.events.filter(pool.Deposit)[0]
+    r = options_pool.deposit(12_345 * USDC, sender=alice)
+    ev = r.events.filter(options_pool.Deposit)[0]
     assert (ev.account, ev.amount, ev.shares) == (alice, 12_345 * USDC, r.return_value)
-    r = pool.withdraw(pool.balanceOf(alice), sender=alice)
-    assert r.events.filter(pool.Withdraw)[0].amount == r.return_value
+    r = options_pool.withdraw(options_pool.balanceOf(alice), sender=alice)
+    assert r.events.filter(options_pool.Withdraw)[0].amount == r.return_value
     assert usdc.balanceOf(alice) <= before
 
 
-def test_trade_reverts(chain, pool, feed, owner, alice):
+def test_trade_reverts(chain, options_pool, feed, owner, alice):
     with ape.reverts("options: deadline passed"):
-        pool.openPosition(2, True, True, E18, MAX, 1, sender=alice)
+        options_pool.openPosition(2, True, True, E18, MAX, 1, sender=alice)
     with ape.reverts("options: zero amount"):
-        pool.openPosition(2, True, True, 0, MAX, MAX, sender=alice)
+        options_pool.openPosition(2, True, True, 0, MAX, MAX, sender=alice)
     with ape.reverts("options: unknown strike"):
-        pool.openPosition(99, True, True, E18, MAX, MAX, sender=alice)
+        options_pool.openPosition(99, True, True, E18, MAX, MAX, sender=alice)
     with ape.reverts("options: position too small"):
-        pool.closePosition(2, True, True, E18, 0, MAX, sender=alice)
+        options_pool.closePosition(2, True, True, E18, 0, MAX, sender=alice)
     expect_revert(
         chain,
-        pool.openPosition,
+        options_pool.openPosition,
         4,
         True,
         True,
@@ -260,7 +263,7 @@ def test_trade_reverts(chain, pool, feed, owner, alice):
     )
     expect_revert(
         chain,
-        pool.openPosition,
+        options_pool.openPosition,
         2,
         True,
         True,
@@ -272,7 +275,7 @@ def test_trade_reverts(chain, pool, feed, owner, alice):
     )
     expect_revert(
         chain,
-        pool.openPosition,
+        options_pool.openPosition,
         2,
         True,
         False,
@@ -284,7 +287,7 @@ def test_trade_reverts(chain, pool, feed, owner, alice):
     )
     expect_revert(
         chain,
-        pool.openPosition,
+        options_pool.openPosition,
         2,
         True,
         True,
@@ -296,7 +299,7 @@ def test_trade_reverts(chain, pool, feed, owner, alice):
     )
     expect_revert(
         chain,
-        pool.openPosition,
+        options_pool.openPosition,
         2,
         True,
         False,
@@ -308,7 +311,7 @@ def test_trade_reverts(chain, pool, feed, owner, alice):
     )  # below zero
     expect_revert(
         chain,
-        pool.openPosition,
+        options_pool.openPosition,
         2,
         True,
         False,
@@ -320,7 +323,7 @@ def test_trade_reverts(chain, pool, feed, owner, alice):
     )  # below 0.05
     expect_revert(
         chain,
-        pool.openPosition,
+        options_pool.openPosition,
         2,
         True,
         True,
@@ -330,10 +333,10 @@ def test_trade_reverts(chain, pool, feed, owner, alice):
         sender=alice,
         reason="options: insufficient free liquidity",
     )  # 1.6M locked
-    pool.setImpact(5 * E18, 0, 10**17, sender=owner)
+    options_pool.setImpact(5 * E18, 0, 10**17, sender=owner)
     expect_revert(
         chain,
-        pool.openPosition,
+        options_pool.openPosition,
         2,
         True,
         True,
@@ -345,7 +348,7 @@ def test_trade_reverts(chain, pool, feed, owner, alice):
     )
     expect_revert(
         chain,
-        pool.openPosition,
+        options_pool.openPosition,
         2,
         True,
         False,
@@ -357,7 +360,7 @@ def test_trade_reverts(chain, pool, feed, owner, alice):
     )  # below zero
     expect_revert(
         chain,
-        pool.openPosition,
+        options_pool.openPosition,
         2,
         True,
         False,
@@ -367,17 +370,17 @@ def test_trade_reverts(chain, pool, feed, owner, alice):
         sender=alice,
         reason="options: skew out of bounds",
     )  # below 0.5
-    pool.setBoardFrozen(1, True, sender=owner)
+    options_pool.setBoardFrozen(1, True, sender=owner)
     with ape.reverts("options: board frozen"):
-        pool.openPosition(2, True, True, E18, MAX, MAX, sender=alice)
-    pool.setBoardFrozen(1, False, sender=owner)
+        options_pool.openPosition(2, True, True, E18, MAX, MAX, sender=alice)
+    options_pool.setBoardFrozen(1, False, sender=owner)
     chain.pending_timestamp = chain.blocks.head.timestamp + 2 * 3_600
     with ape.reverts("options: stale oracle"):
-        pool.openPosition(2, True, True, E18, MAX, MAX, sender=alice)
+        options_pool.openPosition(2, True, True, E18, MAX, MAX, sender=alice)
     _refresh(feed, owner, chain, 10_000 * 10**8)
     expect_revert(
         chain,
-        pool.openPosition,
+        options_pool.openPosition,
         1,
         True,
         True,
@@ -387,21 +390,21 @@ def test_trade_reverts(chain, pool, feed, owner, alice):
         sender=alice,
         reason="bs: strike out of range",
     )
-    _refresh(feed, owner, chain, PRICE, _expiry(pool) - PARAMS.trading_cutoff)
+    _refresh(feed, owner, chain, PRICE, _expiry(options_pool) - PARAMS.trading_cutoff)
     with ape.reverts("options: board expired"):
-        pool.openPosition(2, True, True, E18, MAX, MAX, sender=alice)
+        options_pool.openPosition(2, True, True, E18, MAX, MAX, sender=alice)
 
 
-def test_sell_needs_free_liquidity(chain, pool, owner, alice, bob):
-    pool.openPosition(2, True, True, 120 * E18, MAX, MAX, sender=alice)  # 960k locked
-    pool.setImpact(5 * E18, 0, 0, sender=owner)
-    pool.setFees(0, 0, 0, sender=owner)
-    free = pool.poolBalance() - pool.lockedCollateral()
-    premium, _ = pool.quote(2, False, False, 1_000 * E18)
+def test_sell_needs_free_liquidity(chain, options_pool, owner, alice, bob):
+    options_pool.openPosition(2, True, True, 120 * E18, MAX, MAX, sender=alice)  # 960k locked
+    options_pool.setImpact(5 * E18, 0, 0, sender=owner)
+    options_pool.setFees(0, 0, 0, sender=owner)
+    free = options_pool.poolBalance() - options_pool.lockedCollateral()
+    premium, _ = options_pool.quote(2, False, False, 1_000 * E18)
     assert premium > free
     expect_revert(
         chain,
-        pool.openPosition,
+        options_pool.openPosition,
         2,
         False,
         False,
@@ -415,95 +418,95 @@ def test_sell_needs_free_liquidity(chain, pool, owner, alice, bob):
 
 def test_invalid_oracle_answer(project, owner, usdc):
     bad = owner.deploy(project.PerpTestFeed, 8, 0)
-    pool = owner.deploy(project.OptionsPool, usdc, bad, *PARAMS.constructor_args())
+    options_pool = owner.deploy(project.OptionsPool, usdc, bad, *PARAMS.constructor_args())
     with ape.reverts("options: invalid oracle answer"):
-        pool.spotPrice()
+        options_pool.spotPrice()
 
 
-def test_settle_and_claim_reverts(chain, pool, feed, owner, alice):
-    pool.openPosition(2, True, True, E18, MAX, MAX, sender=alice)
+def test_settle_and_claim_reverts(chain, options_pool, feed, owner, alice):
+    options_pool.openPosition(2, True, True, E18, MAX, MAX, sender=alice)
     with ape.reverts("options: unknown board"):
-        pool.settleBoard(7, sender=alice)
+        options_pool.settleBoard(7, sender=alice)
     with ape.reverts("options: board not expired"):
-        pool.settleBoard(1, sender=alice)
+        options_pool.settleBoard(1, sender=alice)
     with ape.reverts("options: unknown strike"):
-        pool.claim(99, sender=alice)
+        options_pool.claim(99, sender=alice)
     with ape.reverts("options: board not settled"):
-        pool.claim(2, sender=alice)
-    chain.pending_timestamp = _expiry(pool) + 7_200
+        options_pool.claim(2, sender=alice)
+    chain.pending_timestamp = _expiry(options_pool) + 7_200
     with ape.reverts("options: stale oracle"):
-        pool.settleBoard(1, sender=alice)
+        options_pool.settleBoard(1, sender=alice)
     feed.transmit(PRICE, sender=owner)
-    pool.settleBoard(1, sender=alice)
+    options_pool.settleBoard(1, sender=alice)
     with ape.reverts("options: board settled"):
-        pool.settleBoard(1, sender=alice)
+        options_pool.settleBoard(1, sender=alice)
     with ape.reverts("options: nothing to claim"):
-        pool.claim(1, sender=alice)
-    assert pool.claim(2, sender=alice).return_value == 0  # at the money
+        options_pool.claim(1, sender=alice)
+    assert options_pool.claim(2, sender=alice).return_value == 0  # at the money
 
 
-def test_hedge_reverts_and_cap(pool, owner, alice, carol):
+def test_hedge_reverts_and_cap(options_pool, owner, alice, carol):
     with ape.reverts("options: not hedger"):
-        pool.withdrawForHedge(1, sender=alice)
+        options_pool.withdrawForHedge(1, sender=alice)
     with ape.reverts("options: not hedger"):
-        pool.returnFromHedge(1, sender=alice)
+        options_pool.returnFromHedge(1, sender=alice)
     with ape.reverts("options: zero amount"):
-        pool.withdrawForHedge(0, sender=carol)
+        options_pool.withdrawForHedge(0, sender=carol)
     with ape.reverts("options: zero amount"):
-        pool.returnFromHedge(0, sender=carol)
+        options_pool.returnFromHedge(0, sender=carol)
     with ape.reverts("options: hedge cap exceeded"):
-        pool.withdrawForHedge(LIQUIDITY // 2 + 1, sender=carol)
-    pool.withdrawForHedge(LIQUIDITY // 2, sender=carol)
-    assert pool.nav() == LIQUIDITY  # hedge capital is counted at face value
-    pool.setMaxHedgeBps(10_000, sender=owner)
-    pool.openPosition(2, True, True, 60 * E18, MAX, MAX, sender=alice)  # 480k locked
+        options_pool.withdrawForHedge(LIQUIDITY // 2 + 1, sender=carol)
+    options_pool.withdrawForHedge(LIQUIDITY // 2, sender=carol)
+    assert options_pool.nav() == LIQUIDITY  # hedge capital is counted at face value
+    options_pool.setMaxHedgeBps(10_000, sender=owner)
+    options_pool.openPosition(2, True, True, 60 * E18, MAX, MAX, sender=alice)  # 480k locked
     with ape.reverts("options: insufficient free liquidity"):
-        pool.withdrawForHedge(LIQUIDITY // 2, sender=carol)
-    r = pool.returnFromHedge(LIQUIDITY // 4, sender=carol)
-    assert r.events.filter(pool.HedgeReturned)[0].hedgeCapital == LIQUIDITY // 4
+        options_pool.withdrawForHedge(LIQUIDITY // 2, sender=carol)
+    r = options_pool.returnFromHedge(LIQUIDITY // 4, sender=carol)
+    assert r.events.filter(options_pool.HedgeReturned)[0].hedgeCapital == LIQUIDITY // 4
 
 
-def test_owner_board_reverts(chain, pool, owner, alice):
+def test_owner_board_reverts(chain, options_pool, owner, alice):
     now = chain.blocks.head.timestamp
     with ape.reverts("options: not owner"):
-        pool.addBoard(now + 10 * DAY, E18, DEFAULT_CALL_CAP, sender=alice)
+        options_pool.addBoard(now + 10 * DAY, E18, DEFAULT_CALL_CAP, sender=alice)
     with ape.reverts("options: bad expiry"):
-        pool.addBoard(now + 3_600, E18, DEFAULT_CALL_CAP, sender=owner)
+        options_pool.addBoard(now + 3_600, E18, DEFAULT_CALL_CAP, sender=owner)
     with ape.reverts("options: bad expiry"):
-        pool.addBoard(now + 800 * DAY, E18, DEFAULT_CALL_CAP, sender=owner)
+        options_pool.addBoard(now + 800 * DAY, E18, DEFAULT_CALL_CAP, sender=owner)
     with ape.reverts("options: iv out of bounds"):
-        pool.addBoard(now + 10 * DAY, 3 * E18, DEFAULT_CALL_CAP, sender=owner)
+        options_pool.addBoard(now + 10 * DAY, 3 * E18, DEFAULT_CALL_CAP, sender=owner)
     with ape.reverts("options: bad call cap"):
-        pool.addBoard(now + 10 * DAY, E18, 10**16, sender=owner)
-    r = pool.addBoard(now + 10 * DAY, E18, DEFAULT_CALL_CAP, sender=owner)
+        options_pool.addBoard(now + 10 * DAY, E18, 10**16, sender=owner)
+    r = options_pool.addBoard(now + 10 * DAY, E18, DEFAULT_CALL_CAP, sender=owner)
     bid = r.return_value
-    assert r.events.filter(pool.BoardAdded)[0].boardId == bid == 2
+    assert r.events.filter(options_pool.BoardAdded)[0].boardId == bid == 2
     with ape.reverts("options: not owner"):
-        pool.addStrike(bid, 2_000 * E18, E18, sender=alice)
+        options_pool.addStrike(bid, 2_000 * E18, E18, sender=alice)
     with ape.reverts("options: unknown board"):
-        pool.addStrike(9, 2_000 * E18, E18, sender=owner)
+        options_pool.addStrike(9, 2_000 * E18, E18, sender=owner)
     with ape.reverts("options: bad strike"):
-        pool.addStrike(bid, 10**11, E18, sender=owner)
+        options_pool.addStrike(bid, 10**11, E18, sender=owner)
     with ape.reverts("options: skew out of bounds"):
-        pool.addStrike(bid, 2_000 * E18, 3 * E18, sender=owner)
+        options_pool.addStrike(bid, 2_000 * E18, 3 * E18, sender=owner)
     for i in range(8):
-        r = pool.addStrike(bid, (1_000 + 100 * i) * E18, E18, sender=owner)
-    assert r.events.filter(pool.StrikeAdded)[0].strikeId == r.return_value
+        r = options_pool.addStrike(bid, (1_000 + 100 * i) * E18, E18, sender=owner)
+    assert r.events.filter(options_pool.StrikeAdded)[0].strikeId == r.return_value
     with ape.reverts("options: too many strikes"):
-        pool.addStrike(bid, 2_500 * E18, E18, sender=owner)
+        options_pool.addStrike(bid, 2_500 * E18, E18, sender=owner)
     for i in range(6):
-        pool.addBoard(now + (11 + i) * DAY, E18, DEFAULT_CALL_CAP, sender=owner)
+        options_pool.addBoard(now + (11 + i) * DAY, E18, DEFAULT_CALL_CAP, sender=owner)
     with ape.reverts("options: too many boards"):
-        pool.addBoard(now + 20 * DAY, E18, DEFAULT_CALL_CAP, sender=owner)
+        options_pool.addBoard(now + 20 * DAY, E18, DEFAULT_CALL_CAP, sender=owner)
     chain.pending_timestamp = now + 10 * DAY - 3_600
     with ape.reverts("options: board expired"):
-        pool.addStrike(bid, 2_600 * E18, E18, sender=owner)
+        options_pool.addStrike(bid, 2_600 * E18, E18, sender=owner)
     with ape.reverts("options: not owner"):
-        pool.setBoardFrozen(1, True, sender=alice)
+        options_pool.setBoardFrozen(1, True, sender=alice)
     with ape.reverts("options: unknown board"):
-        pool.setBoardFrozen(99, True, sender=owner)
-    r = pool.setBoardFrozen(1, True, sender=owner)
-    assert r.events.filter(pool.BoardFrozen)[0].frozen
+        options_pool.setBoardFrozen(99, True, sender=owner)
+    r = options_pool.setBoardFrozen(1, True, sender=owner)
+    assert r.events.filter(options_pool.BoardFrozen)[0].frozen
 
 
 SETTERS = [
@@ -543,42 +546,47 @@ GOOD = [
 @pytest.mark.parametrize(
     ("name", "args", "reason"), SETTERS, ids=[f"{s[0]}-{s[2][9:]}" for s in SETTERS]
 )
-def test_setter_bounds(pool, owner, name, args, reason):
+def test_setter_bounds(options_pool, owner, name, args, reason):
     with ape.reverts(reason):
-        getattr(pool, name)(*args, sender=owner)
+        getattr(options_pool, name)(*args, sender=owner)
 
 
-def test_setters_owner_only_and_events(pool, owner, alice, carol):
+def test_setters_owner_only_and_events(options_pool, owner, alice, carol):
     for name, args in GOOD:
         with ape.reverts("options: not owner"):
-            getattr(pool, name)(*args, sender=alice)
-        r = getattr(pool, name)(*args, sender=owner)
-        assert len(r.events.filter(pool.ParametersUpdated)) == 1
-    assert (pool.maxOracleDelay(), pool.standardSize(), pool.vegaFee(), pool.maxHedgeBps()) == (
+            getattr(options_pool, name)(*args, sender=alice)
+        r = getattr(options_pool, name)(*args, sender=owner)
+        assert len(r.events.filter(options_pool.ParametersUpdated)) == 1
+    assert (
+        options_pool.maxOracleDelay(),
+        options_pool.standardSize(),
+        options_pool.vegaFee(),
+        options_pool.maxHedgeBps(),
+    ) == (
         600,
         10 * E18,
         500 * E18,
         2_500,
     )
     with ape.reverts("options: not owner"):
-        pool.setHedger(alice, sender=alice)
-    r = pool.setHedger(alice, sender=owner)
-    assert r.events.filter(pool.HedgerChanged)[0].new_hedger == alice
+        options_pool.setHedger(alice, sender=alice)
+    r = options_pool.setHedger(alice, sender=owner)
+    assert r.events.filter(options_pool.HedgerChanged)[0].new_hedger == alice
     with ape.reverts("options: not owner"):
-        pool.transferOwnership(alice, sender=alice)
+        options_pool.transferOwnership(alice, sender=alice)
     with ape.reverts("options: zero address"):
-        pool.transferOwnership(ZERO, sender=owner)
-    pool.transferOwnership(alice, sender=owner)
-    assert pool.owner() == alice
+        options_pool.transferOwnership(ZERO, sender=owner)
+    options_pool.transferOwnership(alice, sender=owner)
+    assert options_pool.owner() == alice
     with ape.reverts("options: not owner"):
-        pool.setMaxHedgeBps(1, sender=owner)
+        options_pool.setMaxHedgeBps(1, sender=owner)
 
 
-def test_view_reverts(pool, alice):
+def test_view_reverts(options_pool, alice):
     with ape.reverts("options: zero amount"):
-        pool.quote(2, True, True, 0)
+        options_pool.quote(2, True, True, 0)
     with ape.reverts("options: unknown strike"):
-        pool.quote(99, True, True, E18)
+        options_pool.quote(99, True, True, E18)
     with ape.reverts("options: unknown board"):
-        pool.boardGreeks(99)
-    assert pool.utilisation() == 0 and pool.nav() == LIQUIDITY
+        options_pool.boardGreeks(99)
+    assert options_pool.utilisation() == 0 and options_pool.nav() == LIQUIDITY
