@@ -225,6 +225,8 @@ def load_keeper_config(path: str | os.PathLike | None = None, **overrides: Any) 
             raise KeeperConfigError(f"keeper config {path} must be a mapping of fields")
         data.update(loaded)
     data.update(overrides)
+    # A section whose fields are all commented out reads as null: treat it as absent.
+    data = {k: v for k, v in data.items() if v is not None}
     safety = data.pop("safety", None)
     if not isinstance(safety, SafetyConfig):
         if safety is not None and not isinstance(safety, dict):

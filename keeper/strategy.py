@@ -184,7 +184,7 @@ def token_graph(snap: MarketSnapshot, base: str = "WETH", quote: str = "USDC") -
 def route_venues(graph: nx.MultiDiGraph, token_in: str, token_out: str) -> list[str]:
     """Venues that connect `token_in` to `token_out` in one hop, best marginal rate first
     (the graph's shortest single-edge paths)."""
-    if not graph.has_node(token_in) or not nx.has_path(graph, token_in, token_out):
+    if token_in not in graph or token_out not in graph or not nx.has_path(graph, token_in, token_out):
         return []
     edges = graph.get_edge_data(token_in, token_out) or {}
     return [k for k, _ in sorted(edges.items(), key=lambda kv: kv[1]["weight"])]
