@@ -190,8 +190,13 @@ class Executor:
                 self.log("leg", mode="dry_run", to=to, data=data, **meta)
                 results.append(LegResult(leg.venue, leg.size, "dry_run"))
                 continue
-            gas_units = (self.cfg.venues.perp.gas_units if leg.kind == "perp" else next(
-                (v.gas_units for v in self.cfg.venues.cpmm if v.name == leg.venue), 150_000))
+            gas_units = (
+                self.cfg.venues.perp.gas_units
+                if leg.kind == "perp"
+                else next(
+                    (v.gas_units for v in self.cfg.venues.cpmm if v.name == leg.venue), 150_000
+                )
+            )
             intent, reason = self._send(
                 f"hedge:{leg.venue}", snap, to, data, "hedge", leg.notional_quote, meta,
                 self.precheck_for(leg, hedge, gas_units), expires_at=time.time() + self.cfg.execution.deadline_s,
@@ -200,7 +205,9 @@ class Executor:
             tx_hash = attempts[-1].tx_hash if attempts else None
             self.log("leg", mode="live", status=intent.status, intent=intent.id, tx=tx_hash,
                      reason=reason, **meta)  # fmt: skip
-            results.append(LegResult(leg.venue, leg.size, intent.status, intent.id, tx_hash, reason))
+            results.append(
+                LegResult(leg.venue, leg.size, intent.status, intent.id, tx_hash, reason)
+            )
             if intent.status == "mined":
                 hedge += leg.size
         return results
@@ -246,4 +253,3 @@ class Executor:
             self.log("setup", mode="live", step=name, status=intent.status, reason=reason)
             results.append(LegResult(name, 0.0, intent.status, intent.id, None, reason))
         return results
-

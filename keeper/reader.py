@@ -234,7 +234,10 @@ def option_positions(boards: dict[int, Board], strikes: dict[int, Strike]) -> Op
         vol = board.base_iv * 1.0 / WAD
         for sid in board.strike_ids:
             s = strikes[sid]
-            for net, call in ((s.short_call - s.long_call, True), (s.short_put - s.long_put, False)):
+            for net, call in (
+                (s.short_call - s.long_call, True),
+                (s.short_put - s.long_put, False),
+            ):
                 if net == 0:
                     continue
                 size.append(net / WAD)
@@ -280,7 +283,9 @@ class ChainReader:
             Call("base_decimals", a.base_token, "decimals()", ("uint8",)),
             Call("quote_decimals", a.quote_token, "decimals()", ("uint8",)),
         ]
-        calls += [Call(f"token0:{n}", addr, "token0()", ("address",)) for n, addr in a.pools.items()]
+        calls += [
+            Call(f"token0:{n}", addr, "token0()", ("address",)) for n, addr in a.pools.items()
+        ]
         if a.perp:
             calls.append(Call("perp_quote", a.perp, "quoteToken()", ("address",)))
         return calls
@@ -386,7 +391,9 @@ class ChainReader:
             live = tuple(out[f"live:{i}"][0] for i in range(MAX_BOARDS) if out[f"live:{i}"])
             boards_seen = {b: out[f"board:{b}"][0] for b in self._board_ids}
             stale = live != self._board_ids or any(
-                tuple(boards_seen[b][6]) != self._strike_ids.get(b) for b in live if b in boards_seen
+                tuple(boards_seen[b][6]) != self._strike_ids.get(b)
+                for b in live
+                if b in boards_seen
             )
             if not stale:
                 break

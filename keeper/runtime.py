@@ -78,7 +78,9 @@ def _jsonable(x: Any) -> Any:
     return str(x)
 
 
-def resolve_addresses(cfg: KeeperConfig, manifest: dict[str, Any] | None) -> tuple[Addresses, float]:
+def resolve_addresses(
+    cfg: KeeperConfig, manifest: dict[str, Any] | None
+) -> tuple[Addresses, float]:
     """Addresses from the config, the gaps filled from the manifest; and the spot baseline."""
     a = cfg.addresses
     m = manifest or {}
@@ -123,7 +125,8 @@ def resolve_addresses(cfg: KeeperConfig, manifest: dict[str, Any] | None) -> tup
         pool_fees_bps=fees,
         options_pool=pick(a.options_pool, "options", required=False),
         perp=pick(cfg.venues.perp.address or a.perp, "perp", required=False)
-        if cfg.venues.perp.enabled else None,
+        if cfg.venues.perp.enabled
+        else None,
     )
     baseline = cfg.inventory.spot_baseline_base
     if baseline is None:
@@ -268,7 +271,9 @@ class Keeper:
         self._snapshot = snap
         self._observe_pools(snap)
         limits = self.cfg.safety.guards
-        oracle = [check_oracle_fresh(snap.oracle_updated_at, snap.timestamp, limits.oracle_max_age_s)]
+        oracle = [
+            check_oracle_fresh(snap.oracle_updated_at, snap.timestamp, limits.oracle_max_age_s)
+        ]
         ref = self.reference_price()
         if ref is not None:
             oracle.append(check_oracle_deviation(snap.spot, ref, limits.oracle_max_deviation_bps))
@@ -302,7 +307,8 @@ class Keeper:
             mined_venues = {r.venue for r in mined}
             self.metrics.cost_quote += sum(
                 leg.expected_cost_quote - leg.size * snap.spot + leg.gas_quote
-                for leg in plan.legs if leg.venue in mined_venues
+                for leg in plan.legs
+                if leg.venue in mined_venues
             )
         elif plan.legs and self.txm is None:
             # Dry run: pretend the hedge happened for the policy's clock, so the log shows
@@ -339,8 +345,10 @@ class Keeper:
         perp = 0.0
         if snap.perp is not None:
             p = snap.perp
-            perp = p.margin / 10**p.quote_decimals + p.size / 1e18 * (
-                p.oracle_price - p.last_price) / 1e18
+            perp = (
+                p.margin / 10**p.quote_decimals
+                + p.size / 1e18 * (p.oracle_price - p.last_price) / 1e18
+            )
         return opts + lp + cash + base + perp
 
     # -- loop ---------------------------------------------------------------------------

@@ -149,7 +149,9 @@ def build_venues(
     return venues
 
 
-def cost_rate(venues_buy: list[Venue], venues_sell: list[Venue], spot: float, probe: float) -> float:
+def cost_rate(
+    venues_buy: list[Venue], venues_sell: list[Venue], spot: float, probe: float
+) -> float:
     """Proportional round-trip half-cost of trading `probe` base on the cheapest venue:
     min over venues of (cost(+probe) + cost(−probe)) / (2 · probe · spot), gas excluded.
     The policies' `cost_rate` (fee + impact as a fraction of notional)."""
@@ -184,7 +186,11 @@ def token_graph(snap: MarketSnapshot, base: str = "WETH", quote: str = "USDC") -
 def route_venues(graph: nx.MultiDiGraph, token_in: str, token_out: str) -> list[str]:
     """Venues that connect `token_in` to `token_out` in one hop, best marginal rate first
     (the graph's shortest single-edge paths)."""
-    if token_in not in graph or token_out not in graph or not nx.has_path(graph, token_in, token_out):
+    if (
+        token_in not in graph
+        or token_out not in graph
+        or not nx.has_path(graph, token_in, token_out)
+    ):
         return []
     edges = graph.get_edge_data(token_in, token_out) or {}
     return [k for k, _ in sorted(edges.items(), key=lambda kv: kv[1]["weight"])]
@@ -346,7 +352,9 @@ def plan_hedge(
         return done(0.0, f"order {order:+.3g} below the minimum {ex.min_order_base:g}")
     buy = order > 0
     graph = token_graph(snap)
-    reachable = set(route_venues(graph, "USDC", "WETH") if buy else route_venues(graph, "WETH", "USDC"))
+    reachable = set(
+        route_venues(graph, "USDC", "WETH") if buy else route_venues(graph, "WETH", "USDC")
+    )
     venues = [v for v in (buy_venues if buy else sell_venues) if v.name in reachable]
     capacity = sum(v.capacity(buy) for v in venues)
     if capacity < abs(order):

@@ -133,7 +133,9 @@ def test_live_keeper_holds_the_band_on_both_venue_kinds(fork, tmp_path):
             router.swapExactTokensForTokens(pools[i % 2], token_in, size, 0, trader, deadline,
                                             sender=trader)  # fmt: skip
             keeper.tick()
-            assert abs(_net_delta(keeper)) <= BAND + 1e-6, json.dumps(list(log.records)[-4:], default=str)
+            assert abs(_net_delta(keeper)) <= BAND + 1e-6, json.dumps(
+                list(log.records)[-4:], default=str
+            )
         mined = [i for i in keeper.journal.intents(("mined",)) if i.kind == "hedge"]
         venues = {i.meta["venue"] for i in mined}
         assert "perp" in venues, venues
@@ -207,8 +209,12 @@ def test_sim_state_gives_the_fork_decisions(fork, tmp_path):
         np.testing.assert_allclose(getattr(sim_inputs, name), getattr(fork_inputs, name),
                                    rtol=1e-12, err_msg=name)  # fmt: skip
     policies = [
-        DeltaBand(band=0.5, min_delay=60), DeltaBand(band=50), FixedInterval(interval=60),
-        FixedInterval(interval=3600), WhalleyWilmott(risk_aversion=1e-3), NoHedge(),
+        DeltaBand(band=0.5, min_delay=60),
+        DeltaBand(band=50),
+        FixedInterval(interval=60),
+        FixedInterval(interval=3600),
+        WhalleyWilmott(risk_aversion=1e-3),
+        NoHedge(),
     ]
     for policy in policies:
         a, b = policy.decide(fork_inputs), policy.decide(sim_inputs)

@@ -65,8 +65,9 @@ def cfg(**over):
     return load_keeper_config(**{**base, **over})
 
 
-def plan(snap, c=None, state=HedgeState(), mode="running"):
+def plan(snap, c=None, state=None, mode="running"):
     c = c or cfg()
+    state = state or HedgeState()
     return plan_hedge(snap, c.policy, state, c, mode=mode, baseline_base=100.0)
 
 

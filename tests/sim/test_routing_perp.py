@@ -11,7 +11,9 @@ from sim.routing import CpmmVenue, PerpVenue, RoutingError, split_order
 STATE = VenueState(3000 * WAD, 200 * WAD, 50_000 * WAD, 8, 10**16, 6)
 
 
-@pytest.mark.parametrize("q", [0.5, 3.0, -0.5, -7.25], ids=["buy-small", "buy", "sell-small", "sell"])
+@pytest.mark.parametrize(
+    "q", [0.5, 3.0, -0.5, -7.25], ids=["buy-small", "buy", "sell-small", "sell"]
+)
 def test_cost_is_hedge_cost_plus_notional(q):
     venue = PerpVenue("perp", STATE, funding_horizon_s=3600)
     c = hedge_cost(STATE, int(q * WAD), 3600, 0, 0)
