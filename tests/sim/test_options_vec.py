@@ -223,7 +223,7 @@ def test_open_interest_slots_follow_the_trader_side():
     [
         (False, 450.0, 2_000, "options: iv out of bounds"),
         (True, 900.0, 2_000, "options: iv out of bounds"),
-        (True, 100.0, 2_000, "options: delta out of range"),
+        (True, 1.0, 2_000, "options: delta out of range"),
         (True, 1.0, 300, "bs: strike out of range"),
     ],
     ids=["iv-below-min", "iv-above-max", "delta", "strike-range"],
