@@ -1,0 +1,774 @@
+"""Chain backend: a scenario's agents driving the real contracts on anvil, block by block,
+with exact parity against the simulator's exact world.
+
+Flow of `run_on_chain`:
+
+1. deploy, over raw JSON-RPC from the compiled artifacts (`.build/__local__.json`, written by
+   `ape compile`): a risky (WETH-like, 18 decimals) and a numeraire (USDC-like, 6 decimals)
+   ERC20, the router, one `PriceFeed` per scenario oracle, one `ConstantProductPool` per
+   scenario pool with its fee;
+2. run the scenario's single world in `sim.exact_world.ExactWorld` (the engine's own agents on
+   exact integer twins): it yields every block's transactions and the state they must leave;
+3. setup block: seed each pool at its TVL and the scenario's initial price, first feed rounds,
+   fund and approve every agent's address; then `anvil_dumpState` (the replay's starting point);
+4. each block: the recorded actions as real transactions (router swaps with amountOutMin = the
+   exact prediction, addLiquidity / removeLiquidity, the transmitter's `transmit`) sent in one
+   batched request in the scenario's order (`keeper.blockbuilder`), mined at the block's
+   timestamp; then one batched read of receipts and state. Parity covers every receipt's
+   status, pool reserves, blockTimestampLast, LP supply, cumulative prices, each feed's latest
+   round, answer and updatedAt, and every agent's token and LP balances. The first difference
+   stops the run and writes a replay bundle; `replay(bundle)` re-runs it and reproduces it.
+
+Addresses: agents send from addresses derived from their names (anvil impersonates them), gas
+price 0 on a zero base fee, so balances move only by what the contracts do.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+import rlp
+import yaml
+from eth_abi import encode as abi_encode
+from eth_utils import keccak, to_checksum_address
+
+from keeper import chain as chainmod
+from keeper.blockbuilder import BlockBuilder, Receipt
+from keeper.errors import ChainError, KeeperError
+from sim.atomic import atomic_write_json
+from sim.errors import SimError
+from sim.exact_world import NUMERAIRE, RISKY, BlockRecord, ExactWorld, transmitter_of
+from sim.scenario import Scenario, load_scenario, scenario_from_dict
+
+BUNDLE_FORMAT = "ammlab-replay/1"
+BASE_EPOCH = 2_000_000_000
+"""Earliest setup timestamp: a fresh anvil (replay) starts below it, so recorded blocks stay
+in its future."""
+DEADLINE_SLACK = 3600
+TX_GAS = {"swap": 250_000, "mint": 350_000, "burn": 300_000, "transmit": 200_000}
+"""Gas limit per transaction kind (actual use is in the receipts)."""
+SETUP_GAS = 300_000
+MAX_UINT = 2**256 - 1
+
+
+class ParityError(KeeperError):
+    """The chain and the exact world disagree; carries the divergence and the bundle path."""
+
+    def __init__(self, divergence: Divergence, bundle: Path | None):
+        where = f"; replay bundle: {bundle}" if bundle else ""
+        super().__init__(f"{divergence.describe()}{where}")
+        self.divergence = divergence
+        self.bundle = bundle
+
+
+# --------------------------------------------------------------------------- ABI helpers
+
+
+def _sel(signature: str) -> str:
+    return keccak(text=signature)[:4].hex()
+
+
+def _word(v: int | str) -> str:
+    if isinstance(v, str):
+        return v[2:].lower().rjust(64, "0")
+    return f"{v:064x}"
+
+
+def calldata(signature: str, *args: int | str) -> str:
+    """0x calldata of a function taking only static words (uint, int >= 0, address)."""
+    return "0x" + _SEL.setdefault(signature, _sel(signature)) + "".join(_word(a) for a in args)
+
+
+_SEL: dict[str, str] = {}
+
+
+def _words(hexdata: str) -> list[int]:
+    h = hexdata[2:]
+    return [int(h[i : i + 64], 16) for i in range(0, len(h), 64)]
+
+
+def address_of(label: str) -> str:
+    """A stable address for a named account (agents, deployer, transmitters)."""
+    return to_checksum_address(keccak(text=f"ammlab:{label}")[-20:])
+
+
+def create_address(sender: str, nonce: int) -> str:
+    """Address of the contract `sender` creates with `nonce` (CREATE)."""
+    return to_checksum_address(keccak(rlp.encode([bytes.fromhex(sender[2:]), nonce]))[-20:])
+
+
+def load_artifacts(root: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Compiled contract types (abi, deploymentBytecode) from Ape's build folder."""
+    path = (root or chainmod.PROJECT_ROOT) / ".build" / "__local__.json"
+    try:
+        types = json.loads(path.read_text())["contractTypes"]
+    except (OSError, ValueError, KeyError) as err:
+        raise ChainError(
+            f"no compiled contracts at {path}: run `ape compile` in the checkout"
+        ) from err
+    return types
+
+
+# --------------------------------------------------------------------------- block builder
+
+
+class ParityBuilder(BlockBuilder):
+    """A BlockBuilder that creates contracts and reads receipts and state in one request."""
+
+    def add(self, sender: str, to: str | None, data: str, gas: int, value: int = 0) -> None:
+        super().add(sender, to or "", data, gas, value)
+        if to is None:
+            del self._queue[-1]["to"]
+
+    def prime(self, senders: list[str]) -> None:
+        """Fetch the next nonce of many senders in one request."""
+        new = [s for s in senders if s not in self._nonces]
+        counts = self.rpc.many([("eth_getTransactionCount", [s, "pending"]) for s in new])
+        self._nonces.update({s: int(c, 16) for s, c in zip(new, counts, strict=True)})
+
+    def mine_and_read(
+        self, timestamp: int, reads: list[tuple[str, str]]
+    ) -> tuple[list[Receipt], list[str]]:
+        """Send the queue, mine one block at `timestamp`, then read the receipts (in sending
+        order) and the eth_calls `reads` (to, data) in one request."""
+        queue, self._queue = self._queue, []
+        hashes = self.rpc.many([("eth_sendTransaction", [tx]) for tx in queue])
+        self.rpc.one("evm_mine", [timestamp])
+        calls = [("eth_getTransactionReceipt", [h]) for h in hashes]
+        calls += [("eth_call", [{"to": to, "data": data}, "latest"]) for to, data in reads]
+        out = self.rpc.many(calls)
+        raw, values = out[: len(hashes)], out[len(hashes) :]
+        receipts = []
+        for tx, h, r in zip(queue, hashes, raw, strict=True):
+            if r is None:
+                raise ChainError(f"transaction {h} from {tx['from']} was not mined in the block")
+            receipts.append(
+                Receipt(
+                    h,
+                    tx["from"],
+                    int(r["status"], 16),
+                    int(r["gasUsed"], 16),
+                    int(r["transactionIndex"], 16),
+                )
+            )
+        if [r.index for r in receipts] != list(range(len(receipts))):
+            raise ChainError(f"block at {timestamp} did not keep the sending order")
+        return receipts, values
+
+
+# --------------------------------------------------------------------------- layout
+
+
+@dataclass
+class Layout:
+    """Where the scenario lives on the chain."""
+
+    deployer: str
+    tokens: dict[str, str]
+    router: str
+    feeds: dict[str, str]
+    pools: dict[str, str]
+    agents: dict[str, str]
+    transmitters: dict[str, str]
+    setup_ts: int
+
+    @property
+    def risky_is_token0(self) -> bool:
+        return int(self.tokens[RISKY], 16) < int(self.tokens[NUMERAIRE], 16)
+
+    def token01(self) -> tuple[str, str]:
+        t = self.tokens
+        return (t[RISKY], t[NUMERAIRE]) if self.risky_is_token0 else (t[NUMERAIRE], t[RISKY])
+
+
+def deploy(builder: ParityBuilder, sc: Scenario) -> Layout:
+    """Deploy tokens, router, feeds and pools from the deployer's address; returns the layout
+    (nothing seeded yet)."""
+    art = load_artifacts()
+    deployer = address_of("deployer")
+    rpc = builder.rpc
+    builder.prime([deployer])
+    nonce = builder._nonces[deployer]
+    latest = int(rpc.one("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+    ts = max(latest + 1, BASE_EPOCH)
+
+    def code(name: str, types: list[str], args: list) -> str:
+        return art[name]["deploymentBytecode"]["bytecode"] + abi_encode(types, args).hex()
+
+    creations: list[tuple[str, str]] = []  # (label, initcode)
+    erc20 = ["string", "string", "uint8", "address"]
+    creations.append(
+        (RISKY, code("ERC20", erc20, ["Wrapped Ether (ammlab)", "WETH", 18, deployer]))
+    )
+    creations.append((NUMERAIRE, code("ERC20", erc20, ["USD Coin (ammlab)", "USDC", 6, deployer])))
+    creations.append(("router", code("Router", [], [])))
+    transmitters = {o.name: address_of(transmitter_of(o.name)) for o in sc.oracles}
+    for o in sc.oracles:
+        args = [8, f"{o.name} (ammlab)", transmitters[o.name]]
+        creations.append(
+            (f"feed:{o.name}", code("PriceFeed", ["uint8", "string", "address"], args))
+        )
+    addresses = {
+        label: create_address(deployer, nonce + i) for i, (label, _) in enumerate(creations)
+    }
+    for p in sc.pools:
+        args = [addresses[RISKY], addresses[NUMERAIRE], int(p.fee_bps)]
+        label = f"pool:{p.name}"
+        creations.append(
+            (label, code("ConstantProductPool", ["address", "address", "uint256"], args))
+        )
+        addresses[label] = create_address(deployer, nonce + len(creations) - 1)
+    # One creation per block: each fits any block gas limit.
+    for _label, initcode in creations:
+        gas = int(rpc.one("eth_estimateGas", [{"from": deployer, "data": initcode}]), 16)
+        builder.add(deployer, None, initcode, gas * 12 // 10 + 50_000)
+        receipts, _ = builder.mine_and_read(ts, [])
+        if receipts[0].status != 1:
+            raise ChainError(f"deploying {_label} reverted")
+        ts += 1
+    codes = rpc.many([("eth_getCode", [a, "latest"]) for a in addresses.values()])
+    for label, c in zip(addresses, codes, strict=True):
+        if c in ("0x", "0x0", None):
+            raise ChainError(f"no code at the predicted address of {label}")
+    return Layout(
+        deployer=deployer,
+        tokens={RISKY: addresses[RISKY], NUMERAIRE: addresses[NUMERAIRE]},
+        router=addresses["router"],
+        feeds={o.name: addresses[f"feed:{o.name}"] for o in sc.oracles},
+        pools={p.name: addresses[f"pool:{p.name}"] for p in sc.pools},
+        agents={a.name: address_of(f"agent:{a.name}") for a in sc.agents},
+        transmitters=transmitters,
+        setup_ts=ts,
+    )
+
+
+# --------------------------------------------------------------------------- transactions
+
+
+def queue_setup(builder: ParityBuilder, layout: Layout, world: ExactWorld) -> None:
+    """Seed pools and first feed rounds as the exact world did; fund and approve agents."""
+    t0, t1 = layout.token01()
+    dep = layout.deployer
+    for a in world.setup.actions:
+        if a["kind"] == "seed":
+            pool = layout.pools[a["pool"]]
+            builder.add(dep, t0, calldata("mint(address,uint256)", pool, a["amount0"]), SETUP_GAS)
+            builder.add(dep, t1, calldata("mint(address,uint256)", pool, a["amount1"]), SETUP_GAS)
+            builder.add(dep, pool, calldata("mint(address)", dep), SETUP_GAS)
+        elif a["kind"] == "transmit":
+            queue_action(builder, layout, a, 0)
+    for name, addr in layout.agents.items():
+        for tok in (RISKY, NUMERAIRE):
+            token = layout.tokens[tok]
+            builder.add(
+                dep, token, calldata("mint(address,uint256)", addr, world.fund[tok]), SETUP_GAS
+            )
+            builder.add(
+                addr,
+                token,
+                calldata("approve(address,uint256)", layout.router, MAX_UINT),
+                SETUP_GAS,
+            )
+        if name in world.lp_agents:
+            pool = layout.pools[world.lp_agents[name]]
+            builder.add(
+                addr, pool, calldata("approve(address,uint256)", layout.router, MAX_UINT), SETUP_GAS
+            )
+
+
+def queue_action(builder: ParityBuilder, layout: Layout, a: dict, timestamp: int) -> None:
+    """One recorded action as its transaction."""
+    kind = a["kind"]
+    deadline = timestamp + DEADLINE_SLACK
+    if kind == "transmit":
+        feed = a["feed"]
+        data = calldata("transmit(int256)", a["answer"])
+        builder.add(layout.transmitters[feed], layout.feeds[feed], data, TX_GAS[kind])
+        return
+    agent = layout.agents[a["agent"]]
+    pool = layout.pools[a["pool"]]
+    if kind == "swap":
+        data = calldata(
+            "swapExactTokensForTokens(address,address,uint256,uint256,address,uint256)",
+            pool, layout.tokens[a["token_in"]], a["amount_in"], a["min_out"], agent, deadline,
+        )  # fmt: skip
+    elif kind == "mint":
+        data = calldata(
+            "addLiquidity(address,uint256,uint256,uint256,uint256,address,uint256)",
+            pool, a["amount0"], a["amount1"], a["min0"], a["min1"], agent, deadline,
+        )  # fmt: skip
+    elif kind == "burn":
+        data = calldata(
+            "removeLiquidity(address,uint256,uint256,uint256,address,uint256)",
+            pool, a["liquidity"], a["min0"], a["min1"], agent, deadline,
+        )  # fmt: skip
+    else:  # pragma: no cover - the exact world records only these kinds
+        raise ChainError(f"unknown action kind {kind!r}")
+    builder.add(agent, layout.router, data, TX_GAS[kind])
+
+
+# --------------------------------------------------------------------------- state reads
+
+
+Read = tuple[str, str, list[tuple[str, int]]]
+"""(to, calldata, [(field, word index)])"""
+
+
+def state_reads(layout: Layout, world_lp: dict[str, str]) -> list[Read]:
+    """The eth_calls that give every field of `ExactWorld.state`."""
+    reads: list[Read] = []
+    for name, pool in layout.pools.items():
+        f = f"pool.{name}."
+        reads.append(
+            (
+                pool,
+                calldata("getReserves()"),
+                [(f + "reserve0", 0), (f + "reserve1", 1), (f + "blockTimestampLast", 2)],
+            )
+        )
+        for fn in ("totalSupply", "price0CumulativeLast", "price1CumulativeLast"):
+            reads.append((pool, calldata(f"{fn}()"), [(f + fn, 0)]))
+    for name, feed in layout.feeds.items():
+        f = f"feed.{name}."
+        reads.append(
+            (
+                feed,
+                calldata("latestRoundData()"),
+                [(f + "roundId", 0), (f + "answer", 1), (f + "updatedAt", 3)],
+            )
+        )
+    for name, addr in layout.agents.items():
+        for tok in (RISKY, NUMERAIRE):
+            data = calldata("balanceOf(address)", addr)
+            reads.append((layout.tokens[tok], data, [(f"agent.{name}.{tok}", 0)]))
+    for name, pool in world_lp.items():
+        data = calldata("balanceOf(address)", layout.agents[name])
+        reads.append((layout.pools[pool], data, [(f"agent.{name}.lp.{pool}", 0)]))
+    return reads
+
+
+def decode_state(reads: list[Read], values: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for (_to, _data, fields), v in zip(reads, values, strict=True):
+        w = _words(v)
+        for name, i in fields:
+            out[name] = w[i]
+    return out
+
+
+# --------------------------------------------------------------------------- parity
+
+
+@dataclass
+class Divergence:
+    """The first difference between chain and exact world."""
+
+    block: int
+    field: str
+    expected: int
+    chain: int
+    timestamp: int
+
+    def describe(self) -> str:
+        return (
+            f"parity lost at block {self.block} (t={self.timestamp}): {self.field}: "
+            f"exact world {self.expected}, chain {self.chain}"
+        )
+
+
+def _label(i: int, a: dict) -> str:
+    who = a.get("agent") or a.get("feed")
+    return f"tx{i}.{a['kind']}.{who}.status"
+
+
+def compare(
+    rec: BlockRecord, receipts: list[Receipt] | None, chain_state: dict[str, int] | None
+) -> Divergence | None:
+    """First receipt status, then first state field, that differs; None if all agree."""
+    for i, (a, r) in enumerate(zip(rec.actions, receipts or [], strict=receipts is not None)):
+        if r.status != a["status"]:
+            return Divergence(rec.block, _label(i, a), a["status"], r.status, rec.timestamp)
+    if chain_state is not None:
+        for k, v in rec.state.items():
+            if chain_state.get(k) != v:
+                return Divergence(rec.block, k, v, chain_state.get(k, -1), rec.timestamp)
+    return None
+
+
+@dataclass
+class ChainReport:
+    """What a chain run did."""
+
+    blocks: int = 0
+    transactions: int = 0
+    gas: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    """Gas used per transaction kind ('swap', 'swap_reverted', 'mint', 'burn', 'transmit')."""
+    seconds: float = 0.0
+    block_seconds: list[float] = field(default_factory=list)
+    divergence: Divergence | None = None
+
+    def gas_summary(self) -> dict[str, dict[str, float]]:
+        return {
+            k: {"count": len(v), "total": sum(v), "mean": sum(v) / len(v), "max": max(v)}
+            for k, v in sorted(self.gas.items())
+            if v
+        }
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "blocks": self.blocks,
+            "transactions": self.transactions,
+            "seconds": self.seconds,
+            "tx_per_s": self.transactions / self.seconds if self.seconds else None,
+            "blocks_per_s": self.blocks / self.seconds if self.seconds else None,
+            "gas": self.gas_summary(),
+            "parity": "ok" if self.divergence is None else asdict(self.divergence),
+        }
+
+
+class ChainSession:
+    """A deployed, seeded scenario on one anvil, ready to run block records."""
+
+    def __init__(self, url: str, sc: Scenario, world_kwargs: dict | None = None):
+        self.url = url
+        self.sc = sc
+        self.builder = ParityBuilder.connect(url)
+        self.layout = deploy(self.builder, sc)
+        self.world = ExactWorld(
+            sc,
+            risky_is_token0=self.layout.risky_is_token0,
+            setup_ts=self.layout.setup_ts,
+            **(world_kwargs or {}),
+        )
+        self.reads = state_reads(self.layout, self.world.lp_agents)
+        self.builder.prime([*self.layout.agents.values(), *self.layout.transmitters.values()])
+        queue_setup(self.builder, self.layout, self.world)
+        receipts, values = self.builder.mine_and_read(self.layout.setup_ts, self._raw_reads())
+        bad = [r for r in receipts if r.status != 1]
+        if bad:
+            raise ChainError(f"setup transaction {bad[0].tx_hash} reverted")
+        div = compare(self.world.setup, None, decode_state(self.reads, values))
+        if div is not None:
+            raise ChainError(f"setup state differs from the exact world: {div.describe()}")
+        self.state_dump: str = self.builder.rpc.one("anvil_dumpState", [])
+
+    def _raw_reads(self) -> list[tuple[str, str]]:
+        return [(to, data) for to, data, _ in self.reads]
+
+    def snapshot(self) -> str:
+        return self.builder.rpc.one("evm_snapshot", [])
+
+    def revert(self, snap: str) -> None:
+        """Back to a snapshot (nonces too) for another run on the same chain."""
+        if not self.builder.rpc.one("evm_revert", [snap]):
+            raise ChainError(f"evm_revert({snap}) failed")
+        self.builder._nonces.clear()
+        self.builder.prime([*self.layout.agents.values(), *self.layout.transmitters.values()])
+
+    def run_blocks(
+        self,
+        records: list[BlockRecord],
+        check_every: int = 1,
+        on_block: Callable[[int, float], None] | None = None,
+    ) -> ChainReport:
+        """Send, mine and check each record; stops at the first divergence."""
+        return run_records(self.builder, self.layout, self.reads, records, check_every, on_block)
+
+
+def run_records(
+    builder: ParityBuilder,
+    layout: Layout,
+    reads: list[Read],
+    records: list[BlockRecord],
+    check_every: int = 1,
+    on_block: Callable[[int, float], None] | None = None,
+    check_blocks: set[int] | None = None,
+) -> ChainReport:
+    """Send each block's actions, mine it at its timestamp and compare (every `check_every`
+    blocks, always the last; or only `check_blocks` when given)."""
+    report = ChainReport()
+    raw = [(to, data) for to, data, _ in reads]
+    start = time.perf_counter()
+    last = records[-1].block if records else -1
+    for rec in records:
+        t0 = time.perf_counter()
+        for a in rec.actions:
+            queue_action(builder, layout, a, rec.timestamp)
+        if check_blocks is not None:
+            check = rec.block in check_blocks
+        else:
+            check = rec.block % check_every == 0 or rec.block == last
+        receipts, values = builder.mine_and_read(rec.timestamp, raw if check else [])
+        for a, r in zip(rec.actions, receipts, strict=True):
+            kind = a["kind"] + ("_reverted" if a["status"] == 0 else "")
+            report.gas[kind].append(r.gas_used)
+        report.blocks += 1
+        report.transactions += len(receipts)
+        div = compare(rec, receipts, decode_state(reads, values) if check else None)
+        report.block_seconds.append(time.perf_counter() - t0)
+        if on_block is not None:
+            on_block(rec.block, report.block_seconds[-1])
+        if div is not None:
+            report.divergence = div
+            break
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+# --------------------------------------------------------------------------- bundles
+
+
+def write_bundle(
+    bundle_dir: Path,
+    sc: Scenario,
+    session: ChainSession,
+    records: list[BlockRecord],
+    divergence: Divergence,
+) -> Path:
+    """Write scenario.yaml, bundle.json (layout, actions up to the divergent block, the
+    expected state there, the divergence) and state.json (the anvil dump at the start)."""
+    path = bundle_dir / f"{sc.name}-seed{sc.seed}-block{divergence.block}"
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "scenario.yaml").write_text(yaml.safe_dump(sc.model_dump(mode="json"), sort_keys=False))
+    upto = [r for r in records if r.block <= divergence.block]
+    blocks = [{"block": r.block, "timestamp": r.timestamp, "actions": r.actions} for r in upto]
+    bundle = {
+        "format": BUNDLE_FORMAT,
+        "scenario": sc.name,
+        "seed": sc.seed,
+        "block": divergence.block,
+        "layout": asdict(session.layout),
+        "lp_agents": session.world.lp_agents,
+        "blocks": blocks,
+        "expected_state": upto[-1].state,
+        "divergence": asdict(divergence),
+    }
+    atomic_write_json(path / "bundle.json", bundle)
+    atomic_write_json(
+        path / "state.json",
+        {"chain_id": chainmod.chain_id_of(session.url), "state": session.state_dump},
+    )
+    return path
+
+
+def _read_bundle(bundle: Path) -> tuple[Path, dict]:
+    bundle = Path(bundle)
+    path = bundle if bundle.is_dir() else bundle.parent
+    try:
+        data = json.loads((path / "bundle.json").read_text())
+    except (OSError, ValueError) as err:
+        raise ChainError(f"{path}: not a replay bundle ({err})") from err
+    if data.get("format") != BUNDLE_FORMAT:
+        raise ChainError(f"{path}: not a replay bundle ({BUNDLE_FORMAT})")
+    return path, data
+
+
+def replay_bundle(bundle: Path | str, url: str | None = None) -> Divergence | None:
+    """Load the bundle's state into an anvil (a private one unless `url`), re-send its blocks
+    and compare at the divergent block; returns the divergence found there (None if the
+    chain now agrees with the recorded expectation)."""
+    path, data = _read_bundle(Path(bundle))
+    dump = json.loads((path / "state.json").read_text())
+    with anvil(url) as rpc_url:
+        builder = ParityBuilder.connect(rpc_url)
+        builder.rpc.one("anvil_loadState", [dump["state"]])
+        builder.rpc.one("anvil_setNextBlockBaseFeePerGas", ["0x0"])
+        layout = Layout(**data["layout"])
+        reads = state_reads(layout, data["lp_agents"])
+        records = [BlockRecord(b["block"], b["timestamp"], b["actions"]) for b in data["blocks"]]
+        records[-1].state = data["expected_state"]
+        report = run_records(builder, layout, reads, records, check_blocks={data["block"]})
+    return report.divergence
+
+
+# --------------------------------------------------------------------------- runs
+
+
+@contextmanager
+def anvil(url: str | None) -> Iterator[str]:
+    """`url` as given, or a private plain anvil (no tracing) for the duration."""
+    if url is not None:
+        yield url
+        return
+    home = Path(tempfile.mkdtemp(prefix="ammlab-chain-"))
+    record = chainmod.start_upstream(port=chainmod.free_port(), home=home)
+    try:
+        yield record.url
+    finally:
+        chainmod.stop_upstream(home)
+
+
+@dataclass
+class ChainRun:
+    session: ChainSession
+    result: Any
+    """RunResult of the exact world (the fast engine's columns for this world)."""
+    records: list[BlockRecord]
+    report: ChainReport
+    bundle: Path | None = None
+
+
+def run_on_chain(
+    sc: Scenario,
+    url: str,
+    bundle_dir: Path | None = None,
+    check_every: int = 1,
+    world_kwargs: dict | None = None,
+    on_block: Callable[[int, float], None] | None = None,
+) -> ChainRun:
+    """Deploy, simulate the exact world, run every block on the chain with parity checks.
+
+    A divergence ends the run (report.divergence) and, with `bundle_dir`, writes a bundle.
+    """
+    session = ChainSession(url, sc, world_kwargs)
+    exact = session.world.run()
+    report = session.run_blocks(exact.blocks, check_every, on_block)
+    bundle = None
+    if report.divergence is not None and bundle_dir is not None:
+        bundle = write_bundle(bundle_dir, sc, session, exact.blocks, report.divergence)
+    return ChainRun(session, exact.result, exact.blocks, report, bundle)
+
+
+def cut_scenario(sc: Scenario, blocks: int | None) -> Scenario:
+    """The scenario with `blocks` accounted blocks (after its warm-up), one world."""
+    data = sc.model_dump(mode="json")
+    data["paths"] = 1
+    if blocks is not None:
+        data["blocks"]["n_blocks"] = blocks
+    return scenario_from_dict(data)
+
+
+def write_outputs(out_dir: Path, sc: Scenario, run: ChainRun) -> Path:
+    """worlds table and summary.json as the fast engine writes them, plus the chain's report."""
+    from sim.results import parquet_available, write_summary, write_table
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fmt = "parquet" if parquet_available() else "csv"
+    write_table(out_dir / "worlds", run.result.worlds, fmt)
+    summary = {
+        "scenario": sc.model_dump(mode="json"),
+        "engine_path": "chain",
+        "paths": 1,
+        "seed": sc.seed,
+        "metrics": run.result.summary,
+        "chain": {
+            **run.report.as_json(),
+            "bundle": str(run.bundle) if run.bundle else None,
+            "layout": asdict(run.session.layout),
+        },
+    }
+    return write_summary(out_dir / "summary.json", summary)
+
+
+@contextmanager
+def _network_url(network: str | None, rpc: str | None) -> Iterator[str | None]:
+    if network is None:
+        yield rpc
+        return
+    from ape import networks
+
+    with networks.parse_network_choice(network) as provider:
+        yield provider.uri
+
+
+@click.command("chain-run")
+@click.argument("scenario", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--paths", type=int, default=1, show_default=True, help="Worlds (the chain runs one)."
+)
+@click.option("--seed", type=int, default=None, help="Override the scenario's seed.")
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/chain"),
+    show_default=True, help="Where summary.json and worlds go.",
+)  # fmt: skip
+@click.option("--blocks", type=int, default=None, help="Cut the run to N blocks.")
+@click.option("--network", default=None, help="Ape network choice of an anvil (e.g. a fork).")
+@click.option("--rpc", default=None, help="RPC URL of a running anvil (default: a private one).")
+@click.option(
+    "--bundle-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Where a replay bundle goes on divergence (default: OUT/bundles).",
+)  # fmt: skip
+@click.option(
+    "--check-every", type=int, default=1, show_default=True, help="Parity every N blocks."
+)
+def chain_run(
+    scenario: Path,
+    paths: int,
+    seed: int | None,
+    out_dir: Path,
+    blocks: int | None,
+    network: str | None,
+    rpc: str | None,
+    bundle_dir: Path | None,
+    check_every: int,
+) -> None:
+    """Run SCENARIO on anvil through the contracts, with exact parity after every block."""
+    if paths != 1:
+        raise click.BadParameter(
+            "the chain backend runs one world: --paths 1", param_hint="--paths"
+        )
+    if network and rpc:
+        raise click.BadParameter("give --network or --rpc, not both", param_hint="--rpc")
+    try:
+        sc = load_scenario(scenario, [f"seed={seed}"] if seed is not None else [])
+        sc = cut_scenario(sc, blocks)
+        with _network_url(network, rpc) as given, anvil(given) as url:
+            run = run_on_chain(sc, url, bundle_dir or out_dir / "bundles", check_every)
+        write_outputs(out_dir, sc, run)
+    except (SimError, KeeperError) as err:
+        raise click.ClickException(str(err)) from err
+    rep = run.report
+    click.echo(
+        f"{rep.blocks} blocks, {rep.transactions} tx in {rep.seconds:.2f} s "
+        f"({rep.transactions / max(rep.seconds, 1e-9):,.0f} tx/s, "
+        f"{rep.blocks / max(rep.seconds, 1e-9):,.1f} blocks/s)"
+    )
+    for kind, g in run.report.gas_summary().items():
+        click.echo(f"gas {kind}: {g['count']} tx, mean {g['mean']:,.0f}")
+    if rep.divergence is not None:
+        raise click.ClickException(str(ParityError(rep.divergence, run.bundle)))
+    click.echo(f"parity: ok at every block; results in {out_dir}")
+
+
+@click.command("replay")
+@click.argument("bundle", type=click.Path(exists=True, path_type=Path))
+@click.option("--rpc", default=None, help="RPC URL of an anvil to load it into (default: private).")
+def replay(bundle: Path, rpc: str | None) -> None:
+    """Re-run a replay BUNDLE to its block and show the divergence again."""
+    try:
+        _, data = _read_bundle(bundle)
+        found = replay_bundle(bundle, rpc)
+    except (SimError, KeeperError) as err:
+        raise click.ClickException(str(err)) from err
+    recorded = Divergence(**data["divergence"])
+    if found is None:
+        raise click.ClickException(
+            f"no divergence at block {recorded.block} any more (recorded: {recorded.describe()})"
+        )
+    click.echo(found.describe())
+    if found != recorded:
+        raise click.ClickException(f"a different divergence than recorded: {recorded.describe()}")
+    click.echo("reproduced")
+
+
+__all__ = [
+    "ChainReport",
+    "ChainRun",
+    "ChainSession",
+    "Divergence",
+    "Layout",
+    "ParityError",
+    "chain_run",
+    "replay",
+    "replay_bundle",
+    "run_on_chain",
+]
