@@ -429,8 +429,11 @@ def execute(
     workers: int,
     scheduler: str | None = None,
     report: Report | None = None,
+    fn: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> list[dict]:
-    """Run `tasks` on a process pool (or a Dask cluster); returns the status dicts."""
+    """Run `fn(task)` (default `run_task`) for every task on a process pool (or a Dask
+    cluster), at most two per worker in flight; returns the results as they finished."""
+    fn = fn or run_task
     results = []
     if not tasks:
         return results
@@ -454,7 +457,7 @@ def execute(
 
             def submit(t):
                 return client.submit(
-                    run_task, t, key=f"ammlab-{t['run_id']}-{time.time_ns()}", pure=False
+                    fn, t, key=f"ammlab-{t['run_id']}-{time.time_ns()}", pure=False
                 )
 
             def wait_one(fs):
@@ -477,7 +480,7 @@ def execute(
             d, nd = wait(fs, return_when=FIRST_COMPLETED)
             return d, set(nd)
 
-        for res in _bounded(lambda t: pool.submit(run_task, t), wait_one, tasks, 2 * workers):
+        for res in _bounded(lambda t: pool.submit(fn, t), wait_one, tasks, 2 * workers):
             results.append(res)
             if report:
                 report(res)

@@ -1,0 +1,112 @@
+"""Cross-protocol arbitrage study: no arbitrage without volatility, the exact accounting
+identity, LVR = sigma^2/8 for one pool without fees, closed-form sizing with reference legs,
+and the directions the study reports (gas, oracle latency, fee tier) at k standard errors."""
+
+import math
+
+import numpy as np
+import pytest
+
+from sim.arbgraph import Pool, find_cycle
+from sim.studies.arbitrage import (
+    ArbStudyConfig,
+    PoolSpec,
+    _graph,
+    _mobius,
+    markdown_table,
+    one_at_a_time,
+    run_study,
+    run_study_point,
+    simulate_world,
+)
+
+SHORT = {"worlds": 6, "horizon": 2 * 3600.0}
+
+
+def paired(a: ArbStudyConfig, b: ArbStudyConfig, metric: str) -> tuple[float, float]:
+    """Mean and SE of metric(b) - metric(a) world by world (same seeds: common random numbers)."""
+    d = np.array(
+        [simulate_world(b, w)[metric] - simulate_world(a, w)[metric] for w in range(a.worlds)]
+    )
+    return float(d.mean()), float(d.std(ddof=1) / math.sqrt(d.size))
+
+
+def test_no_volatility_no_arbitrage():
+    cfg = ArbStudyConfig(**SHORT, sigma_per_day={"WETH": 0.0, "WBTC": 0.0})
+    s = run_study_point(cfg)
+    assert s["arb_volume"]["mean"] == 0 and s["cycles"]["mean"] == 0 and s["lvr"]["mean"] == 0
+
+
+def test_arbitrage_profit_is_lvr_minus_fees_exactly():
+    cfg = ArbStudyConfig(**SHORT, cex_fee_bps=2.0, oracle_latency=60.0)
+    for w in range(3):
+        m = simulate_world(cfg, w)
+        gross = m["arb_profit"] + m["arb_gas"]
+        assert gross > 0
+        assert abs(m["identity_error"]) <= 1e-9 * gross * cfg.horizon / 86400
+        assert m["lp_loss"] == pytest.approx(m["lvr"] - m["fees"])
+
+
+def test_one_pool_without_fee_loses_sigma_squared_over_8():
+    sigma = 0.05
+    cfg = ArbStudyConfig(
+        worlds=12,
+        horizon=6 * 3600.0,
+        fee_tier_bps=0.0,
+        gas_gwei=0.0,
+        perp=False,
+        pools=[PoolSpec(name="p", token0="WETH", token1="USDC")],
+        sigma_per_day={"WETH": sigma, "WBTC": 0.04},
+    )
+    s = run_study_point(cfg)["pool.p.lvr_rate"]
+    theory = sigma**2 / 8
+    assert abs(s["mean"] - theory) < 3 * s["se"], (s, theory)
+
+
+def test_a_reference_leg_closes_the_cycle_and_the_sizing_is_optimal():
+    px = {"USDC": 1.0, "WETH": 3000.0, "WBTC": 60000.0}
+    cheap = Pool("p", "WETH", "USDC", 1000.0, 2_950_000.0, 30.0)  # WETH at 2950 in the pool
+    cycle = find_cycle(_graph([cheap], px, 0.0))
+    assert cycle is not None and len(cycle.hops) == 2
+    a, b, c = _mobius(cycle.hops)
+    x = (math.sqrt(a * b) - b) / c
+
+    def profit(v):
+        return a * v / (b + c * v) - v
+
+    grid = np.linspace(0, 4 * x, 4001)[1:]
+    assert profit(x) >= max(profit(v) for v in grid) - 1e-9
+    # buys WETH in the pool with USDC, sells it at the reference price
+    names = [h.pool.name for h in cycle.hops]
+    assert "p" in names and "cex:WETH" in names
+
+
+def test_gas_cuts_the_cycles_and_latency_feeds_the_perp():
+    base = ArbStudyConfig(**SHORT)
+    d, se = paired(base, base.model_copy(update={"gas_gwei": 200.0}), "cycles")
+    assert d < -3 * se and d < 0
+    d, se = paired(
+        base.model_copy(update={"oracle_latency": 0.0}),
+        base.model_copy(update={"oracle_latency": 300.0}),
+        "perp_loss",
+    )
+    assert d > 3 * se and d > 0
+
+
+def test_a_higher_fee_tier_means_less_arbitrage_volume_on_the_tier_pools():
+    base = ArbStudyConfig(**SHORT)
+    d, se = paired(base, base.model_copy(update={"fee_tier_bps": 100.0}), "pool.weth_usdc_t.volume")
+    assert d < -3 * se and d < 0
+
+
+def test_the_study_table_has_a_row_per_point_with_units():
+    levels = {"gas_gwei": [0.0, 10.0], "oracle_latency": [0.0]}
+    points = one_at_a_time({"worlds": 2, "horizon": 1800.0}, levels)
+    assert [p["factor"] for p in points] == ["baseline", "gas_gwei", "oracle_latency"]
+    res = run_study(points, workers=2)
+    assert all(r["status"] == "ok" for r in res)
+    table = markdown_table(res)
+    lines = table.splitlines()
+    assert len(lines) == 2 + 3
+    assert "arb volume (USD/day)" in lines[0] and "fee tier (bp)" in lines[0]
+    assert "±" in lines[2] and "**0**" in lines[3]
