@@ -13,7 +13,9 @@ Conventions (every array has shape (W,), one entry per world):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Literal, Protocol
 
 import numpy as np
@@ -177,7 +179,44 @@ class NoHedge(_PolicyConfig):
         return _decision(x, np.zeros_like(x.hedge, dtype=bool), x.hedge)
 
 
+class Learned(_PolicyConfig):
+    """A trained no-transaction-band network (`sim.learn`): trade only when the hedge leaves the
+    band the network puts around the delta-neutral hedge, and then only to its edge.
+
+    The model file (`ammlab learn train`) is read on the first decide() and cached; inference
+    is numpy, so neither importing this module nor deciding imports torch.
+
+    Extra features beyond `HedgeInputs` go in `features`, a mapping of arrays of shape (W,)
+    (or scalars); each has a safe default when absent:
+        realised_vol: recent realised volatility, annualised (default: the book's IV);
+        implied_vol: the book's implied volatility (default: the IV the model was trained at);
+        flow: pool arbitrage flow, annualised log-price units (default 0; used only by models
+            trained with it);
+        forecast_vol: forecast volatility for the band scale (default: from `vol_features`
+            through `forecaster`, else no scaling);
+        vol_features: (W, F) inputs of `forecaster` (see `sim.learn.forecast.FEATURES`).
+    """
+
+    kind: Literal["learned"] = "learned"
+    model: Path = Field(description="Model file written by `ammlab learn train`.")
+    forecaster: Path | None = Field(
+        None, description="Volatility forecaster (`ammlab learn forecast`) that scales the band."
+    )
+    band_power: float = Field(
+        1.0, ge=0, description="Band scale = (forecast vol / implied vol) ** band_power."
+    )
+    band_min: float = Field(0.5, gt=0, description="Lowest band scale.")
+    band_max: float = Field(3.0, gt=0, description="Highest band scale.")
+
+    def decide(
+        self, x: HedgeInputs, features: Mapping[str, np.ndarray | float] | None = None
+    ) -> HedgeDecision:
+        from sim.learn.policy import learned_decide  # numpy only; no torch
+
+        return learned_decide(self, x, features)
+
+
 PolicyConfig = Annotated[
-    FixedInterval | DeltaBand | WhalleyWilmott | NoHedge, Field(discriminator="kind")
+    FixedInterval | DeltaBand | WhalleyWilmott | NoHedge | Learned, Field(discriminator="kind")
 ]
 """A policy as it appears in a scenario or keeper config, chosen by `kind`."""
