@@ -549,7 +549,8 @@ def write_bundle(
         "layout": asdict(session.layout),
         "lp_agents": session.world.lp_agents,
         "blocks": blocks,
-        "expected_state": upto[-1].state,
+        # Pairs, not a mapping: the order of the fields is the order of the comparison.
+        "expected_state": [[k, v] for k, v in upto[-1].state.items()],
         "divergence": asdict(divergence),
     }
     atomic_write_json(path / "bundle.json", bundle)
@@ -585,7 +586,7 @@ def replay_bundle(bundle: Path | str, url: str | None = None) -> Divergence | No
         layout = Layout(**data["layout"])
         reads = state_reads(layout, data["lp_agents"])
         records = [BlockRecord(b["block"], b["timestamp"], b["actions"]) for b in data["blocks"]]
-        records[-1].state = data["expected_state"]
+        records[-1].state = dict(data["expected_state"])
         report = run_records(builder, layout, reads, records, check_blocks={data["block"]})
     return report.divergence
 
