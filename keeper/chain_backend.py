@@ -57,6 +57,9 @@ DEADLINE_SLACK = 3600
 TX_GAS = {"swap": 250_000, "mint": 350_000, "burn": 300_000, "transmit": 200_000}
 """Gas limit per transaction kind (actual use is in the receipts)."""
 SETUP_GAS = 300_000
+HEAVY_BLOCK_GAS = 10_000_000
+ETH_BALANCE = 10**24
+"""Wei given to every sending address (gas prices are a few wei, to order blocks)."""
 MAX_UINT = 2**256 - 1
 
 
@@ -136,11 +139,17 @@ class ParityBuilder(BlockBuilder):
         self._nonces.update({s: int(c, 16) for s, c in zip(new, counts, strict=True)})
 
     def mine_and_read(
-        self, timestamp: int, reads: list[tuple[str, str]]
+        self, timestamp: int, reads: list[tuple[str, str]], ordered: bool = True
     ) -> tuple[list[Receipt], list[str]]:
         """Send the queue, mine one block at `timestamp`, then read the receipts (in sending
-        order) and the eth_calls `reads` (to, data) in one request."""
+        order) and the eth_calls `reads` (to, data) in one request. `ordered`: fail unless
+        the block holds them in the sending order."""
         queue, self._queue = self._queue, []
+        # anvil takes a batch's sends concurrently, so arrival order is not sending order
+        # beyond a few transactions; strictly falling gas prices (1 wei apart, on a zero base
+        # fee) make its fee-ordered block follow the sending order instead.
+        for i, tx in enumerate(queue):
+            tx["gasPrice"] = hex(self.gas_price + len(queue) - i)
         hashes = self.rpc.many([("eth_sendTransaction", [tx]) for tx in queue])
         self.rpc.one("evm_mine", [timestamp])
         calls = [("eth_getTransactionReceipt", [h]) for h in hashes]
@@ -160,8 +169,11 @@ class ParityBuilder(BlockBuilder):
                     int(r["transactionIndex"], 16),
                 )
             )
-        if [r.index for r in receipts] != list(range(len(receipts))):
+        if ordered and [r.index for r in receipts] != list(range(len(receipts))):
             raise ChainError(f"block at {timestamp} did not keep the sending order")
+        if sum(r.gas_used for r in receipts) > HEAVY_BLOCK_GAS:
+            # Above the gas target the base fee would rise from zero: keep it at zero.
+            self.rpc.one("anvil_setNextBlockBaseFeePerGas", ["0x0"])
         return receipts, values
 
 
@@ -196,6 +208,7 @@ def deploy(builder: ParityBuilder, sc: Scenario) -> Layout:
     art = load_artifacts()
     deployer = address_of("deployer")
     rpc = builder.rpc
+    rpc.one("anvil_setBalance", [deployer, hex(ETH_BALANCE)])
     builder.prime([deployer])
     nonce = builder._nonces[deployer]
     latest = int(rpc.one("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
@@ -450,9 +463,13 @@ class ChainSession:
             **(world_kwargs or {}),
         )
         self.reads = state_reads(self.layout, self.world.lp_agents)
+        senders = [*self.layout.agents.values(), *self.layout.transmitters.values()]
+        self.builder.rpc.many([("anvil_setBalance", [s, hex(ETH_BALANCE)]) for s in senders])
         self.builder.prime([*self.layout.agents.values(), *self.layout.transmitters.values()])
         queue_setup(self.builder, self.layout, self.world)
-        receipts, values = self.builder.mine_and_read(self.layout.setup_ts, self._raw_reads())
+        receipts, values = self.builder.mine_and_read(
+            self.layout.setup_ts, self._raw_reads(), ordered=False
+        )
         bad = [r for r in receipts if r.status != 1]
         if bad:
             raise ChainError(f"setup transaction {bad[0].tx_hash} reverted")

@@ -1,0 +1,144 @@
+"""Chain backend throughput and health on one plain anvil.
+
+Usage: python scripts/bench_backend.py [--scenario scenarios/parity.yaml] [--repeats 3]
+                                       [--dense 60] [--long 3000] [--rpc URL]
+
+1. Throughput: the scenario (and a dense variant with `--dense` extra noise traders, so a block
+   holds ~that many transactions) is deployed once and simulated once in the exact world; then
+   its blocks are sent, mined and checked (parity at every block) `--repeats` times on the same
+   anvil, rewinding with evm_snapshot / evm_revert between runs. Prints tx/s and blocks/s.
+2. Health: a run of `--long` blocks with parity at every block; prints time per block and RSS
+   (anvil's and this process's) at the start and at the end.
+
+Numbers exclude deployment and the exact world's simulation (printed separately).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from keeper import chain as chainmod
+from keeper.chain_backend import ChainSession, cut_scenario
+from sim.scenario import load_scenario, scenario_from_dict
+
+
+def rss_mib(pid: int) -> float:
+    """Resident set size of a process, MiB (from /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def dense(sc, k: int):
+    """The scenario plus `k` always-on noise traders spread over its pools."""
+    data = sc.model_dump(mode="json")
+    pools = [p["name"] for p in data["pools"]]
+    for i in range(k):
+        data["agents"].append(
+            {
+                "kind": "noise",
+                "name": f"flow{i}",
+                "pool": pools[i % len(pools)],
+                "rate_per_block": 5.0,
+                "size_median": 1000.0,
+                "size_sigma": 0.5,
+                "slippage_bps": 100.0,
+            }
+        )
+    data["name"] = f"{data['name']}_dense{k}"
+    return scenario_from_dict(data)
+
+
+def throughput(url: str, sc, repeats: int) -> str:
+    t0 = time.perf_counter()
+    session = ChainSession(url, sc)
+    t_deploy = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    exact = session.world.run()
+    t_sim = time.perf_counter() - t0
+    snap = session.snapshot()
+    rates = []
+    for _ in range(repeats):
+        rep = session.run_blocks(exact.blocks)
+        assert rep.divergence is None, rep.divergence.describe()
+        rates.append((rep.transactions / rep.seconds, rep.blocks / rep.seconds, rep.transactions))
+        session.revert(snap)
+        snap = session.snapshot()
+    tx_s = statistics.median(r[0] for r in rates)
+    bl_s = statistics.median(r[1] for r in rates)
+    n_tx = rates[0][2]
+    return (
+        f"| {sc.name} | {len(exact.blocks)} | {n_tx / len(exact.blocks):.1f} | {tx_s:,.0f} | "
+        f"{bl_s:,.1f} | {t_deploy:.2f} | {t_sim:.2f} |"
+    )
+
+
+def health(url: str, anvil_pid: int | None, sc, blocks: int) -> list[str]:
+    sc = cut_scenario(sc, blocks)
+    session = ChainSession(url, sc)
+    exact = session.world.run()
+    marks: dict[str, tuple[float, float]] = {}
+    window = max(1, blocks // 10)
+
+    def on_block(b: int, _dt: float) -> None:
+        if b in (0, blocks - 1):
+            a = rss_mib(anvil_pid) if anvil_pid else float("nan")
+            marks[f"block {b}"] = (a, rss_mib(os.getpid()))
+
+    rep = session.run_blocks(exact.blocks, on_block=on_block)
+    assert rep.divergence is None, rep.divergence.describe()
+    first = 1e3 * statistics.mean(rep.block_seconds[:window])
+    last = 1e3 * statistics.mean(rep.block_seconds[-window:])
+    lines = [
+        f"health: {rep.blocks} blocks, {rep.transactions} tx, parity at every block, "
+        f"{rep.seconds:.1f} s ({rep.transactions / rep.seconds:,.0f} tx/s)",
+        f"  time per block: first {window} blocks {first:.2f} ms, last {window} {last:.2f} ms",
+    ]
+    for k, (a, me) in marks.items():
+        lines.append(f"  RSS at {k}: anvil {a:,.0f} MiB, this process {me:,.0f} MiB")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    lines.append(f"  this process peak RSS {peak:,.0f} MiB")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", default="scenarios/parity.yaml")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--dense", type=int, default=60, help="extra noise traders (0: skip)")
+    parser.add_argument("--long", type=int, default=3000, help="blocks of the health run")
+    parser.add_argument("--rpc", default=None, help="a running anvil (default: a private one)")
+    args = parser.parse_args()
+
+    sc = cut_scenario(load_scenario(args.scenario), None)
+    home = Path(tempfile.mkdtemp(prefix="ammlab-bench-backend-"))
+    record = None
+    if args.rpc is None:
+        record = chainmod.start_upstream(port=chainmod.free_port(), home=home)
+    url = args.rpc or record.url
+    try:
+        print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; anvil {url}\n")
+        print("| scenario | blocks | tx/block | tx/s | blocks/s | deploy s | exact world s |")
+        print("|---|---|---|---|---|---|---|")
+        print(throughput(url, sc, args.repeats))
+        if args.dense:
+            print(throughput(url, dense(sc, args.dense), args.repeats))
+        if args.long:
+            print()
+            for line in health(url, record.pid if record else None, sc, args.long):
+                print(line)
+        print(f"\nload average {os.getloadavg()[0]:.2f} at the end")
+    finally:
+        if record is not None:
+            chainmod.stop_upstream(home)
+
+
+if __name__ == "__main__":
+    main()
