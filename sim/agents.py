@@ -17,6 +17,7 @@ from numba import njit, prange  # noqa: F401 - prange in the kernels
 from sim.blocks import gas_cost
 from sim.metrics import Ledger
 from sim.oracle import ChainlinkFeed, OracleVenue, Twap
+from sim.options_venue import OptionsVenue
 from sim.perp_venue import PerpVenue
 from sim.pools.cpmm_vec import CpmmBatch, amount_out_f, optimal_arb_input, swap_f
 from sim.processes import (
@@ -31,10 +32,12 @@ from sim.scenario import (
     ArbitrageurConfig,
     CrossArbitrageurConfig,
     GasConfig,
+    InformedOptionTraderConfig,
     KeeperConfig,
     LiquidatorConfig,
     LPConfig,
     NoiseTraderConfig,
+    OptionTraderConfig,
     OracleSniperConfig,
     PerpTraderConfig,
     SandwichConfig,
@@ -73,6 +76,7 @@ class BlockContext:
     mempool: list[Intent] = field(default_factory=list)
     _gas: dict[str, np.ndarray] = field(default_factory=dict)
     perps: dict[str, PerpVenue] = field(default_factory=dict)
+    options: dict[str, OptionsVenue] = field(default_factory=dict)
 
     def gas_cost(self, kind: str) -> np.ndarray:
         """Cost of one transaction of `kind` (swap, mint, burn, oracle_update), numeraire."""
@@ -742,6 +746,12 @@ def make_agents(cfgs, pools: list[str], n: int, seed: int, offset: int) -> list:
             from sim.keeper_agent import KeeperAgent  # imports this module: import late
 
             out.append(KeeperAgent(c, n))
+        elif isinstance(c, OptionTraderConfig | InformedOptionTraderConfig):
+            from sim.option_agents import InformedOptionTrader, OptionTrader
+
+            streams = WorldStreams(seed, stream_key("agent/" + c.name), n, offset)
+            cls = OptionTrader if isinstance(c, OptionTraderConfig) else InformedOptionTrader
+            out.append(cls(c, n, streams))
         else:  # pragma: no cover - the scenario union is closed
             raise TypeError(f"unknown agent config {type(c).__name__}")
     return out

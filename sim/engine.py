@@ -41,6 +41,8 @@ from sim.agents import (
 from sim.blocks import GWEI, BaseFee, BlockClock, block_order
 from sim.keeper_agent import KeeperAgent, cross_world
 from sim.metrics import Ledger, summarise
+from sim.option_agents import InformedOptionTrader, OptionTrader
+from sim.options_venue import OptionsVenue
 from sim.oracle import ChainlinkFeed, OracleVenue, Twap
 from sim.perp_venue import PerpVenue, account_plan
 from sim.pools.cpmm_vec import CpmmBatch, amount_out_f, optimal_arb_input, swap_f
@@ -194,6 +196,7 @@ def is_fusable(sc: Scenario) -> bool:
         and not sc.twaps
         and not sc.venues
         and not sc.perps
+        and not sc.options_pools
         and not sc.price.scheduled_jumps
         and sc.gas.base_fee_vol == 0
         and sc.metrics.series_every is None
@@ -278,7 +281,14 @@ class Engine:
             m.name: PerpVenue(m, n, account_plan(sc, m.name), feeds[m.oracle] if m.oracle else None)
             for m in sc.perps
         }
+        options = {
+            o.name: OptionsVenue(o, n, feeds[o.oracle] if o.oracle else None)
+            for o in sc.options_pools
+        }
         agents = make_agents(sc.agents, list(pools), n, sc.seed, offset)
+        for a in agents:
+            if isinstance(a, InformedOptionTrader) and a.true_vol is None:
+                a.true_vol = sc.price.sigma_annual  # validated: GBM or Merton
         ledger = Ledger(n, pools, [a.name for a in agents], [f.name for f in chainlink])
         order_rng = np.random.default_rng([sc.seed, stream_key("ordering")])
         priority = [a.priority for a in agents]
@@ -297,13 +307,26 @@ class Engine:
             for tw in twaps:
                 tw.update()
             ctx = BlockContext(
-                t, clock.time, dt, ref, bf, sc.gas, pools, feeds, venues, ledger, perps=perps
+                t,
+                clock.time,
+                dt,
+                ref,
+                bf,
+                sc.gas,
+                pools,
+                feeds,
+                venues,
+                ledger,
+                perps=perps,
+                options=options,
             )
             for f in chainlink:
                 landed = f.step(t, clock.time, ref)
                 if ledger.active:
                     ledger.oracle_updates[f.name] += landed
                     ledger.oracle_gas += np.where(landed, ctx.gas_cost("oracle_update"), 0.0)
+            for ov in options.values():
+                ov.begin_block(ctx)
             for s in submitters:
                 s.submit(ctx)
             if sc.blocks.ordering == "random":
@@ -324,8 +347,15 @@ class Engine:
                 a.finish(ctx)
             elif isinstance(a, KeeperAgent):
                 extra.update(a.world_columns(ctx))
+            elif isinstance(a, OptionTrader):
+                a.finish(ctx)
+            elif isinstance(a, InformedOptionTrader):
+                a.finish(ctx)
+                extra.update(a.world_columns())
         for m in perps.values():
             extra.update(m.world_columns(ref, clock.time))
+        for ov in options.values():
+            extra.update(ov.world_columns(ctx))
         return ledger.world_table(ref, extra)
 
     @staticmethod
@@ -348,6 +378,8 @@ class Engine:
             row[f"{name}.fee_frac"] = b.fee_frac.copy()
         for name, f in feeds.items():
             row[f"oracle.{name}.answer"] = f.price().copy()
+        for ov in ctx.options.values():
+            row.update(ov.sample(ctx))
         return row
 
     # ------------------------------------------------------------------ fused path

@@ -11,6 +11,11 @@ Venues:
 * a constant-product pool: the hedge is the risky asset held (negative: borrowed); the cost
   rate is the fee plus the marginal impact |q| / x of the expected trade q on reserve x.
 
+Inventory: an LP share, a static option book, and/or (`inventory: {options_pool: NAME}`) an
+options pool venue's live book: its net positions on live strikes (the pool is long what
+traders sold) with the pool's IVs go into `compute_book` beside the static legs, and its
+NAV (balance + book, marked at the reference price) into the inventory value.
+
 Accounting per world, over the accounted period (after warm-up):
     P&L = inventory value change + hedge P&L - gas,
 with the inventory marked at the reference price (LP shares at the pool's value, live
@@ -102,6 +107,34 @@ class KeeperAgent:
             return ctx.ref
         return ctx.feeds[self.cfg.oracle].price()
 
+    def _venue(self, ctx: BlockContext):
+        inv = self.cfg.inventory
+        return None if inv is None else ctx.options[inv.options_pool]
+
+    def _book_options(self, ctx: BlockContext) -> OptionPositions | None:
+        """Static legs plus the options pool's live book, (N, P) arrays when the pool is in."""
+        venue = self._venue(ctx)
+        if venue is None:
+            return self.options
+        p = venue.pool
+        live = ~p.settled[:, p.board]
+        net_call, net_put = p.net()
+        vol = p.vol()
+        size = np.concatenate([np.where(live, net_call, 0.0), np.where(live, net_put, 0.0)], 1)
+        strike = np.concatenate([p.strike, p.strike])
+        expiry = np.concatenate([p.k_expiry, p.k_expiry])
+        is_call = np.concatenate([np.ones_like(p.strike, bool), np.zeros_like(p.strike, bool)])
+        iv = np.concatenate([vol, vol], axis=1)
+        n = size.shape[0]
+        if self.options is not None:
+            o = self.options
+            size = np.concatenate([np.broadcast_to(o.size, (n, o.size.size)), size], 1)
+            strike = np.concatenate([o.strike, strike])
+            expiry = np.concatenate([o.expiry, expiry])
+            is_call = np.concatenate([o.is_call, is_call])
+            iv = np.concatenate([np.broadcast_to(o.iv, (n, o.iv.size)), iv], 1)
+        return OptionPositions(size=size, strike=strike, expiry=expiry, is_call=is_call, iv=iv)
+
     def _lp(self, ctx: BlockContext) -> tuple[np.ndarray | float, np.ndarray | float]:
         """(base reserve, share of the supply) of the LP inventory."""
         if self.cfg.lp is None:
@@ -131,6 +164,10 @@ class KeeperAgent:
                 self.settled_value += np.sum(np.where(due, pay, 0.0), axis=1)
                 self.settled |= due
             value += option_greeks(o, ctx.ref, ctx.time)["price"] + self.settled_value
+        venue = self._venue(ctx)
+        if venue is not None:
+            p = venue.pool
+            value += p.pool_balance + p.hedge_capital + p.book(ctx.ref, ctx.time)["mark"]
         return value
 
     def hedge_value(self, ctx: BlockContext) -> np.ndarray:
@@ -155,6 +192,9 @@ class KeeperAgent:
 
     def _start(self, ctx: BlockContext) -> None:
         self.started = True
+        venue = self._venue(ctx)
+        if venue is not None:
+            venue.hedgers.append(self)
         if self.cfg.lp is not None:
             self.lp_shares = self.cfg.lp.share * ctx.pools[self.cfg.lp.pool].shares
         venue = self._perp(ctx)
@@ -162,7 +202,7 @@ class KeeperAgent:
             venue.batch.deposit(self._slot(venue), self.cfg.margin)
         if self.cfg.start_hedged:
             x, share = self._lp(ctx)
-            book = compute_book(self._spot(ctx), ctx.time, self.options, x, share)
+            book = compute_book(self._spot(ctx), ctx.time, self._book_options(ctx), x, share)
             target = -np.broadcast_to(book.delta, (self.n,))
             if venue is not None:
                 venue.trade(self._slot(venue), target, ctx.ref, ctx.time, book=False)
@@ -179,7 +219,7 @@ class KeeperAgent:
             self.baseline = (self.inventory_value(ctx), self.hedge_value(ctx))
         now = ctx.time
         x, share = self._lp(ctx)
-        book = compute_book(self._spot(ctx), now, self.options, x, share)
+        book = compute_book(self._spot(ctx), now, self._book_options(ctx), x, share)
         hedge = self.hedge(ctx)
         expected = -(np.broadcast_to(book.delta, hedge.shape) + hedge)
         inputs = HedgeInputs.from_book(

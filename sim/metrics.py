@@ -49,6 +49,11 @@ AGENT_METRICS: dict[str, tuple[str, str]] = {
     "pnl": ("numeraire", "agent P&L net of gas, trades marked at the block's reference price"),
     "gas": ("numeraire", "gas spent by the agent"),
     "n_tx": ("1", "transactions sent by the agent"),
+    "expected_edge": (
+        "numeraire",
+        "informed option trader: expected edge over fees and gas of its trades, at trade time",
+    ),
+    "option_trades": ("1", "informed option trader: positions opened"),
 }
 WORLD_METRICS: dict[str, tuple[str, str]] = {
     "days": ("day", "accounted simulated time"),
@@ -93,6 +98,42 @@ KEEPER_METRICS: dict[str, tuple[str, str]] = {
     "failed_trades": ("1", "hedge trades the venue refused (margin, caps, stale oracle)"),
     "max_abs_net_delta": ("base", "largest |net delta| after the keeper's turn in a block"),
     "band_outside_frac": ("1", "fraction of blocks whose net delta was outside the band"),
+}
+# columns 'options.<pool>.<suffix>' (sim.options_venue)
+OPTIONS_METRICS: dict[str, tuple[str, str]] = {
+    "premium": (
+        "numeraire",
+        "option value the pool sold net of what it bought, fees excluded (premium income)",
+    ),
+    "fees": ("numeraire", "fees the pool charged (option price, spot and vega-utilisation fees)"),
+    "payoffs": (
+        "numeraire",
+        "settlement: payoffs received from traders' shorts minus payoffs owed to their longs",
+    ),
+    "book_mark_change": (
+        "numeraire",
+        "change of the live option book's mark (at the oracle and the pool's IVs)",
+    ),
+    "nav_change": ("numeraire", "NAV at the end minus at the start of accounting"),
+    "split_error": (
+        "numeraire",
+        "nav_change - (premium + fees + payoffs + book_mark_change); 0 when the books balance",
+    ),
+    "hedge_pnl": ("numeraire", "P&L of the keepers hedging the pool, net of costs and gas"),
+    "lp_pnl": ("numeraire", "LPs' P&L: nav_change + hedge_pnl"),
+    "lp_return": ("1", "lp_pnl over the NAV at the start of accounting"),
+    "nav": ("numeraire", "NAV at the end (balance + live book at the oracle)"),
+    "delta": ("base", "the pool's net delta at the end (its book, long counts +)"),
+    "gamma": ("1/quote", "the pool's net gamma at the end, base per quote"),
+    "vega": ("numeraire", "the pool's net vega at the end, per 1.0 of vol"),
+    "utilisation": ("1", "locked collateral over the pool's assets at the end"),
+    "volume": ("numeraire", "traded notional, options x spot"),
+    "trades_buy_call": ("1", "trades in which a trader bought calls (open long or close short)"),
+    "trades_sell_call": ("1", "trades in which a trader sold calls"),
+    "trades_buy_put": ("1", "trades in which a trader bought puts"),
+    "trades_sell_put": ("1", "trades in which a trader sold puts"),
+    "refused": ("1", "trades the pool refused (delta, IV or liquidity bounds, stale oracle)"),
+    "settlements": ("1", "boards settled"),
 }
 CROSS_WORLD_METRICS: dict[str, tuple[str, str]] = {
     "pnl_std": ("numeraire", "standard deviation of the hedged P&L across worlds"),
@@ -306,6 +347,8 @@ def metric_unit(column: str) -> tuple[str, str]:
         return "numeraire", "venue LP P&L against the reference price"
     if parts[0] == "perp":
         return PERP_METRICS.get(suffix, ("", ""))
+    if parts[0] == "options":
+        return OPTIONS_METRICS.get(suffix, ("", ""))
     if parts[0] == "keeper":
         return KEEPER_METRICS.get(suffix) or CROSS_WORLD_METRICS.get(suffix, ("", ""))
     return POOL_METRICS.get(suffix, ("", ""))

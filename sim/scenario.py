@@ -153,6 +153,11 @@ class GasUnits(_Model):
     """Gas units of a perp `depositMargin` or `withdrawMargin` (anvil: <= 85,108)."""
     perp_liquidate: int = Field(85_000, ge=0)
     """Gas units of a perp `liquidate` (anvil: 84,104 after a 30 % gap)."""
+    option_trade: int = Field(220_000, ge=0)
+    """Gas units of an options pool `openPosition` / `closePosition` (anvil: 160,150 to
+    221,933, see README)."""
+    option_claim: int = Field(82_000, ge=0)
+    """Gas units of an options pool `claim` after settlement (anvil: 81,576)."""
 
 
 class GasConfig(_Model):
@@ -274,6 +279,92 @@ class PerpConfig(_Model):
                 "need liquidation_reward_bps < maintenance_margin_bps < initial_margin_bps "
                 "(perp: invalid margin ratios)"
             )
+        return self
+
+
+class OptionStrikeConfig(_Model):
+    """One strike of an options board."""
+
+    strike: float = Field(gt=0)
+    """Strike, numeraire per risky asset."""
+    skew: float = Field(1.0, gt=0)
+    """Skew: the strike's IV is the board's base IV times this."""
+
+
+class OptionBoardConfig(_Model):
+    """One expiry of an options pool, with its strikes."""
+
+    expiry: float = Field(gt=0)
+    """Expiry, seconds since the start of the run (warm-up included)."""
+    base_iv: float = Field(0.8, gt=0)
+    """Initial base implied volatility, annualised."""
+    call_cap: float = Field(4.0, ge=0.1, le=100)
+    """A call pays at most call_cap x strike (the contract's cap, 0.1..100)."""
+    strikes: list[OptionStrikeConfig] = Field(min_length=1, max_length=8)
+    """Strikes (at most 8 a board, as on chain)."""
+
+
+class OptionsPoolConfig(_Model):
+    """A Lyra-style options AMM (`contracts/OptionsPool.vy`, run by
+    `sim.options.pool_vec.OptionsPoolVec`), priced at an oracle feed's answer.
+
+    Pricing: Black–Scholes at IV = base IV x skew, each trade moving base IV and skew by
+    amount / standard_size x impact; fees: option_price_fee x value + spot_price_fee x spot
+    per option + a vega-utilisation fee when the trade grows the board's |net vega|. Traders'
+    longs lock the pool's collateral (call_cap x strike per call, the strike per put).
+    """
+
+    name: str = "options"
+    """Pool name, referenced by agents."""
+    oracle: str | None = None
+    """Chainlink-style feed that prices the pool (None: the reference price, never stale)."""
+    liquidity: float = Field(2e6, gt=0)
+    """LP deposit at the start, quote units."""
+    boards: list[OptionBoardConfig] = Field(min_length=1, max_length=8)
+    """Boards (expiries), at most 8 live."""
+    max_oracle_delay: float = Field(3600.0, gt=0, le=86_400)
+    """Oldest accepted oracle answer, seconds; older answers refuse trades and settlement."""
+    standard_size: float = Field(5.0, gt=0)
+    """Trade size that moves IVs by one impact, options."""
+    iv_impact: float = Field(0.01, ge=0, le=1)
+    """Base IV move per standard size (0.01 = one vol point)."""
+    skew_impact: float = Field(0.0075, ge=0, le=1)
+    """Skew move per standard size."""
+    option_price_fee: float = Field(0.01, ge=0, le=0.2)
+    """Fee per unit of option value."""
+    spot_price_fee: float = Field(0.001, ge=0, le=0.05)
+    """Fee per unit of spot, per option."""
+    vega_fee: float = Field(1000.0, ge=0, le=1e6)
+    """Vega-utilisation fee coefficient, quote per option."""
+    min_delta: float = Field(0.08, gt=0, lt=1)
+    """Lowest call delta a trade may open at."""
+    max_delta: float = Field(0.92, gt=0, lt=1)
+    """Highest call delta a trade may open at."""
+    trading_cutoff: float = Field(21_600.0, ge=3_600, le=2_592_000)
+    """No trading within this many seconds of a board's expiry."""
+    min_base_iv: float = Field(0.05, gt=0)
+    """Lowest base IV a trade may leave."""
+    max_base_iv: float = Field(2.5, gt=0, le=5)
+    """Highest base IV a trade may leave."""
+    min_skew: float = Field(0.5, gt=0)
+    """Lowest skew a trade may leave."""
+    max_skew: float = Field(2.0, gt=0, le=100)
+    """Highest skew a trade may leave."""
+
+    @model_validator(mode="after")
+    def _bounds(self):
+        if not self.min_delta < self.max_delta:
+            raise ValueError("need min_delta < max_delta (options: bad delta bounds)")
+        if not (self.min_base_iv < self.max_base_iv and self.min_skew < self.max_skew):
+            raise ValueError("need min < max for base IV and skew (options: bad iv bounds)")
+        for b in self.boards:
+            if b.expiry <= self.trading_cutoff:
+                raise ValueError(
+                    f"board expiry {b.expiry} s is inside the trading cutoff "
+                    f"({self.trading_cutoff} s): no trade could ever open (options: bad expiry)"
+                )
+            if not self.min_base_iv <= b.base_iv <= self.max_base_iv:
+                raise ValueError(f"board base_iv {b.base_iv} outside [min_base_iv, max_base_iv]")
         return self
 
 
@@ -421,6 +512,86 @@ class LiquidatorConfig(_Model):
     keeper would)."""
 
 
+class OptionTraderConfig(_Model):
+    """Liquidity-demand option traders: Poisson arrivals that open positions and hold them
+    to expiry.
+
+    Per world and block, K ~ Poisson(rate_per_day x dt / 1 day) arrivals merge into one order
+    of K x size_median x exp(size_sigma Z) options. The strike is drawn over every tradable
+    strike (all boards) with weight exp(-ln(K/S)^2 / (2 moneyness_width^2)) x
+    exp(-tau / tenor_scale) (demand peaks at the money and at short tenors); call with
+    probability p_call, buy (open long) with probability p_buy, else sell (open short, posting
+    collateral). Refused orders (delta bounds, liquidity, stale oracle) still pay gas.
+    """
+
+    kind: Literal["option_trader"] = "option_trader"
+    """Agent selector."""
+    name: str = "option_traders"
+    """Agent name."""
+    pool: str = "options"
+    """Options pool traded."""
+    rate_per_day: float = Field(100.0, ge=0)
+    """Mean arrivals per day."""
+    size_median: float = Field(2.0, gt=0)
+    """Median order size, options (log-normal)."""
+    size_sigma: float = Field(0.7, ge=0)
+    """Log-normal sigma of the order size."""
+    p_call: float = Field(0.5, ge=0, le=1)
+    """Probability an order is for calls."""
+    p_buy: float = Field(0.7, ge=0, le=1)
+    """Probability an order buys (opens long); otherwise it sells (opens short)."""
+    moneyness_width: float = Field(0.1, gt=0)
+    """Standard deviation of ln(strike / spot) in the strike weights."""
+    tenor_scale: float = Field(604_800.0, gt=0)
+    """Tenor weight scale, seconds: weight exp(-time to expiry / tenor_scale)."""
+    pay_gas: bool = True
+    """Charge gas for each order."""
+
+
+class InformedOptionTraderConfig(_Model):
+    """Informed option trader: trades only when its expected edge exceeds fees and gas.
+
+    `stale_oracle`: when the reference price has moved more than `threshold_bps` from the
+    pool's oracle answer, buys `size` calls (reference above) or puts (below) on the strike
+    of best edge = value at the reference price (at today's IV, where the closing trade's
+    impact takes it back) - premium - the closing fee -
+    2 gas - min_profit, hedges the delta at the reference price, and sells back once a new
+    answer has landed (or before the cutoff), unwinding the hedge.
+    `volatility`: every `check_every` seconds, when flat on a board, buys (sells) `size`
+    options where its volatility `true_vol` is above (below) the pool's IV with edge =
+    |BS(true_vol) - BS(IV)| x size - fee - gas - min_profit > 0, holds to settlement and
+    delta-hedges each block at the reference price with true_vol.
+    """
+
+    kind: Literal["informed_option_trader"] = "informed_option_trader"
+    """Agent selector."""
+    name: str = "informed"
+    """Agent name."""
+    pool: str = "options"
+    """Options pool traded."""
+    signal: Literal["stale_oracle", "volatility"] = "stale_oracle"
+    """What it exploits."""
+    threshold_bps: float = Field(50.0, ge=0)
+    """stale_oracle: smallest |reference / oracle - 1| it acts on, basis points."""
+    true_vol: float | None = Field(None, gt=0)
+    """volatility: the volatility it believes, annualised (None: the GBM/Merton sigma)."""
+    check_every: float = Field(3600.0, gt=0)
+    """volatility: seconds between looks at the pool."""
+    size: float = Field(10.0, gt=0)
+    """Options per trade."""
+    min_profit: float = Field(0.0, ge=0)
+    """Extra expected edge over fees and gas required to trade, numeraire."""
+    pay_gas: bool = True
+    """Charge gas (and count it in the edge)."""
+
+
+class KeeperInventory(_Model):
+    """A live inventory the keeper hedges: an options pool's book."""
+
+    options_pool: str
+    """Options pool whose net position (the LPs' book) the keeper hedges."""
+
+
 class LPInventory(_Model):
     """An LP share of a constant-product pool held by the keeper."""
 
@@ -457,6 +628,8 @@ class KeeperConfig(_Model):
     """LP share in its inventory."""
     options: list[OptionLeg] = Field(default_factory=list)
     """Static option book in its inventory."""
+    inventory: KeeperInventory | None = None
+    """Live inventory: an options pool's book (its NAV is the keeper's inventory value)."""
     venue: str = "perp"
     """Hedging venue: a perp market's or a pool's name."""
     policy: PolicyConfig = DeltaBand()
@@ -481,7 +654,9 @@ AgentConfig = Annotated[
     | SandwichConfig
     | PerpTraderConfig
     | LiquidatorConfig
-    | KeeperConfig,
+    | KeeperConfig
+    | OptionTraderConfig
+    | InformedOptionTraderConfig,
     Field(discriminator="kind"),
 ]
 
@@ -522,6 +697,8 @@ class Scenario(_Model):
     """Oracle-priced venues."""
     perps: list[PerpConfig] = Field(default_factory=list)
     """Perpetual-futures markets."""
+    options_pools: list[OptionsPoolConfig] = Field(default_factory=list)
+    """Options AMM pools."""
     agents: list[AgentConfig] = Field(default_factory=lambda: [ArbitrageurConfig()])
     """Agents, in configuration (FIFO) order."""
     metrics: MetricsConfig = MetricsConfig()
@@ -544,6 +721,12 @@ class Scenario(_Model):
         for m in self.perps:
             if m.oracle is not None and m.oracle not in chainlink:
                 raise ValueError(f"perp '{m.name}' is marked by unknown oracle '{m.oracle}'")
+        options = {o.name for o in self.options_pools}
+        if len(options) != len(self.options_pools):
+            raise ValueError("options pool names must be unique")
+        for o in self.options_pools:
+            if o.oracle is not None and o.oracle not in chainlink:
+                raise ValueError(f"options pool '{o.name}' reads unknown oracle '{o.oracle}'")
         for v in self.venues:
             if v.oracle not in feeds:
                 raise ValueError(f"venue '{v.name}' reads unknown oracle '{v.oracle}'")
@@ -558,7 +741,22 @@ class Scenario(_Model):
                 raise ValueError(f"agent '{a.name}' uses unknown venue '{a.venue}'")
             if isinstance(a, PerpTraderConfig | LiquidatorConfig) and a.perp not in perps:
                 raise ValueError(f"agent '{a.name}' uses unknown perp '{a.perp}'")
+            if isinstance(a, OptionTraderConfig | InformedOptionTraderConfig):
+                if a.pool not in options:
+                    raise ValueError(f"agent '{a.name}' uses unknown options pool '{a.pool}'")
+                if (
+                    isinstance(a, InformedOptionTraderConfig)
+                    and a.signal == "volatility"
+                    and a.true_vol is None
+                    and not isinstance(self.price, GBMConfig | MertonConfig)
+                ):
+                    raise ValueError(f"agent '{a.name}': give true_vol for this price process")
             if isinstance(a, KeeperConfig):
+                inv = a.inventory
+                if inv is not None and inv.options_pool not in options:
+                    raise ValueError(
+                        f"keeper '{a.name}' holds unknown options pool '{inv.options_pool}'"
+                    )
                 if a.venue not in pools | perps:
                     raise ValueError(f"keeper '{a.name}' hedges on unknown venue '{a.venue}'")
                 if a.lp is not None and a.lp.pool not in pools:
