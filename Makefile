@@ -12,9 +12,9 @@ export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 PY_STAMP := $(VENV)/.ammlab-installed
 NODE_STAMP := node_modules/.ammlab-installed
 
-.PHONY: setup run test test-fast lint bench clean
+.PHONY: setup browser run test test-fast lint bench clean
 
-setup: $(PY_STAMP) $(NODE_STAMP)
+setup: $(PY_STAMP) $(NODE_STAMP) browser
 
 $(PY_STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
@@ -30,6 +30,14 @@ $(NODE_STAMP): package.json package-lock.json
 	npm install --no-audit --no-fund --loglevel=error
 	anvil --version >/dev/null
 	touch $@
+
+# Headless Chromium for the report's browser test (tests/e2e/test_report_browser.py):
+# Debian's package, installed once (skipped when /usr/bin/chromium is there).
+CHROMIUM := /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
 
 run: setup
 	ammlab demo
