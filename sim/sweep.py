@@ -372,6 +372,12 @@ def _write_manifest(plan: SweepPlan, extra: dict[str, Any]) -> None:
             raise SweepError(
                 f"{plan.out} holds a sweep of {old.get('scenario')}; use another --out folder"
             )
+        paths = plan.tasks[0]["paths"] if plan.tasks else None
+        if old.get("paths") not in (None, paths):
+            raise SweepError(
+                f"{plan.out} holds runs of {old['paths']} worlds; resume with --paths "
+                f"{old['paths']} or use another --out folder"
+            )
     variants = dict(old.get("variants", {}))
     for t in plan.tasks:
         variants[t["variant"]] = t["overrides"]
@@ -380,6 +386,7 @@ def _write_manifest(plan: SweepPlan, extra: dict[str, Any]) -> None:
         {
             "scenario": str(plan.scenario),
             "axes": sorted(set(old.get("axes", [])) | set(plan.axes)),
+            "paths": plan.tasks[0]["paths"] if plan.tasks else old.get("paths"),
             "variants": variants,
             "runs": sorted(set(old.get("runs", [])) | {t["run_id"] for t in plan.tasks}),
             **extra,

@@ -129,6 +129,9 @@ def test_an_interrupted_sweep_resumes_and_skips_finished_runs(scenario, tmp_path
     col = "pool.lvr_rate.mean"
     assert after.loc[before.index, col].tolist() == before[col].tolist()
     assert not list((out / "runs").glob(".tmp-*"))
+    # resuming with another number of worlds would mix runs: refused in one line
+    r = CliRunner().invoke(sweep_cmd, [str(a) for a in args] + ["--paths", "7"])
+    assert r.exit_code == 1 and "resume with --paths 20" in r.output
 
 
 def test_a_failed_run_leaves_a_traceback_and_a_replay_bundle(tmp_path):
