@@ -87,8 +87,9 @@ def check_supported(sc: Scenario) -> None:
                 f"agents.{a.name}: kind '{a.kind}' has no chain counterpart yet (supported: "
                 "arbitrageur, cross_arbitrageur, noise, lp, sandwich)"
             )
-    if sc.venues or sc.perps:
-        raise ConfigError("venues/perps: not on chain yet; remove them for a chain run")
+    for part in ("venues", "perps", "options_pools"):
+        if getattr(sc, part, None):
+            raise ConfigError(f"{part}: not on chain yet; remove them for a chain run")
     for p in sc.pools:
         if not p.fee_to_reserves:
             raise ConfigError(
