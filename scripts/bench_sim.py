@@ -4,7 +4,8 @@ scenarios. Usage: python scripts/bench_sim.py [--quick].
 The extra rows run on the general path (every agent acts on the whole batch each block), so
 their cost is per-block Python work amortised over the worlds of a chunk: keeper_lp prices an
 LP book and asks its policy every block, keeper_options Black-Scholes Greeks of its legs too,
-cascade loops over every trader account.
+cascade loops over every trader account, options prices its pool's quotes for every arriving
+order and candidate strike (Black-Scholes over worlds x strikes) and hedges the live book.
 """
 
 import sys
@@ -15,6 +16,7 @@ EXTRA = [
     ("keeper_lp", "keeper_lp (LP share hedged on the perp, delta band)"),
     ("keeper_options", "keeper_options (short options book on the perp, Whalley-Wilmott)"),
     ("cascade", "cascade (-30 % gap, 16 leveraged traders, liquidator)"),
+    ("options", "options (options pool on a feed, 4 option agents, keeper on the perp)"),
 ]
 
 

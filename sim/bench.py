@@ -96,7 +96,7 @@ def main(quick: bool = False) -> None:
     rate, secs, per_cpu, path = throughput("full", full_paths, full_blocks)
     rows.append(
         (
-            "full (every agent, 2 pools, feed, TWAP, venue)",
+            "full (every agent, 2 pools, feed, TWAP, venue, options pool)",
             f"{full_paths} x {full_blocks}",
             path,
             f"{rate:.3g}",

@@ -49,7 +49,8 @@ class OptionTrader:
         tau = p.k_expiry[None, :] - now[:, None]
         lm = np.log(p.strike[None, :] / spot[:, None])
         weight = np.exp(-0.5 * (lm / c.moneyness_width) ** 2 - tau / c.tenor_scale)
-        weight = np.where(venue.tradable(ctx.time)[w], weight, 0.0)
+        weight = np.where(venue.tradable_at(w[:, None], np.arange(p.strike.shape[0]), ctx.time),
+                          weight, 0.0)
         cum = np.cumsum(weight, axis=1)
         total = cum[:, -1]
         k = np.argmax(cum >= (u[0, w] * total)[:, None], axis=1)
@@ -139,7 +140,7 @@ class InformedOptionTrader:
         ok_tau = tau > p.p.trading_cutoff + 3600.0
         # Closing sells the same size back, which moves the IVs back to where they are now:
         # value the close at today's IV (at the reference price), not the post-trade one.
-        fair_unit = mark(ctx.ref[ww], p.strike[kk], np.maximum(tau, 0.0), p.vol()[ww, kk],
+        fair_unit = mark(ctx.ref[ww], p.strike[kk], np.maximum(tau, 0.0), p.vol_at(ww, kk),
                          p.cap_k[kk])
         fair = np.where(cc, fair_unit["call"], fair_unit["put"]) * c.size
         close_fee = p.p.option_price_fee * fair + p.p.spot_price_fee * ctx.ref[ww] * c.size
@@ -147,7 +148,7 @@ class InformedOptionTrader:
         usable = (
             (pr.code == OK)
             & ok_tau
-            & venue.tradable(now)[ww, kk]
+            & venue.tradable_at(ww, kk, now)
             & (pr.call_delta >= p.p.min_delta)
             & (pr.call_delta <= p.p.max_delta)
         )
@@ -167,7 +168,7 @@ class InformedOptionTrader:
         self.opened_at[wo] = now[wo]
         self.ref_open[wo] = ctx.ref[wo]
         tau_o = (p.k_expiry[best[ok]] - now[wo]) / YEAR
-        g = bs_price_greeks(ctx.ref[wo], p.strike[best[ok]], tau_o, p.vol()[wo, best[ok]], 0.0,
+        g = bs_price_greeks(ctx.ref[wo], p.strike[best[ok]], tau_o, p.vol_at(wo, best[ok]), 0.0,
                             calls[ok])
         self.hedge[wo] = -g["delta"] * c.size
         if ctx.ledger.active:
@@ -231,7 +232,7 @@ class InformedOptionTrader:
         ww = np.repeat(w, nk)
         kk = np.tile(np.arange(nk), w.size)
         tau = p.k_expiry[kk] - now[ww]
-        vol_now = p.vol()[ww, kk]
+        vol_now = p.vol_at(ww, kk)
         for is_call in (True, False):
             buy = self.true_vol > vol_now
             pr = p.pricing(ww, kk, is_call, buy, c.size, spot[ww], now[ww])
@@ -240,7 +241,7 @@ class InformedOptionTrader:
             edge = np.where(buy, value - pr.premium, pr.premium - value) - gas[ww] - c.min_profit
             usable = (
                 (pr.code == OK)
-                & venue.tradable(now)[ww, kk]
+                & venue.tradable_at(ww, kk, now)
                 & ~board_held[np.arange(w.size).repeat(nk), p.board[kk]]
                 & (pr.call_delta >= p.p.min_delta)
                 & (pr.call_delta <= p.p.max_delta)

@@ -112,6 +112,11 @@ class OptionsVenue:
         p = self.pool
         return (now[:, None] + p.p.trading_cutoff < p.k_expiry) & ~p.settled[:, p.board]
 
+    def tradable_at(self, w, k, now: np.ndarray) -> np.ndarray:
+        """`tradable` for strike k[m] of world w[m], (M,)."""
+        p = self.pool
+        return (now[w] + p.p.trading_cutoff < p.k_expiry[k]) & ~p.settled[w, p.board[k]]
+
     # -- holders -------------------------------------------------------------------------
 
     def holder(self, name: str) -> np.ndarray:

@@ -155,12 +155,14 @@ def write_summary(path: Path, summary: dict[str, Any]) -> Path:
 HEADLINE_SUFFIXES = {
     "perp": ("liquidations", "deficit", "insurance_fund", "bad_debt", "solvent"),
     "keeper": ("pnl", "pnl_std", "pnl_cvar95", "cost", "n_trades", "max_abs_net_delta"),
+    "options": ("premium", "fees", "payoffs", "hedge_pnl", "lp_return"),
 }
 
 
 def headline(summary: dict[str, dict], pool: str) -> dict[str, dict]:
-    """The issue's headline metrics for one pool, plus every perp market's solvency and every
-    keeper's hedging figures when the scenario has them (a subset of the full summary)."""
+    """The issue's headline metrics for one pool, plus every perp market's solvency, every
+    keeper's hedging figures and every options pool's P&L split when the scenario has them
+    (a subset of the full summary)."""
     keys = ["arb_profit_rate", "fee_rate", "lvr_rate", "arb_block_frac", "lp_vs_hold"]
     out = {k: summary[f"{pool}.{k}"] for k in keys if f"{pool}.{k}" in summary}
     for name, m in summary.items():

@@ -274,16 +274,29 @@ class OptionsPoolVec:
         assets = self.pool_balance + self.hedge_capital
         return np.where(assets > 0, self.locked / np.where(assets > 0, assets, 1.0), 0.0)
 
+    def vol_at(self, w, k) -> np.ndarray:
+        """IV of strike k[m] in world w[m], (M,)."""
+        return self.base_iv[w, self.board[k]] * self.skew[w, k]
+
     def board_vega(self, w, b, spot, now) -> np.ndarray:
-        """The pool's net vega on board `b[m]` of world `w[m]`, (M,) (`_board_greeks`[2])."""
+        """The pool's net vega on board `b[m]` of world `w[m]`, (M,) (`_board_greeks`[2]).
+
+        Each distinct world's book is marked once (spot and now are a world's own, so equal
+        for every entry of one world), however many entries name it.
+        """
         spot = np.asarray(spot, dtype=float)
         now = np.asarray(now, dtype=float)
-        on = (self.board[None, :] == b[:, None]) & ~self.settled[w, b][:, None]
-        nc, npt = self.net(w)
-        both = np.where(on, nc + npt, 0.0)
-        tau = np.maximum(self.k_expiry - now[:, None], 0.0)
-        m = mark(spot[:, None], self.strike, tau, self.vol(w), self.cap_k)
-        return np.sum(both * m["vega"], axis=-1)
+        uw, first, inv = np.unique(w, return_index=True, return_inverse=True)
+        nc, npt = self.net(uw)
+        tau = np.maximum(self.k_expiry - now[first, None], 0.0)
+        m = mark(spot[first, None], self.strike, tau, self.vol(uw), self.cap_k)
+        per_strike = (nc + npt) * m["vega"]  # (U, K)
+        nb = self.expiry.shape[0]
+        per_board = np.zeros((uw.shape[0], nb))
+        for bi in range(nb):
+            per_board[:, bi] = per_strike[:, self.board == bi].sum(axis=1)
+        per_board = np.where(self.settled[uw], 0.0, per_board)
+        return per_board[inv, b]
 
     # -- pricing and trading -------------------------------------------------------------
 
@@ -315,7 +328,11 @@ class OptionsPoolVec:
         tau = self.expiry[b] - now
         live = good & (tau > 0)  # an expired board is refused before pricing matters
         g = bs_price_greeks(
-            np.where(live, spot, strike), strike, np.where(live, tau, YEAR) / YEAR, vol, 0.0,
+            np.where(live, spot, strike),
+            strike,
+            np.where(live, tau, YEAR) / YEAR,
+            vol,
+            0.0,
             is_call,
         )
         price = np.maximum(g["price"], 0.0)
