@@ -16,8 +16,8 @@ from numba import njit, prange  # noqa: F401 - prange in the kernels
 
 from sim.blocks import gas_cost
 from sim.metrics import Ledger
-from sim.oracle import ChainlinkFeed, OracleVenue, Twap
 from sim.options_venue import OptionsVenue
+from sim.oracle import ChainlinkFeed, OracleVenue, Twap
 from sim.perp_venue import PerpVenue
 from sim.pools.cpmm_vec import CpmmBatch, amount_out_f, optimal_arb_input, swap_f
 from sim.processes import (

@@ -49,8 +49,9 @@ class OptionTrader:
         tau = p.k_expiry[None, :] - now[:, None]
         lm = np.log(p.strike[None, :] / spot[:, None])
         weight = np.exp(-0.5 * (lm / c.moneyness_width) ** 2 - tau / c.tenor_scale)
-        weight = np.where(venue.tradable_at(w[:, None], np.arange(p.strike.shape[0]), ctx.time),
-                          weight, 0.0)
+        weight = np.where(
+            venue.tradable_at(w[:, None], np.arange(p.strike.shape[0]), ctx.time), weight, 0.0
+        )
         cum = np.cumsum(weight, axis=1)
         total = cum[:, -1]
         k = np.argmax(cum >= (u[0, w] * total)[:, None], axis=1)
@@ -116,9 +117,7 @@ class InformedOptionTrader:
         close = self.open & ((venue.updated_at(now) > self.opened_at) | near)
         if close.any():
             w = np.flatnonzero(close)
-            res = venue.trade(
-                self.name, ctx, w, self.k[w], self.is_call[w], False, False, c.size
-            )
+            res = venue.trade(self.name, ctx, w, self.k[w], self.is_call[w], False, False, c.size)
             done = np.zeros(self.n, dtype=bool)
             done[w[res.ok]] = True
             ctx.ledger.pnl(self.name, np.where(done, self.hedge * (ctx.ref - self.ref_open), 0.0))
@@ -140,8 +139,9 @@ class InformedOptionTrader:
         ok_tau = tau > p.p.trading_cutoff + 3600.0
         # Closing sells the same size back, which moves the IVs back to where they are now:
         # value the close at today's IV (at the reference price), not the post-trade one.
-        fair_unit = mark(ctx.ref[ww], p.strike[kk], np.maximum(tau, 0.0), p.vol_at(ww, kk),
-                         p.cap_k[kk])
+        fair_unit = mark(
+            ctx.ref[ww], p.strike[kk], np.maximum(tau, 0.0), p.vol_at(ww, kk), p.cap_k[kk]
+        )
         fair = np.where(cc, fair_unit["call"], fair_unit["put"]) * c.size
         close_fee = p.p.option_price_fee * fair + p.p.spot_price_fee * ctx.ref[ww] * c.size
         edge = fair - pr.premium - close_fee - 2.0 * gas[ww] - c.min_profit
@@ -168,8 +168,9 @@ class InformedOptionTrader:
         self.opened_at[wo] = now[wo]
         self.ref_open[wo] = ctx.ref[wo]
         tau_o = (p.k_expiry[best[ok]] - now[wo]) / YEAR
-        g = bs_price_greeks(ctx.ref[wo], p.strike[best[ok]], tau_o, p.vol_at(wo, best[ok]), 0.0,
-                            calls[ok])
+        g = bs_price_greeks(
+            ctx.ref[wo], p.strike[best[ok]], tau_o, p.vol_at(wo, best[ok]), 0.0, calls[ok]
+        )
         self.hedge[wo] = -g["delta"] * c.size
         if ctx.ledger.active:
             self.edge[w] += best_edge[go]
@@ -186,8 +187,9 @@ class InformedOptionTrader:
         p = venue.pool
         tau = p.k_expiry[None, :] - now[:, None]
         live = tau > 0
-        g = bs_price_greeks(ref[:, None], p.strike, np.where(live, tau, 1.0) / YEAR,
-                            self.true_vol, 0.0, True)
+        g = bs_price_greeks(
+            ref[:, None], p.strike, np.where(live, tau, 1.0) / YEAR, self.true_vol, 0.0, True
+        )
         d = np.where(live, g["delta"], 0.0)
         return np.sum(
             (pos[..., LONG_CALL] - pos[..., SHORT_CALL]) * d
@@ -198,7 +200,6 @@ class InformedOptionTrader:
     def _volatility(self, ctx: BlockContext) -> None:
         c = self.cfg
         venue: OptionsVenue = ctx.options[c.pool]
-        p = venue.pool
         now = ctx.time
         ref = ctx.ref
         # The delta hedge on the CEX at the reference price, rebalanced every block.
@@ -259,8 +260,14 @@ class InformedOptionTrader:
             return
         wg = w[go]
         res = venue.trade(
-            self.name, ctx, wg, best[go, 0].astype(np.int64), best[go, 1] > 0.5,
-            best[go, 2] > 0.5, True, c.size,
+            self.name,
+            ctx,
+            wg,
+            best[go, 0].astype(np.int64),
+            best[go, 1] > 0.5,
+            best[go, 2] > 0.5,
+            True,
+            c.size,
         )
         if ctx.ledger.active:
             self.edge[wg] += best_edge[go]
@@ -275,10 +282,13 @@ class InformedOptionTrader:
         venue: OptionsVenue = ctx.options[self.cfg.pool]
         ctx.ledger.pnl(self.name, venue.mark_positions(self.name, ctx.ref, ctx.time))
         if self.cfg.signal == "stale_oracle":
-            ctx.ledger.pnl(self.name, np.where(self.open, self.hedge * (ctx.ref - self.ref_open),
-                                               0.0))
+            ctx.ledger.pnl(
+                self.name, np.where(self.open, self.hedge * (ctx.ref - self.ref_open), 0.0)
+            )
 
     def world_columns(self) -> dict[str, np.ndarray]:
         """'agent.<name>.expected_edge' (numeraire, summed at trade time) and '.trades'."""
-        return {f"agent.{self.name}.expected_edge": self.edge,
-                f"agent.{self.name}.option_trades": self.trades}
+        return {
+            f"agent.{self.name}.expected_edge": self.edge,
+            f"agent.{self.name}.option_trades": self.trades,
+        }

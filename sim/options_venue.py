@@ -29,7 +29,6 @@ from __future__ import annotations
 import numpy as np
 
 from sim.metrics import OPTIONS_METRICS
-from sim.oracle import ChainlinkFeed
 from sim.options.pool_vec import (
     LONG_CALL,
     LONG_PUT,
@@ -41,6 +40,7 @@ from sim.options.pool_vec import (
     VecOptionsParams,
     mark,
 )
+from sim.oracle import ChainlinkFeed
 from sim.scenario import OptionsPoolConfig
 
 _TYPE = {
@@ -147,7 +147,15 @@ class OptionsVenue:
         spot = self.spot(ctx.ref)[w]
         now = ctx.time[w]
         res = self.pool.trade(
-            w, k, is_call, is_buy, is_open, amount, spot, now, self.fresh(ctx.time)[w],
+            w,
+            k,
+            is_call,
+            is_buy,
+            is_open,
+            amount,
+            spot,
+            now,
+            self.fresh(ctx.time)[w],
             pos[w, k, slot],
         )
         ok = res.ok
@@ -160,7 +168,9 @@ class OptionsVenue:
             mm = self.m
             sign = np.where(is_buy, 1.0, -1.0)
             np.add.at(mm["premium"], w, sign * res.base)
-            np.add.at(mm["fees"], w, np.where(is_buy, res.premium - res.base, res.base - res.premium))
+            np.add.at(
+                mm["fees"], w, np.where(is_buy, res.premium - res.base, res.base - res.premium)
+            )
             np.add.at(mm["volume"], w, np.where(ok, amount * spot, 0.0))
             np.add.at(mm["refused"], w, ((res.code != OK) & (amount > 0)).astype(float))
             for (c, b), key in _TYPE.items():

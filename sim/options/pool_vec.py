@@ -34,7 +34,7 @@ from typing import NamedTuple
 import numpy as np
 
 from sim.options.bs import bs_price_greeks
-from sim.options.pool import TAU_MIN, VOL_MAX, VOL_MIN, WAD, OptionsPool, OptionsParams
+from sim.options.pool import TAU_MIN, VOL_MAX, VOL_MIN, WAD, OptionsParams, OptionsPool
 
 YEAR = 31_536_000.0
 

@@ -21,7 +21,7 @@ from sim.scenario import OptionsPoolConfig, load_scenario, scenario_from_dict
 
 SCEN = Path(__file__).resolve().parents[2] / "scenarios"
 FMT = "parquet" if parquet_available() else "csv"
-O = "options.options."
+OPT = "options.options."
 K_SE = 3.0
 
 
@@ -42,12 +42,23 @@ def test_no_volatility_no_traders_nothing_happens():
     sc = _opts("price.sigma_per_day=0", paths=6, blocks=150, keep={"arb", "keeper"})
     assert not is_fusable(sc)
     w = Engine(sc).run().worlds
-    for key in ("premium", "fees", "payoffs", "nav_change", "book_mark_change", "hedge_pnl",
-                "volume", "refused", "delta", "gamma", "vega"):
-        assert np.all(w[O + key] == 0), key
+    for key in (
+        "premium",
+        "fees",
+        "payoffs",
+        "nav_change",
+        "book_mark_change",
+        "hedge_pnl",
+        "volume",
+        "refused",
+        "delta",
+        "gamma",
+        "vega",
+    ):
+        assert np.all(w[OPT + key] == 0), key
     for t in ("buy_call", "sell_call", "buy_put", "sell_put"):
-        assert np.all(w[O + "trades_" + t] == 0)
-    np.testing.assert_array_equal(w[O + "nav"], 5_000_000.0)
+        assert np.all(w[OPT + "trades_" + t] == 0)
+    np.testing.assert_array_equal(w[OPT + "nav"], 5_000_000.0)
     assert np.all(w["keeper.keeper.n_trades"] == 0)
 
 
@@ -55,11 +66,19 @@ def _venue(n: int = 3, **cfg) -> tuple[OptionsVenue, SimpleNamespace]:
     c = OptionsPoolConfig(
         liquidity=1e7,
         boards=[
-            {"expiry": 7 * 86400, "base_iv": 0.8, "call_cap": cfg.pop("call_cap", 4.0),
-             "strikes": [{"strike": k, "skew": s} for k, s in
-                         ((1800, 1.1), (2000, 1.0), (2200, 0.95))]},
-            {"expiry": 30 * 86400, "base_iv": 0.6,
-             "strikes": [{"strike": 1600, "skew": 1.2}, {"strike": 2500, "skew": 0.9}]},
+            {
+                "expiry": 7 * 86400,
+                "base_iv": 0.8,
+                "call_cap": cfg.pop("call_cap", 4.0),
+                "strikes": [
+                    {"strike": k, "skew": s} for k, s in ((1800, 1.1), (2000, 1.0), (2200, 0.95))
+                ],
+            },
+            {
+                "expiry": 30 * 86400,
+                "base_iv": 0.6,
+                "strikes": [{"strike": 1600, "skew": 1.2}, {"strike": 2500, "skew": 0.9}],
+            },
         ],
         **cfg,
     )
@@ -132,9 +151,11 @@ def test_settlement_pays_exactly_the_capped_intrinsic_values(spot):
     assert p.pool_balance[0] - bal0[0] == pytest.approx(received - owed, abs=1e-9)
     assert p.locked[0] == pytest.approx(0.0, abs=1e-6)
     # bob's collateral came back less what he owed; nothing of the board is left
-    assert p.trader_collateral[0] == pytest.approx(coll0[0] - sum(
-        b * (0.5 * p.strike[k] if c else p.strike[k]) for (k, c), (_, b) in sizes.items()
-    ), abs=1e-6)
+    assert p.trader_collateral[0] == pytest.approx(
+        coll0[0]
+        - sum(b * (0.5 * p.strike[k] if c else p.strike[k]) for (k, c), (_, b) in sizes.items()),
+        abs=1e-6,
+    )
     assert p.trader_collateral[0] == pytest.approx(0.0, abs=1e-6)
     assert p.payout_reserve[0] == pytest.approx(0.0, abs=1e-9)
     for who in ("alice", "bob"):
@@ -157,38 +178,52 @@ def test_informed_trader_profits_against_a_stale_oracle_not_a_fresh_one():
     w = fresh.worlds
     assert np.all(w["agent.sniper.option_trades"] == 0)
     assert np.all(w["agent.sniper.pnl"] == 0)
-    assert np.all(w[O + "volume"] == 0)
+    assert np.all(w[OPT + "volume"] == 0)
 
 
 def test_pnl_split_adds_up_to_the_nav_change():
     """Every agent, the short board expiring and settling inside the run: premium + fees +
     payoffs + book mark change = NAV change to rounding, the LPs' P&L adds the keeper's
     hedge P&L net of its gas, and the LP return is that over the starting NAV."""
-    sc = _opts("options_pools.0.trading_cutoff=3600", "options_pools.0.boards.0.expiry=5400",
-               paths=16, blocks=500)
+    sc = _opts(
+        "options_pools.0.trading_cutoff=3600",
+        "options_pools.0.boards.0.expiry=5400",
+        paths=16,
+        blocks=500,
+    )
     w = Engine(sc).run().worlds
-    assert np.all(w[O + "settlements"] == 1)
-    assert w[O + "volume"].sum() > 0 and np.any(w[O + "payoffs"] != 0)
-    parts = w[O + "premium"] + w[O + "fees"] + w[O + "payoffs"] + w[O + "book_mark_change"]
-    np.testing.assert_allclose(parts, w[O + "nav_change"], rtol=0, atol=1e-9 * 5e6)
-    assert np.all(np.abs(w[O + "split_error"]) <= 1e-9 * 5e6)
+    assert np.all(w[OPT + "settlements"] == 1)
+    assert w[OPT + "volume"].sum() > 0 and np.any(w[OPT + "payoffs"] != 0)
+    parts = w[OPT + "premium"] + w[OPT + "fees"] + w[OPT + "payoffs"] + w[OPT + "book_mark_change"]
+    np.testing.assert_allclose(parts, w[OPT + "nav_change"], rtol=0, atol=1e-9 * 5e6)
+    assert np.all(np.abs(w[OPT + "split_error"]) <= 1e-9 * 5e6)
     hedge = w["keeper.keeper.hedge_pnl"] - w["keeper.keeper.gas"]
-    np.testing.assert_allclose(w[O + "hedge_pnl"], hedge, rtol=1e-12, atol=1e-9)
-    np.testing.assert_allclose(w[O + "lp_pnl"], w[O + "nav_change"] + hedge, atol=1e-6)
-    np.testing.assert_allclose(w[O + "lp_return"], w[O + "lp_pnl"] / 5e6, rtol=1e-12)
-    assert np.all(w[O + "fees"] > 0)
+    np.testing.assert_allclose(w[OPT + "hedge_pnl"], hedge, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(w[OPT + "lp_pnl"], w[OPT + "nav_change"] + hedge, atol=1e-6)
+    np.testing.assert_allclose(w[OPT + "lp_return"], w[OPT + "lp_pnl"] / 5e6, rtol=1e-12)
+    assert np.all(w[OPT + "fees"] > 0)
 
 
 @pytest.mark.parametrize(
     "data, msg",
     [
-        ({"options_pools": [{"oracle": "nope", "boards": [{"expiry": 86400, "strikes": [
-            {"strike": 2000}]}]}]}, "unknown oracle"),
-        ({"options_pools": [{"boards": [{"expiry": 600, "strikes": [{"strike": 2000}]}]}]},
-         "trading cutoff"),
+        (
+            {
+                "options_pools": [
+                    {"oracle": "nope", "boards": [{"expiry": 86400, "strikes": [{"strike": 2000}]}]}
+                ]
+            },
+            "unknown oracle",
+        ),
+        (
+            {"options_pools": [{"boards": [{"expiry": 600, "strikes": [{"strike": 2000}]}]}]},
+            "trading cutoff",
+        ),
         ({"agents": [{"kind": "option_trader", "pool": "nope"}]}, "unknown options pool"),
-        ({"agents": [{"kind": "keeper", "inventory": {"options_pool": "nope"}}],
-          "perps": [{}]}, "unknown options pool"),
+        (
+            {"agents": [{"kind": "keeper", "inventory": {"options_pool": "nope"}}], "perps": [{}]},
+            "unknown options pool",
+        ),
     ],
     ids=["oracle", "expiry", "trader-pool", "keeper-pool"],
 )
@@ -199,13 +234,29 @@ def test_bad_options_config_is_rejected(data, msg):
 
 @pytest.mark.parametrize("name", ["options", "full"])
 def test_options_scenarios_run_from_the_cli(tmp_path, name):
-    run_to_dir(SCEN / f"{name}.yaml", tmp_path, paths=6,
-               overrides=["blocks.n_blocks=40", "metrics.series_every=10"], fmt=FMT)
+    run_to_dir(
+        SCEN / f"{name}.yaml",
+        tmp_path,
+        paths=6,
+        overrides=["blocks.n_blocks=40", "metrics.series_every=10"],
+        fmt=FMT,
+    )
     m = json.loads((tmp_path / "summary.json").read_text())["metrics"]
-    for key in ("premium", "fees", "payoffs", "hedge_pnl", "lp_return", "nav_change",
-                "trades_buy_call", "trades_sell_put", "delta", "gamma", "vega"):
-        assert O + key in m, key
-        assert m[O + key]["unit"], key
+    for key in (
+        "premium",
+        "fees",
+        "payoffs",
+        "hedge_pnl",
+        "lp_return",
+        "nav_change",
+        "trades_buy_call",
+        "trades_sell_put",
+        "delta",
+        "gamma",
+        "vega",
+    ):
+        assert OPT + key in m, key
+        assert m[OPT + key]["unit"], key
     informed = "agent.sniper.pnl" if name == "options" else "agent.option_sniper.pnl"
     assert informed in m
     series = list(tmp_path.glob("series.*"))
@@ -215,4 +266,4 @@ def test_options_scenarios_run_from_the_cli(tmp_path, name):
 
         cols = pq.read_schema(series[0]).names
         for g in ("nav", "delta", "gamma", "vega"):
-            assert O + g in cols
+            assert OPT + g in cols

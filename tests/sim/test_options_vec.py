@@ -31,8 +31,15 @@ DAY = 86_400
 T0 = 1_700_000_000
 OWNER = "owner"
 BOARDS = ((30 * DAY, 8 * 10**17, DEFAULT_CALL_CAP), (7 * DAY, 6 * 10**17, 2 * WAD))
-STRIKES = ((0, 1_600, 1.1), (0, 2_000, 1.0), (0, 2_400, 0.95), (0, 3_000, 0.9),
-           (1, 1_800, 1.05), (1, 2_000, 1.0), (1, 2_200, 0.97))
+STRIKES = (
+    (0, 1_600, 1.1),
+    (0, 2_000, 1.0),
+    (0, 2_400, 0.95),
+    (0, 3_000, 0.9),
+    (1, 1_800, 1.05),
+    (1, 2_000, 1.0),
+    (1, 2_200, 0.97),
+)
 SLOTS = ("long_call", "short_call", "long_put", "short_put")
 
 
@@ -116,7 +123,7 @@ def test_random_sequences_match_the_integer_twin(seed):
     for _step in range(60):
         now += int(rng.integers(60, 3 * DAY // 4))
         spot_int = np.zeros(n, dtype=np.int64)
-        for i, (pool, feed) in enumerate(twins):
+        for i, (_pool, feed) in enumerate(twins):
             old = feed.latest_answer()
             if rng.random() < 0.9:  # else leave the answer to go stale
                 move = float(np.exp(0.04 * rng.standard_normal()))
@@ -141,14 +148,30 @@ def test_random_sequences_match_the_integer_twin(seed):
             fn = pool.open_position if is_open[i] else pool.close_position
             long_arg = bool(is_buy[i]) if is_open[i] else not bool(is_buy[i])
             try:
-                premium, _flow = fn("t", sid, bool(is_call[i]), long_arg, amount_int[i],
-                                    2**255 if is_buy[i] else 0, 2**255, now)
+                premium, _flow = fn(
+                    "t",
+                    sid,
+                    bool(is_call[i]),
+                    long_arg,
+                    amount_int[i],
+                    2**255 if is_buy[i] else 0,
+                    2**255,
+                    now,
+                )
                 expect.append((OK, premium / WAD))
             except Revert as err:
                 expect.append((CODE_OF[str(err)], 0.0))
         res = vec.trade(
-            np.arange(n), k, is_call, is_buy, is_open, amount, spot_int / 1e8,
-            np.full(n, float(now)), fresh, pos,
+            np.arange(n),
+            k,
+            is_call,
+            is_buy,
+            is_open,
+            amount,
+            spot_int / 1e8,
+            np.full(n, float(now)),
+            fresh,
+            pos,
         )
         for i, (code, premium) in enumerate(expect):
             codes.add(code)
@@ -156,8 +179,12 @@ def test_random_sequences_match_the_integer_twin(seed):
             _close(res.premium[i], premium, "premium")
         # settle whatever expired, in both
         for b, (expiry, _, _) in enumerate(BOARDS):
-            due = np.array([now >= T0 + expiry and not pool.boards[b + 1].settled
-                            and fr for (pool, _), fr in zip(twins, fresh, strict=True)])
+            due = np.array(
+                [
+                    now >= T0 + expiry and not pool.boards[b + 1].settled and fr
+                    for (pool, _), fr in zip(twins, fresh, strict=True)
+                ]
+            )
             if not due.any():
                 continue
             out = vec.settle(b, spot_int / 1e8, due)
@@ -211,8 +238,12 @@ def test_quote_matches_and_leaves_state_alone():
 
 def test_open_interest_slots_follow_the_trader_side():
     vec = _vec(1, OptionsParams(), 500_000 * WAD)
-    for k, call, buy, slot in ((1, True, True, LONG_CALL), (1, True, False, SHORT_CALL),
-                               (2, False, True, LONG_PUT), (2, False, False, SHORT_PUT)):
+    for k, call, buy, slot in (
+        (1, True, True, LONG_CALL),
+        (1, True, False, SHORT_CALL),
+        (2, False, True, LONG_PUT),
+        (2, False, False, SHORT_PUT),
+    ):
         r = vec.trade([0], [k], call, buy, True, 1.0, 2000.0, float(T0))
         assert r.ok[0]
         assert vec.oi[0, k, slot] == 1.0
@@ -238,8 +269,9 @@ def test_boundary_refusals_agree(is_buy, amount, spot, code):
     vec = _vec(1, params, 10_000_000 * WAD)
     sid = 2 if "iv" in code else 4  # 4: the 3,000 strike, far out of the money
     with pytest.raises(Revert, match=code):
-        pool.open_position("t", sid, True, is_buy, int(amount * WAD), 2**255 if is_buy else 0,
-                           2**255, T0)
+        pool.open_position(
+            "t", sid, True, is_buy, int(amount * WAD), 2**255 if is_buy else 0, 2**255, T0
+        )
     r = vec.trade([0], [sid - 1], True, is_buy, True, amount, float(spot), float(T0))
     assert r.code[0] == CODE_OF[code]
     _check_state(vec, twins, T0)
