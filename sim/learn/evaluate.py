@@ -376,7 +376,8 @@ def tune_baselines(
             DeltaBand(band=v, min_delay=0.0, override=1e9) for v in (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
         ],
         "whalley_wilmott": [
-            WhalleyWilmott(risk_aversion=v) for v in (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+            WhalleyWilmott(risk_aversion=v)
+            for v in (1e-5, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
         ],
     }
     mps = [simulate_market(cfg, cfg.market(mk), n_paths, seed) for mk in cfg.train.markets]
