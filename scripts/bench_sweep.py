@@ -2,7 +2,10 @@
 
 Prints a markdown table with wall time, runs per second, the speed-up over one process and
 its ratio to the core count (target >= 0.8), and the machine's load average before each
-measurement (a busy machine understates the speed-up: take the figure when it is quiet).
+measurement (a busy machine understates the speed-up: take the figure when it is quiet; the
+1-minute average still holds some of the previous measurement's own load). Each process pool
+is started inside the timing (about 1-2 s of imports per process), so runs must be long enough
+to amortise it: the defaults take about 1 s per run on one core.
 
     python scripts/bench_sweep.py [--workers K] [--runs N] [--paths P] [--blocks B]
 
@@ -54,9 +57,9 @@ def timed(scenario: Path, runs: int, workers: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--runs", type=int, default=16)
-    ap.add_argument("--paths", type=int, default=400)
-    ap.add_argument("--blocks", type=int, default=1800)
+    ap.add_argument("--runs", type=int, default=12)
+    ap.add_argument("--paths", type=int, default=2000)
+    ap.add_argument("--blocks", type=int, default=3600)
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-sweep-scn-"))
     scn = tmp / "bench.yaml"
