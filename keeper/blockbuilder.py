@@ -7,8 +7,8 @@ one batched HTTP request with automine off, mines once with `evm_mine(timestamp)
 every receipt in one more request.
 
 anvil only: agents send from their own addresses through `anvil_autoImpersonateAccount`, so no
-client-side signing is needed. Fees are explicit and equal, so the block keeps the order the
-transactions were sent in (checked by the tests).
+client-side signing is needed. Gas prices fall by 1 wei per position, so the fee-ordered block
+keeps the order the transactions were sent in (checked on every block).
 """
 
 from __future__ import annotations
@@ -64,75 +64,91 @@ class Receipt:
     """Position in the block."""
 
 
+HEAVY_BLOCK_GAS = 10_000_000
+"""Gas in a block past which the base fee may rise from zero (the target is half the 30M
+limit; a margin below it): reset it then."""
+
+
 @dataclass
 class BlockBuilder:
-    """Queue transactions for one block, then `mine(timestamp)` sends and mines them."""
+    """Queue transactions for one block, then `mine(timestamp)` sends and mines them.
+
+    Order: anvil handles a batch's sends concurrently, so arrival order is not sending
+    order beyond a few transactions. Strictly falling gas prices, 1 wei apart above
+    `gas_price` on a zero base fee, make anvil's fee-ordered block follow the sending order,
+    and `mine` checks that it did.
+    """
 
     rpc: RpcBatch
     gas_price: int = 0
-    """Wei per gas for every transaction (equal fees keep the sending order)."""
+    """Lowest wei per gas offered (the last transaction of a block pays this)."""
     _queue: list[dict] = field(default_factory=list)
     _nonces: dict[str, int] = field(default_factory=dict)
-    """Next nonce per sender: explicit, because a batch's sends are handled concurrently and
-    node-assigned nonces would collide."""
+    """Next nonce per sender: explicit, because node-assigned nonces of concurrently handled
+    sends would collide."""
 
     @classmethod
     def connect(cls, url: str, gas_price: int = 0) -> BlockBuilder:
         """Take control of an anvil's blocks: automine off, any sender impersonated."""
         rpc = RpcBatch(url)
         rpc.many([("evm_setAutomine", [False]), ("anvil_autoImpersonateAccount", [True])])
-        if gas_price == 0:
-            rpc.one("anvil_setNextBlockBaseFeePerGas", ["0x0"])
+        rpc.one("anvil_setNextBlockBaseFeePerGas", ["0x0"])
         return cls(rpc, gas_price)
 
-    def add(self, sender: str, to: str, data: str, gas: int, value: int = 0) -> None:
-        """Queue a call from `sender` to `to` with calldata `data` (0x-hex) and a gas limit."""
-        if sender not in self._nonces:
-            self._nonces[sender] = int(
-                self.rpc.one("eth_getTransactionCount", [sender, "pending"]), 16
-            )
+    def prime(self, senders: list[str]) -> None:
+        """Fetch the next nonce of many senders in one request."""
+        new = [s for s in dict.fromkeys(senders) if s not in self._nonces]
+        counts = self.rpc.many([("eth_getTransactionCount", [s, "pending"]) for s in new])
+        self._nonces.update({s: int(c, 16) for s, c in zip(new, counts, strict=True)})
+
+    def add(self, sender: str, to: str | None, data: str, gas: int, value: int = 0) -> None:
+        """Queue a call from `sender` to `to` (None: create a contract) with calldata `data`
+        (0x-hex) and a gas limit."""
+        self.prime([sender])
         nonce = self._nonces[sender]
         self._nonces[sender] = nonce + 1
-        self._queue.append(
-            {
-                "from": sender,
-                "nonce": hex(nonce),
-                "to": to,
-                "data": data,
-                "gas": hex(gas),
-                "gasPrice": hex(self.gas_price),
-                "value": hex(value),
-            }
-        )
+        tx = {"from": sender, "nonce": hex(nonce), "data": data, "gas": hex(gas),
+              "value": hex(value)}  # fmt: skip
+        if to is not None:
+            tx["to"] = to
+        self._queue.append(tx)
 
     @property
     def pending(self) -> int:
         return len(self._queue)
 
     def mine(self, timestamp: int) -> list[Receipt]:
-        """Send the queued transactions in one request, mine one block at `timestamp`, and
-        return their receipts in block order. Reverted transactions are mined (status 0)."""
+        """Send the queue in one request, mine one block at `timestamp`, and return the
+        receipts in sending order (= block order). Reverted transactions are mined (status 0)."""
+        return self.mine_and_read(timestamp, [])[0]
+
+    def mine_and_read(
+        self, timestamp: int, reads: list[tuple[str, str]], ordered: bool = True
+    ) -> tuple[list[Receipt], list[str]]:
+        """`mine`, then the receipts (in sending order) and the eth_calls `reads` (to, data)
+        in one request. `ordered`: fail unless the block holds them in the sending order."""
         queue, self._queue = self._queue, []
-        if self.gas_price == 0:
-            # Keep the base fee at zero so gasPrice 0 stays valid block after block.
-            self.rpc.one("anvil_setNextBlockBaseFeePerGas", ["0x0"])
+        for i, tx in enumerate(queue):
+            tx["gasPrice"] = hex(self.gas_price + len(queue) - i)
         hashes = self.rpc.many([("eth_sendTransaction", [tx]) for tx in queue])
         self.rpc.one("evm_mine", [timestamp])
-        raw = self.rpc.many([("eth_getTransactionReceipt", [h]) for h in hashes])
+        calls = [("eth_getTransactionReceipt", [h]) for h in hashes]
+        calls += [("eth_call", [{"to": to, "data": data}, "latest"]) for to, data in reads]
+        out = self.rpc.many(calls)
+        raw, values = out[: len(hashes)], out[len(hashes) :]
         receipts = []
         for tx, h, r in zip(queue, hashes, raw, strict=True):
             if r is None:
                 raise ChainError(f"transaction {h} from {tx['from']} was not mined in the block")
             receipts.append(
-                Receipt(
-                    h,
-                    tx["from"],
-                    int(r["status"], 16),
-                    int(r["gasUsed"], 16),
-                    int(r["transactionIndex"], 16),
-                )
-            )
-        return sorted(receipts, key=lambda r: r.index)
+                Receipt(h, tx["from"], int(r["status"], 16), int(r["gasUsed"], 16),
+                        int(r["transactionIndex"], 16))
+            )  # fmt: skip
+        if ordered and [r.index for r in receipts] != list(range(len(receipts))):
+            raise ChainError(f"the block mined at {timestamp} did not keep the sending order")
+        if sum(r.gas_used for r in receipts) > HEAVY_BLOCK_GAS:
+            self.rpc.one("anvil_setNextBlockBaseFeePerGas", ["0x0"])
+        return receipts, values
 
     def call(self, to: str, data: str, block: str = "latest") -> str:
         return self.rpc.one("eth_call", [{"to": to, "data": data}, block])

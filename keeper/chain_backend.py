@@ -57,7 +57,6 @@ DEADLINE_SLACK = 3600
 TX_GAS = {"swap": 250_000, "mint": 350_000, "burn": 300_000, "transmit": 200_000}
 """Gas limit per transaction kind (actual use is in the receipts)."""
 SETUP_GAS = 300_000
-HEAVY_BLOCK_GAS = 10_000_000
 ETH_BALANCE = 10**24
 """Wei given to every sending address (gas prices are a few wei, to order blocks)."""
 MAX_UINT = 2**256 - 1
@@ -121,62 +120,6 @@ def load_artifacts(root: Path | None = None) -> dict[str, dict[str, Any]]:
     return types
 
 
-# --------------------------------------------------------------------------- block builder
-
-
-class ParityBuilder(BlockBuilder):
-    """A BlockBuilder that creates contracts and reads receipts and state in one request."""
-
-    def add(self, sender: str, to: str | None, data: str, gas: int, value: int = 0) -> None:
-        super().add(sender, to or "", data, gas, value)
-        if to is None:
-            del self._queue[-1]["to"]
-
-    def prime(self, senders: list[str]) -> None:
-        """Fetch the next nonce of many senders in one request."""
-        new = [s for s in senders if s not in self._nonces]
-        counts = self.rpc.many([("eth_getTransactionCount", [s, "pending"]) for s in new])
-        self._nonces.update({s: int(c, 16) for s, c in zip(new, counts, strict=True)})
-
-    def mine_and_read(
-        self, timestamp: int, reads: list[tuple[str, str]], ordered: bool = True
-    ) -> tuple[list[Receipt], list[str]]:
-        """Send the queue, mine one block at `timestamp`, then read the receipts (in sending
-        order) and the eth_calls `reads` (to, data) in one request. `ordered`: fail unless
-        the block holds them in the sending order."""
-        queue, self._queue = self._queue, []
-        # anvil takes a batch's sends concurrently, so arrival order is not sending order
-        # beyond a few transactions; strictly falling gas prices (1 wei apart, on a zero base
-        # fee) make its fee-ordered block follow the sending order instead.
-        for i, tx in enumerate(queue):
-            tx["gasPrice"] = hex(self.gas_price + len(queue) - i)
-        hashes = self.rpc.many([("eth_sendTransaction", [tx]) for tx in queue])
-        self.rpc.one("evm_mine", [timestamp])
-        calls = [("eth_getTransactionReceipt", [h]) for h in hashes]
-        calls += [("eth_call", [{"to": to, "data": data}, "latest"]) for to, data in reads]
-        out = self.rpc.many(calls)
-        raw, values = out[: len(hashes)], out[len(hashes) :]
-        receipts = []
-        for tx, h, r in zip(queue, hashes, raw, strict=True):
-            if r is None:
-                raise ChainError(f"transaction {h} from {tx['from']} was not mined in the block")
-            receipts.append(
-                Receipt(
-                    h,
-                    tx["from"],
-                    int(r["status"], 16),
-                    int(r["gasUsed"], 16),
-                    int(r["transactionIndex"], 16),
-                )
-            )
-        if ordered and [r.index for r in receipts] != list(range(len(receipts))):
-            raise ChainError(f"block at {timestamp} did not keep the sending order")
-        if sum(r.gas_used for r in receipts) > HEAVY_BLOCK_GAS:
-            # Above the gas target the base fee would rise from zero: keep it at zero.
-            self.rpc.one("anvil_setNextBlockBaseFeePerGas", ["0x0"])
-        return receipts, values
-
-
 # --------------------------------------------------------------------------- layout
 
 
@@ -202,7 +145,7 @@ class Layout:
         return (t[RISKY], t[NUMERAIRE]) if self.risky_is_token0 else (t[NUMERAIRE], t[RISKY])
 
 
-def deploy(builder: ParityBuilder, sc: Scenario) -> Layout:
+def deploy(builder: BlockBuilder, sc: Scenario) -> Layout:
     """Deploy tokens, router, feeds and pools from the deployer's address; returns the layout
     (nothing seeded yet)."""
     art = load_artifacts()
@@ -267,7 +210,7 @@ def deploy(builder: ParityBuilder, sc: Scenario) -> Layout:
 # --------------------------------------------------------------------------- transactions
 
 
-def queue_setup(builder: ParityBuilder, layout: Layout, world: ExactWorld) -> None:
+def queue_setup(builder: BlockBuilder, layout: Layout, world: ExactWorld) -> None:
     """Seed pools and first feed rounds as the exact world did; fund and approve agents."""
     t0, t1 = layout.token01()
     dep = layout.deployer
@@ -298,7 +241,7 @@ def queue_setup(builder: ParityBuilder, layout: Layout, world: ExactWorld) -> No
             )
 
 
-def queue_action(builder: ParityBuilder, layout: Layout, a: dict, timestamp: int) -> None:
+def queue_action(builder: BlockBuilder, layout: Layout, a: dict, timestamp: int) -> None:
     """One recorded action as its transaction."""
     kind = a["kind"]
     deadline = timestamp + DEADLINE_SLACK
@@ -454,7 +397,7 @@ class ChainSession:
     def __init__(self, url: str, sc: Scenario, world_kwargs: dict | None = None):
         self.url = url
         self.sc = sc
-        self.builder = ParityBuilder.connect(url)
+        self.builder = BlockBuilder.connect(url)
         self.layout = deploy(self.builder, sc)
         self.world = ExactWorld(
             sc,
@@ -502,7 +445,7 @@ class ChainSession:
 
 
 def run_records(
-    builder: ParityBuilder,
+    builder: BlockBuilder,
     layout: Layout,
     reads: list[Read],
     records: list[BlockRecord],
@@ -597,7 +540,7 @@ def replay_bundle(bundle: Path | str, url: str | None = None) -> Divergence | No
     path, data = _read_bundle(Path(bundle))
     dump = json.loads((path / "state.json").read_text())
     with anvil(url) as rpc_url:
-        builder = ParityBuilder.connect(rpc_url)
+        builder = BlockBuilder.connect(rpc_url)
         builder.rpc.one("anvil_loadState", [dump["state"]])
         builder.rpc.one("anvil_setNextBlockBaseFeePerGas", ["0x0"])
         layout = Layout(**data["layout"])

@@ -55,6 +55,8 @@ def test_a_block_of_swaps_lands_in_order_at_its_timestamp_and_equals_the_twin(up
         deployer = role_account("deployer").address
 
         builder = BlockBuilder.connect(fork.uri)
+        # senders pay 1-wei-apart gas prices (that is what keeps the block's order)
+        builder.rpc.many([("anvil_setBalance", [t, hex(10**18)]) for t in traders])
         for t in traders:  # block 1: fund and approve
             builder.add(deployer, weth, erc20.encode_abi("mint", [t, 100 * 10**18]), 100_000)
             builder.add(deployer, usdc, erc20.encode_abi("mint", [t, 300_000 * 10**6]), 100_000)
