@@ -648,6 +648,10 @@ def _network_url(network: str | None, rpc: str | None) -> Iterator[str | None]:
 )
 @click.option("--seed", type=int, default=None, help="Override the scenario's seed.")
 @click.option(
+    "--set", "overrides", multiple=True, metavar="DOTTED.PATH=VALUE",
+    help="Override a scenario field; the value is parsed as a YAML scalar.",
+)  # fmt: skip
+@click.option(
     "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/chain"),
     show_default=True, help="Where summary.json and worlds go.",
 )  # fmt: skip
@@ -665,6 +669,7 @@ def chain_run(
     scenario: Path,
     paths: int,
     seed: int | None,
+    overrides: tuple[str, ...],
     out_dir: Path,
     blocks: int | None,
     network: str | None,
@@ -680,7 +685,8 @@ def chain_run(
     if network and rpc:
         raise click.BadParameter("give --network or --rpc, not both", param_hint="--rpc")
     try:
-        sc = load_scenario(scenario, [f"seed={seed}"] if seed is not None else [])
+        sets = [*overrides, *([f"seed={seed}"] if seed is not None else [])]
+        sc = load_scenario(scenario, sets)
         sc = cut_scenario(sc, blocks)
         with _network_url(network, rpc) as given, anvil(given) as url:
             run = run_on_chain(sc, url, bundle_dir or out_dir / "bundles", check_every)

@@ -16,11 +16,18 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import click
+from click.core import ParameterSource
 
 from keeper import chain as chainmod
+from keeper.chain_backend import chain_run
+from keeper.chain_backend import replay as chain_replay
 from keeper.errors import ChainError, KeeperError
-from sim.cli import bench_sim, sim
+from sim.cli import bench_sim
+from sim.cli import run_cmd as fast_run
 from sim.errors import SimError
+from sim.learn.cli import learn
+from sim.report import report_cmd
+from sim.sweep import sweep_cmd
 
 FORK_NETWORK = "ethereum:mainnet-fork:foundry"
 UPSTREAM_NETWORK = "ethereum:mainnet:node"
@@ -336,7 +343,54 @@ def keeper_status(config: Path | None) -> None:
 
 # --------------------------------------------------------------------------- simulator
 
-cli.add_command(sim)
+CHAIN_ONLY = ("blocks", "network", "rpc", "bundle_dir", "check_every")
+
+
+def _run_with_backend() -> click.Command:
+    """`ammlab sim run`: the fast engine's command plus `--backend chain` (one world through
+    the deployed contracts on anvil, parity every block), sharing SCENARIO, --paths, --seed,
+    --out and --set."""
+    backend = click.Option(
+        ["--backend"], type=click.Choice(["fast", "chain"]), default="fast", show_default=True,
+        help="fast: the batch engine; chain: the contracts on anvil with parity every block.",
+    )  # fmt: skip
+    chain_params = [p for p in chain_run.params if p.name in CHAIN_ONLY]
+
+    def callback(backend: str, **kw) -> None:
+        ctx = click.get_current_context()
+        given = {k for k in kw if ctx.get_parameter_source(k) is not ParameterSource.DEFAULT}
+        if backend == "fast":
+            if wrong := [k for k in CHAIN_ONLY if k in given]:
+                raise click.UsageError(f"--{wrong[0].replace('_', '-')} needs --backend chain")
+            ctx.invoke(fast_run, **{p.name: kw[p.name] for p in fast_run.params})
+            return
+        if "fmt" in given:
+            raise click.UsageError("--format applies to the fast backend only")
+        ctx.invoke(
+            chain_run, scenario=kw["scenario"], paths=kw["paths"] or 1, seed=kw["seed"],
+            overrides=kw["overrides"], out_dir=kw["out_dir"], **{k: kw[k] for k in CHAIN_ONLY},
+        )  # fmt: skip
+
+    return click.Command(
+        "run",
+        params=[*fast_run.params, backend, *chain_params],
+        callback=callback,
+        help=f"{fast_run.help}\n\nWith --backend chain: one world through the deployed contracts "
+        "on anvil (a private one unless --rpc/--network), stopping at the first divergence "
+        "from the exact twin with a replay bundle.",
+    )
+
+
+@cli.group("sim")
+def sim_group() -> None:
+    """Agent-based simulation of AMM pools (fast engine, or the contracts on a chain)."""
+
+
+sim_group.add_command(_run_with_backend())
+sim_group.add_command(chain_replay, "replay")
+cli.add_command(sweep_cmd, "sweep")
+cli.add_command(report_cmd, "report")
+cli.add_command(learn, "learn")
 
 
 @cli.group("bench")
