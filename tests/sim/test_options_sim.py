@@ -232,7 +232,7 @@ def test_bad_options_config_is_rejected(data, msg):
         scenario_from_dict(data)
 
 
-@pytest.mark.parametrize("name", ["options", "full"])
+@pytest.mark.parametrize("name", ["options", "full_options"])
 def test_options_scenarios_run_from_the_cli(tmp_path, name):
     run_to_dir(
         SCEN / f"{name}.yaml",
