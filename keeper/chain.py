@@ -208,8 +208,10 @@ def start_upstream(
     home: Path | None = None,
     chain_id: int = MAINNET_CHAIN_ID,
     timeout: float = 20.0,
+    extra_args: tuple[str, ...] = (),
 ) -> UpstreamRecord:
-    """Start a detached anvil on 127.0.0.1:`port` with `chain_id`; wait until it answers.
+    """Start a detached anvil on 127.0.0.1:`port` with `chain_id` (plus `extra_args`);
+    wait until it answers.
 
     Raises ChainError, leaving nothing running, when anvil is missing, the port is taken or
     anvil does not come up.
@@ -228,7 +230,8 @@ def start_upstream(
     home.mkdir(parents=True, exist_ok=True)
     log_path = home / "upstream.log"
     url = f"http://{DEFAULT_HOST}:{port}"
-    cmd = [anvil, "--host", DEFAULT_HOST, "--port", str(port), "--chain-id", str(chain_id)]
+    cmd = [anvil, "--host", DEFAULT_HOST, "--port", str(port), "--chain-id", str(chain_id),
+           *extra_args]  # fmt: skip
     with open(log_path, "wb") as log:
         # A new session: the upstream survives the CLI process and Ctrl-C in its terminal.
         proc = subprocess.Popen(

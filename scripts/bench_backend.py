@@ -125,7 +125,9 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="ammlab-bench-backend-"))
     record = None
     if args.rpc is None:
-        record = chainmod.start_upstream(port=chainmod.free_port(), home=home)
+        record = chainmod.start_upstream(
+            port=chainmod.free_port(), home=home, extra_args=("--prune-history",)
+        )
     url = args.rpc or record.url
     try:
         print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; anvil {url}\n")
