@@ -20,6 +20,7 @@ from silverback import SilverbackBot
 from keeper import chain as chainmod
 from keeper.config import load_keeper_config
 from keeper.errors import ManifestError
+from keeper.killswitch import SEVERITY
 from keeper.runtime import Keeper
 
 CONFIG_ENV = "AMMLAB_KEEPER_CONFIG"
@@ -48,8 +49,10 @@ def start(_state) -> None:
 @bot.on_(chain.blocks)
 def on_block(block) -> dict:
     result = _keeper.tick(block.number)
+    # Silverback records numeric datapoints only: the kill-switch mode goes as its severity
+    # (0 running, 1 reduce_only, 2 paused, 3 flatten).
     return {k: round(v, 6) for k, v in _keeper.metrics.last.items()} | {
-        "legs": len(result.legs), "mode": result.mode,
+        "legs": len(result.legs), "mode_level": SEVERITY[result.mode],
     }  # fmt: skip
 
 
