@@ -234,18 +234,39 @@ def fork_session_cmd(swaps: int, seed: int) -> None:
 # --------------------------------------------------------------------------- main job
 
 
+SCENARIOS = chainmod.PROJECT_ROOT / "scenarios"
+
+
 @cli.command("demo")
 @click.option("--swaps", default=20, show_default=True, type=click.IntRange(0, 100_000))
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--worlds", default=1000, show_default=True, type=click.IntRange(min=2),
+              help="Worlds of the fast-engine study.")  # fmt: skip
+@click.option("--hours", default=6, show_default=True, type=click.IntRange(1, 24),
+              help="Simulated hours of the fast-engine study (12 s blocks).")  # fmt: skip
+@click.option("--chain-blocks", default=300, show_default=True, type=click.IntRange(10, 10_000),
+              help="Blocks of the parity run on the chain.")  # fmt: skip
+@click.option("--out", "out_dir", default="runs/demo", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path, resolve_path=True))  # fmt: skip
 @click.option("--keep-chain", is_flag=True, help="Leave the upstream running afterwards.")
-def demo(swaps: int, seed: int, keep_chain: bool) -> None:
-    """The main job: bring up the local chain, trade on a fork, print the pools.
+def demo(
+    swaps: int, seed: int, worlds: int, hours: int, chain_blocks: int, out_dir: Path,
+    keep_chain: bool,
+) -> None:  # fmt: skip
+    """The main job, end to end on the embedded defaults.
 
-    Uses the upstream at AMMLAB_UPSTREAM_RPC (default 127.0.0.1:8645) if it answers, else
-    starts it there, deploys the suite, and stops it at the end.
+    1. the local upstream chain (AMMLAB_UPSTREAM_RPC, default 127.0.0.1:8645; started and the
+       suite deployed if nothing answers there), and swaps on a fork of it, each checked
+       against the exact twin;
+    2. the options study in the fast engine over many worlds (scenarios/options.yaml: options
+       pool, constant-product venues, arbitrageurs, option traders, the keeper on the perp);
+    3. a scenario on a chain through the real contracts with exact parity at every block
+       (scenarios/parity.yaml on a private anvil);
+    4. the HTML report of the study; prints where everything is.
     """
     url = chainmod.upstream_url()
     started = False
+    click.echo("[1/4] local chain and a fork of it")
     try:
         chainmod.chain_id_of(url, timeout=1.0)
     except ChainError:
@@ -260,6 +281,29 @@ def demo(swaps: int, seed: int, keep_chain: bool) -> None:
         if started and not keep_chain:
             chainmod.stop_upstream()
             click.echo("local upstream stopped (pass --keep-chain to leave it running)")
+
+    from sim.atomic import atomic_write_text
+    from sim.cli import run_to_dir
+    from sim.report import build_report
+
+    click.echo(f"\n[2/4] options study in the fast engine: {worlds} worlds x {hours} h")
+    head = run_to_dir(
+        SCENARIOS / "options.yaml", out_dir / "study", paths=worlds, seed=seed,
+        overrides=[f"blocks.n_blocks={hours * 300}"], progress=True,
+    )  # fmt: skip
+    for name, m in head.items():
+        click.echo(f"  {name}: {m['mean']:.6g} ± {m['se']:.2g} {m['unit']}")
+
+    click.echo(f"\n[3/4] parity run on a chain: scenarios/parity.yaml, {chain_blocks} blocks")
+    click.get_current_context().invoke(
+        chain_run, scenario=SCENARIOS / "parity.yaml", paths=1, seed=seed, overrides=(),
+        out_dir=out_dir / "chain", blocks=chain_blocks, network=None, rpc=None,
+        bundle_dir=None, check_every=1,
+    )  # fmt: skip
+
+    click.echo("\n[4/4] report")
+    report = atomic_write_text(out_dir / "report.html", build_report(out_dir / "study"))
+    click.echo(f"study: {out_dir / 'study'}\nchain run: {out_dir / 'chain'}\nreport: {report}")
 
 
 # --------------------------------------------------------------------------- keeper

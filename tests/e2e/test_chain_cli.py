@@ -62,13 +62,23 @@ def test_up_status_dump_down_reload_and_fork_session(ammlab, private_chain, tmp_
     assert "2500.00" in session.stdout  # the seed price survived the dump and reload
 
 
-def test_demo_brings_up_the_chain_trades_on_a_fork_and_stops_it(ammlab, private_chain):
+def test_demo_runs_the_whole_job_and_stops_the_chain(ammlab, private_chain, tmp_path):
     _, env = private_chain
-    demo = ammlab("demo", "--swaps", "4", env=env)
+    out = tmp_path / "demo"
+    demo = ammlab(
+        "demo", "--swaps", "4", "--worlds", "16", "--hours", "1", "--chain-blocks", "60",
+        "--out", str(out), env=env,
+    )  # fmt: skip
     assert demo.returncode == 0, demo.stderr
     assert "4 swaps through the router" in demo.stdout
     assert "local upstream stopped" in demo.stdout
+    assert "parity: ok at every block" in demo.stdout
     assert chainmod.running_record(Path(env[chainmod.HOME_ENV])) is None
+    summary = json.loads((out / "study" / "summary.json").read_text())
+    assert summary["metrics"]["options.options.fees"]["n"] == 16
+    assert (out / "chain" / "summary.json").is_file()
+    assert "<svg" in (out / "report.html").read_text()
+    assert f"report: {out / 'report.html'}" in demo.stdout
 
 
 def test_missing_anvil_is_one_line_and_leaves_nothing(ammlab, private_chain):
