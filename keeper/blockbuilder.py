@@ -29,10 +29,8 @@ class RpcBatch:
         self.timeout = timeout
         self._session = requests.Session()
 
-    def many(self, calls: list[tuple[str, list]]) -> list[Any]:
-        """Results of `calls` in order; a failed call raises ChainError naming it."""
-        if not calls:
-            return []
+    def _post(self, calls: list[tuple[str, list]]) -> dict[int, dict]:
+        """Send `calls` in one request; the replies by index."""
         body = [
             {"jsonrpc": "2.0", "id": i, "method": method, "params": params}
             for i, (method, params) in enumerate(calls)
@@ -41,7 +39,15 @@ class RpcBatch:
             reply = self._session.post(self.url, json=body, timeout=self.timeout).json()
         except (requests.RequestException, ValueError) as err:
             raise ChainError(f"RPC {self.url} is unreachable ({err})") from err
-        by_id = {item["id"]: item for item in reply}
+        if not isinstance(reply, list):
+            raise ChainError(f"RPC {self.url} answered a batch with {str(reply)[:120]}")
+        return {item["id"]: item for item in reply}
+
+    def many(self, calls: list[tuple[str, list]]) -> list[Any]:
+        """Results of `calls` in order; a failed call raises ChainError naming it."""
+        if not calls:
+            return []
+        by_id = self._post(calls)
         results = []
         for i, (method, _) in enumerate(calls):
             item = by_id[i]
@@ -49,6 +55,14 @@ class RpcBatch:
                 raise ChainError(f"{method} #{i} refused: {item['error'].get('message')}")
             results.append(item["result"])
         return results
+
+    def many_or_none(self, calls: list[tuple[str, list]]) -> list[Any]:
+        """Results of `calls` in order, None for a call that failed (e.g. an eth_call that
+        reverted, such as an index past the end of an array) instead of failing them all."""
+        if not calls:
+            return []
+        by_id = self._post(calls)
+        return [None if "error" in by_id[i] else by_id[i].get("result") for i in range(len(calls))]
 
     def one(self, method: str, params: list | None = None) -> Any:
         return self.many([(method, params or [])])[0]

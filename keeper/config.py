@@ -32,6 +32,7 @@ from keeper.safety_config import (
     ENV_PREFIX,
     SafetyConfig,
     SafetyConfigError,
+    describe_config_error,
     load_safety_config,
 )
 from sim.hedging import DeltaBand, PolicyConfig
@@ -194,22 +195,6 @@ class KeeperConfig(BaseSettings):
         return env_settings, init_settings
 
 
-def _describe(err: ValidationError, source: str) -> str:
-    first = err.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"] if not str(p).startswith("function-"))
-    got = first.get("input")
-    env = ENV_PREFIX + ENV_DELIMITER.join(str(p) for p in first["loc"]).upper()
-    more = f" (and {len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
-    shown = "" if isinstance(got, dict | list | tuple) else f" (got {got!r})"
-    if first["type"] == "extra_forbidden":
-        fix = f"remove it from {source} (see keeper/config.example.yaml for the fields)"
-    elif env in os.environ:
-        fix = f"fix or unset the environment variable {env}"
-    else:
-        fix = f"fix it in {source} or override it with {env}"
-    return f"keeper config field {loc}: {first['msg']}{shown}{more}; {fix}"
-
-
 def load_keeper_config(path: str | os.PathLike | None = None, **overrides: Any) -> KeeperConfig:
     """Defaults, then the YAML at `path`, then `overrides` (top-level fields), then `KEEPER_`
     environment variables. Raises KeeperConfigError naming the first bad field."""
@@ -241,4 +226,6 @@ def load_keeper_config(path: str | os.PathLike | None = None, **overrides: Any) 
     try:
         return KeeperConfig(**data, safety=safety)
     except ValidationError as err:
-        raise KeeperConfigError(_describe(err, source)) from err
+        raise KeeperConfigError(
+            describe_config_error(err, source, "keeper config", "keeper/config.example.yaml")
+        ) from err

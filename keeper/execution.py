@@ -21,11 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from keeper.blockbuilder import RpcBatch
 from keeper.config import KeeperConfig
 from keeper.guards import GuardInputs, run_guards
 from keeper.journal import Journal, intent_key
 from keeper.killswitch import KillSwitch, order_allowed
-from keeper.reader import Addresses, MarketSnapshot, TolerantBatch, calldata
+from keeper.reader import Addresses, MarketSnapshot, calldata
 from keeper.strategy import GWEI, LegPlan, Plan
 from keeper.txmanager import SimulationRevert, TxError, TxManager
 
@@ -96,7 +97,7 @@ class Executor:
         self.txm = txm
         self.reference_price = reference_price
         self.oracle_decimals = oracle_decimals
-        self.batch = TolerantBatch(txm.chain.url if txm else "", timeout=30.0) if txm else None
+        self.batch = RpcBatch(txm.chain.url if txm else "", timeout=30.0) if txm else None
 
     @property
     def live(self) -> bool:
@@ -217,7 +218,7 @@ class Executor:
     def setup_calls(self, snap: MarketSnapshot) -> list[tuple[str, str, str, float]]:
         """(name, to, calldata, notional) of the set-up transactions still needed."""
         a = self.addresses
-        batch = self.batch or TolerantBatch("")
+        batch = self.batch or RpcBatch("")
         checks = [(a.base_token, a.router), (a.quote_token, a.router)]
         if a.perp and self.cfg.venues.perp.enabled:
             checks.append((a.quote_token, a.perp))

@@ -69,28 +69,6 @@ class Call:
         return decode(list(self.out), bytes.fromhex(result[2:]))
 
 
-class TolerantBatch(RpcBatch):
-    """`RpcBatch` whose `many_or_none` gives None for a call that reverted (an index past
-    the end of `liveBoardIds`) instead of failing the whole batch."""
-
-    def many_or_none(self, calls: list[tuple[str, list]]) -> list[Any]:
-        if not calls:
-            return []
-        body = [
-            {"jsonrpc": "2.0", "id": i, "method": method, "params": params}
-            for i, (method, params) in enumerate(calls)
-        ]
-        try:
-            reply = self._session.post(self.url, json=body, timeout=self.timeout).json()
-        except Exception as err:  # noqa: BLE001 - transport or JSON failure, one message
-            raise ChainError(f"RPC {self.url} is unreachable ({err})") from err
-        if not isinstance(reply, list):
-            raise ChainError(f"RPC {self.url} answered a batch with {str(reply)[:120]}")
-        by_id = {item["id"]: item for item in reply}
-        return [by_id[i].get("result") if "error" not in by_id[i] else None
-                for i in range(len(calls))]  # fmt: skip
-
-
 # --------------------------------------------------------------------------- snapshot
 
 
@@ -263,7 +241,7 @@ class ChainReader:
     def __init__(self, url: str, addresses: Addresses, timeout: float = 30.0):
         self.url = url
         self.addresses = addresses
-        self.batch = TolerantBatch(url, timeout=timeout)
+        self.batch = RpcBatch(url, timeout=timeout)
         self._static: dict[str, Any] | None = None
         self._board_ids: tuple[int, ...] = ()
         self._strike_ids: dict[int, tuple[int, ...]] = {}

@@ -155,20 +155,25 @@ class SafetyConfig(BaseSettings):
         return env_settings, init_settings
 
 
-def _describe(err: ValidationError, source: str) -> str:
+def describe_config_error(
+    err: ValidationError, source: str, what: str = "safety config",
+    fields_doc: str = "keeper/safety_config.py",
+) -> str:  # fmt: skip
+    """One line naming the first bad field of a KEEPER_-configurable model and how to fix it:
+    in `source` (the YAML) or through the environment variable that would set it."""
     first = err.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"])
+    loc = ".".join(str(p) for p in first["loc"] if not str(p).startswith("function-"))
     got = first.get("input")
     env = ENV_PREFIX + ENV_DELIMITER.join(str(p) for p in first["loc"]).upper()
     more = f" (and {len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
-    shown = "" if isinstance(got, dict) else f" (got {got!r})"
+    shown = "" if isinstance(got, dict | list | tuple) else f" (got {got!r})"
     if first["type"] == "extra_forbidden":
-        fix = f"remove it from {source} (see keeper/safety_config.py for the fields)"
+        fix = f"remove it from {source} (see {fields_doc} for the fields)"
     elif env in os.environ:
         fix = f"fix or unset the environment variable {env}"
     else:
         fix = f"fix it in {source} or override it with {env}"
-    return f"safety config field {loc}: {first['msg']}{shown}{more}; {fix}"
+    return f"{what} field {loc}: {first['msg']}{shown}{more}; {fix}"
 
 
 def load_safety_config(path: str | os.PathLike | None = None, **overrides: Any) -> SafetyConfig:
@@ -195,7 +200,7 @@ def load_safety_config(path: str | os.PathLike | None = None, **overrides: Any) 
     try:
         return SafetyConfig(**data)
     except ValidationError as err:
-        raise SafetyConfigError(_describe(err, source)) from err
+        raise SafetyConfigError(describe_config_error(err, source)) from err
 
 
 def field_docs(model: type[BaseModel]) -> dict[str, str]:
