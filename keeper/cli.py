@@ -344,7 +344,7 @@ def keeper_run(config: Path | None, live: bool, blocks: int | None, network: str
     cfg = load_keeper_config(config, **overrides)
     manifest = None
     if cfg.addresses.manifest is not None or chainmod.manifest_path().is_file():
-        manifest = chainmod.read_manifest(cfg.addresses.manifest, expect_chain_id=cfg.chain_id)
+        manifest = chainmod.read_manifest(cfg.addresses.manifest)  # its chain: Keeper.preflight
     with ape_network(network) as provider:
         url = cfg.rpc_url or getattr(provider, "http_uri", None) or provider.uri
         with Keeper(cfg, manifest, rpc_url=url) as keeper:

@@ -32,6 +32,7 @@ from eth_utils import to_checksum_address
 
 from keeper import chain as chainmod
 from keeper.config import KeeperConfig, KeeperConfigError
+from keeper.errors import ManifestError
 from keeper.execution import Executor, LegResult
 from keeper.guards import (
     CumulativeObservation,
@@ -169,6 +170,7 @@ class Keeper:
         self.url = rpc_url or cfg.rpc_url or chainmod.upstream_url()
         self.home = Path(home or chainmod.home_dir())
         self.log = log or JsonLog(path=cfg.log_path)
+        self.manifest = manifest
         self.addresses, self.baseline = resolve_addresses(cfg, manifest)
         if not self.addresses.keeper:
             raise KeeperConfigError("keeper config field addresses.keeper: no keeper account")
@@ -198,8 +200,37 @@ class Keeper:
 
     # -- lifecycle ----------------------------------------------------------------------
 
+    def preflight(self) -> None:
+        """Before any read or transaction: the RPC is the configured chain, the manifest is
+        for it, and every configured contract has code. Raises one-line errors."""
+        chain_id = chainmod.chain_id_of(self.url)
+        if chain_id != self.cfg.chain_id:
+            raise KeeperConfigError(
+                f"keeper config field chain_id: {self.cfg.chain_id}, but the RPC {self.url} is "
+                f"chain id {chain_id}: point the keeper at the right chain or fix chain_id"
+            )
+        if self.manifest is not None and self.manifest.get("chain_id") != chain_id:
+            raise ManifestError(
+                f"the manifest is for chain id {self.manifest.get('chain_id')} but the RPC is "
+                f"chain id {chain_id}: redeploy with `ammlab chain up` or pass the right manifest"
+            )
+        a = self.addresses
+        contracts = {"base token": a.base_token, "quote token": a.quote_token, "feed": a.feed,
+                     "router": a.router, **{f"pool {n}": addr for n, addr in a.pools.items()},
+                     "options pool": a.options_pool, "perp": a.perp}  # fmt: skip
+        named = [(name, addr) for name, addr in contracts.items() if addr]
+        codes = self.reader.batch.many([("eth_getCode", [addr, "latest"]) for _, addr in named])
+        for (name, addr), code in zip(named, codes, strict=True):
+            if code in (None, "0x", "0x0"):
+                raise ManifestError(
+                    f"no contract code at {addr} ({name}) on chain {chain_id}: fix the keeper "
+                    "config's addresses or redeploy with `ammlab chain up`"
+                )
+
     def start(self) -> None:
-        """Reconcile the journal (live), then the one-time set-up (approvals, margin)."""
+        """Preflight, reconcile the journal (live), then the one-time set-up (approvals,
+        margin)."""
+        self.preflight()
         snap = self.reader.read()
         self.executor.oracle_decimals = snap.oracle_decimals
         if self.txm is not None:
@@ -356,6 +387,8 @@ class Keeper:
     def run(self, blocks: int | None = None, poll_s: float | None = None) -> int:
         """Tick on every new block until `blocks` ticks ran (forever if None)."""
         poll = poll_s or self.cfg.poll_s
+        if not self.started:
+            self.start()  # outside the loop's catch-all: a failed preflight ends the run
         last = None
         done = 0
         while blocks is None or done < blocks:
