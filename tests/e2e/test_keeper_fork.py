@@ -270,3 +270,36 @@ def test_keeper_runs_a_trained_policy_on_the_fork(fork, tmp_path):
             assert sum(i.meta["size"] for i in mined) == pytest.approx(want, rel=1e-6)
         else:
             assert not result.legs and not mined
+
+
+def test_stale_oracle_means_no_hedge_and_reduce_only_then_resume(fork, tmp_path):
+    """Chaos on the fork: the feed goes stale while the pool's book needs a hedge → the keeper
+    sends nothing and is reduce-only; a fresh answer → after the recovery checks it runs and
+    hedges. Every transition is journaled with its cause."""
+    from ape import chain
+
+    from keeper.killswitch import status
+
+    provider, manifest = fork
+    trader = _trader(manifest)
+    _transmit(manifest, 3000)
+    _buy_calls(manifest, trader, 3, 12.0)  # the pool is short ~6 delta: a hedge is due
+    chain.pending_timestamp = chain.blocks.head.timestamp + 4_000  # > oracle_max_age_s (1 h)
+    chain.mine()
+    cfg = _cfg(tmp_path, live=True)
+    with Keeper(cfg, manifest, rpc_url=provider.uri, log=JsonLog(stream=None)) as keeper:
+        stale = keeper.tick()
+        assert stale.mode == "reduce_only"
+        assert not [i for i in keeper.journal.intents(("mined",)) if i.kind == "hedge"]
+        assert abs(_net_delta(keeper)) > BAND  # the hedge it wanted did not go out
+
+        _transmit(manifest, 3000)  # a fresh answer: sane from now on
+        modes = []
+        for _ in range(cfg.safety.killswitch.oracle_recovery_checks + 1):
+            chain.mine()
+            modes.append(keeper.tick().mode)
+        assert modes[-1] == "running", modes
+        assert abs(_net_delta(keeper)) <= BAND
+        journal_path = cfg.journal_path
+    causes = [t["cause"] for t in status(journal_path)["transitions"]]
+    assert causes[:2] == ["oracle", "oracle_recovered"], causes
