@@ -303,3 +303,53 @@ def test_stale_oracle_means_no_hedge_and_reduce_only_then_resume(fork, tmp_path)
         journal_path = cfg.journal_path
     causes = [t["cause"] for t in status(journal_path)["transitions"]]
     assert causes[:2] == ["oracle", "oracle_recovered"], causes
+
+
+def test_manipulated_pool_means_no_hedge_and_reduce_only_then_resume(fork, tmp_path):
+    """Chaos on the fork: the deepest pool is pushed 10 % above the oracle and held there →
+    its TWAP leaves the oracle's deviation bound → reduce-only: the hedge position may only
+    shrink, so the due hedge is not put on; the pool is traded back and time passes → the
+    keeper resumes by itself and hedges."""
+    from ape import chain
+
+    from keeper.strategy import hedge_position
+
+    provider, manifest = fork
+    trader = _trader(manifest)
+    _transmit(manifest, 3000)
+    router = project.Router.at(manifest["router"]["address"])
+    venue_a = manifest["pools"]["venue_a"]["address"]  # the deepest pool: the TWAP source
+    usdc = manifest["tokens"]["USDC"]["address"]
+    weth = project.ERC20.at(manifest["tokens"]["WETH"]["address"])
+    cfg = _cfg(tmp_path, live=True)
+    window = cfg.safety.guards.twap_window_s
+
+    def later(seconds: int) -> None:
+        chain.pending_timestamp = chain.blocks.head.timestamp + seconds
+        chain.mine()
+
+    with Keeper(cfg, manifest, rpc_url=provider.uri, log=JsonLog(stream=None)) as keeper:
+        assert keeper.tick().mode == "running"  # sane: the first TWAP observation
+        bought = weth.balanceOf(trader)
+        router.swapExactTokensForTokens(venue_a, usdc, 150_000 * 10**6, 0, trader,
+                                        chain.blocks.head.timestamp + 600, sender=trader)  # fmt: skip
+        bought = weth.balanceOf(trader) - bought
+        _buy_calls(manifest, trader, 3, 12.0)  # a hedge is now due
+        later(window + 60)
+        before = hedge_position(keeper.reader.read(), keeper.baseline)
+        manipulated = keeper.tick()
+        after = hedge_position(keeper.reader.read(), keeper.baseline)
+        assert manipulated.mode == "reduce_only"
+        assert abs(after) <= abs(before) + 1e-9 and after * before >= 0, (before, after)
+        assert abs(_net_delta(keeper)) > BAND  # the due hedge was not put on
+
+        router.swapExactTokensForTokens(venue_a, weth, bought, 0, trader,
+                                        chain.blocks.head.timestamp + 600, sender=trader)  # fmt: skip
+        _transmit(manifest, 3000)  # keep the feed fresh across the wait
+        modes = []
+        for _ in range(cfg.safety.killswitch.oracle_recovery_checks + 2):
+            later(window // 2)
+            _transmit(manifest, 3000)
+            modes.append(keeper.tick().mode)
+        assert modes[-1] == "running", modes
+        assert abs(_net_delta(keeper)) <= BAND
