@@ -16,6 +16,7 @@ import math
 import os
 import types
 import zlib
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 import numpy as np
@@ -229,13 +230,14 @@ class WorldStreams:
         return out
 
 
-class PriceProcess:
+class PriceProcess(ABC):
     """A batch price process: `price` (N,) now; `step(dt)` advances by dt seconds (N,)."""
 
     price: np.ndarray
 
-    def step(self, dt: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def step(self, dt: np.ndarray) -> np.ndarray:
+        """Advance every world by `dt` seconds (N,) and return the new prices (N,)."""
 
 
 def _gbm_step_py(log_s, st, spare, has, dt, drift, sigma):
