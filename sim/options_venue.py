@@ -142,24 +142,12 @@ class OptionsVenue:
         is_open = np.broadcast_to(np.asarray(is_open, dtype=bool), (m,))
         amount = np.broadcast_to(np.asarray(amount, dtype=float), (m,))
         pos = self.holder(agent)
-        long_side = is_buy == is_open
-        slot = np.where(long_side, LONG_CALL, SHORT_CALL) + np.where(is_call, 0, 2)
         spot = self.spot(ctx.ref)[w]
         now = ctx.time[w]
-        res = self.pool.trade(
-            w,
-            k,
-            is_call,
-            is_buy,
-            is_open,
-            amount,
-            spot,
-            now,
-            self.fresh(ctx.time)[w],
-            pos[w, k, slot],
+        res = self._fill(
+            agent, w, k, is_call, is_buy, is_open, amount, spot, now, self.fresh(ctx.time)[w], pos
         )
         ok = res.ok
-        pos[w[ok], k[ok], slot[ok]] += np.where(is_open, amount, -amount)[ok]
         pnl = np.zeros(self.n)
         pnl[w] = np.where(is_buy, -res.premium, res.premium)
         if ledger_pnl:
@@ -175,6 +163,20 @@ class OptionsVenue:
             np.add.at(mm["refused"], w, ((res.code != OK) & (amount > 0)).astype(float))
             for (c, b), key in _TYPE.items():
                 np.add.at(mm[key], w, (ok & (is_call == c) & (is_buy == b)).astype(float))
+        return res
+
+    def _fill(
+        self, agent, w, k, is_call, is_buy, is_open, amount, spot, now, fresh, pos
+    ) -> TradeResult:
+        """The pool's fill of `agent`'s trades and its positions `pos` (N, K, 4) after them.
+        (The chain backend's exact stand-in fills on the integer twin instead.)"""
+        long_side = is_buy == is_open
+        slot = np.where(long_side, LONG_CALL, SHORT_CALL) + np.where(is_call, 0, 2)
+        res = self.pool.trade(
+            w, k, is_call, is_buy, is_open, amount, spot, now, fresh, pos[w, k, slot]
+        )
+        ok = res.ok
+        pos[w[ok], k[ok], slot[ok]] += np.where(is_open, amount, -amount)[ok]
         return res
 
     def mark_positions(self, name: str, ref: np.ndarray, now: np.ndarray) -> np.ndarray:
@@ -197,20 +199,27 @@ class OptionsVenue:
         """Start the accounting baseline when the ledger starts; settle expired boards."""
         if ctx.ledger.active and self.nav0 is None:
             self.nav0, self.mark0 = self._nav_mark(ctx)
-        p = self.pool
-        fresh = None
-        for bi, expiry in enumerate(p.expiry):
-            due = (ctx.time >= expiry) & ~p.settled[:, bi]
-            if not due.any():
-                continue
-            if fresh is None:
-                fresh = self.fresh(ctx.time)
-            due &= fresh
+        for bi in range(self.pool.expiry.shape[0]):
+            due = self._due(ctx, bi)
             if due.any():
                 self._settle(ctx, bi, due)
 
+    def _due(self, ctx, bi: int) -> np.ndarray:
+        """Worlds where board `bi` settles now: expired, unsettled, a fresh answer, (N,)."""
+        p = self.pool
+        due = (ctx.time >= p.expiry[bi]) & ~p.settled[:, bi]
+        return due & self.fresh(ctx.time) if due.any() else due
+
+    def _settle_pool(self, ctx, bi: int, due: np.ndarray) -> dict[str, np.ndarray]:
+        """`settleBoard(bi)` in worlds `due`; returns `OptionsPoolVec.settle`'s dict."""
+        return self.pool.settle(bi, self.spot(ctx.ref), due)
+
+    def _claim(self, name: str, pos: np.ndarray, out: dict[str, np.ndarray]) -> None:
+        """`name`'s claims of its positions `pos` on the strikes just settled (`out`)."""
+        self.pool.claim(pos, out["call"], out["put"], out["on"])
+
     def _settle(self, ctx, bi: int, due: np.ndarray) -> None:
-        out = self.pool.settle(bi, self.spot(ctx.ref), due)
+        out = self._settle_pool(ctx, bi, due)
         active = ctx.ledger.active
         if active:
             self.m["payoffs"] += out["received"] - out["owed"]
@@ -219,7 +228,7 @@ class OptionsVenue:
             held = np.any(np.where(out["on"][..., None], pos, 0.0) != 0, axis=(1, 2))
             if not held.any():
                 continue
-            self.pool.claim(pos, out["call"], out["put"], out["on"])
+            self._claim(name, pos, out)
             on = out["on"][..., None]
             p = np.where(on, pos, 0.0)
             pnl = np.sum(
