@@ -19,12 +19,17 @@ Flow of `run_on_chain`:
    round, answer and updatedAt, and every agent's token and LP balances. The first difference
    stops the run and writes a replay bundle; `replay(bundle)` re-runs it and reproduces it.
 
-Addresses: agents send from addresses derived from their names (anvil impersonates them), gas
-price 0 on a zero base fee, so balances move only by what the contracts do.
+Venue kinds beyond pools and feeds plug in as a `ChainPart` (the counterpart of a
+`sim.exact_world.ExactPart`): extra contracts, setup transactions, an encoder for its action
+kinds and the reads of its state fields.
+
+Addresses: accounts send from addresses derived from their labels (anvil impersonates them),
+gas price 0 on a zero base fee, so balances move only by what the contracts do.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import tempfile
 import time
@@ -33,7 +38,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 import rlp
@@ -46,15 +51,30 @@ from keeper.blockbuilder import BlockBuilder, Receipt
 from keeper.errors import ChainError, KeeperError
 from sim.atomic import atomic_write_json
 from sim.errors import SimError
-from sim.exact_world import NUMERAIRE, RISKY, BlockRecord, ExactWorld, transmitter_of
+from sim.exact_world import (
+    DEPLOYER,
+    NUMERAIRE,
+    RISKY,
+    BlockRecord,
+    ExactPart,
+    ExactWorld,
+    parts,
+    transmitter_of,
+)
 from sim.scenario import Scenario, load_scenario, scenario_from_dict
 
-BUNDLE_FORMAT = "ammlab-replay/1"
+BUNDLE_FORMAT = "ammlab-replay/2"
 BASE_EPOCH = 2_000_000_000
 """Earliest setup timestamp: a fresh anvil (replay) starts below it, so recorded blocks stay
 in its future."""
 DEADLINE_SLACK = 3600
-TX_GAS = {"swap": 250_000, "mint": 350_000, "burn": 300_000, "transmit": 200_000}
+TX_GAS = {
+    "swap": 250_000,
+    "mint": 350_000,
+    "burn": 300_000,
+    "transmit": 200_000,
+    "lp_transfer": 100_000,
+}
 """Gas limit per transaction kind (actual use is in the receipts)."""
 SETUP_GAS = 300_000
 ETH_BALANCE = 10**24
@@ -82,11 +102,11 @@ def _sel(signature: str) -> str:
 def _word(v: int | str) -> str:
     if isinstance(v, str):
         return v[2:].lower().rjust(64, "0")
-    return f"{v:064x}"
+    return f"{v % 2**256:064x}"  # two's complement for int256
 
 
 def calldata(signature: str, *args: int | str) -> str:
-    """0x calldata of a function taking only static words (uint, int >= 0, address)."""
+    """0x calldata of a function taking only static words (uint, int, address)."""
     return "0x" + _SEL.setdefault(signature, _sel(signature)) + "".join(_word(a) for a in args)
 
 
@@ -96,6 +116,11 @@ _SEL: dict[str, str] = {}
 def _words(hexdata: str) -> list[int]:
     h = hexdata[2:]
     return [int(h[i : i + 64], 16) for i in range(0, len(h), 64)]
+
+
+def signed(word: int) -> int:
+    """An int256 read back from its 256-bit word."""
+    return word - 2**256 if word >= 2**255 else word
 
 
 def address_of(label: str) -> str:
@@ -123,6 +148,15 @@ def load_artifacts(root: Path | None = None) -> dict[str, dict[str, Any]]:
 # --------------------------------------------------------------------------- layout
 
 
+Tx = tuple[str, str | None, str, int]
+"""(sender, to (None: create), calldata, gas limit)"""
+Read = tuple[str, str, list]
+"""(to, calldata, [(field, word index) or (field, word index, True)]): one eth_call and the
+state fields of its words; a third element True reads the word as an int256."""
+CodeFn = Callable[[str, list[str], list], str]
+"""code(contract name, constructor ABI types, args) -> initcode (0x hex)."""
+
+
 @dataclass
 class Layout:
     """Where the scenario lives on the chain."""
@@ -133,8 +167,11 @@ class Layout:
     feeds: dict[str, str]
     pools: dict[str, str]
     agents: dict[str, str]
+    """Account label (agents' names and parts' accounts) -> address."""
     transmitters: dict[str, str]
     setup_ts: int
+    contracts: dict[str, str] = field(default_factory=dict)
+    """Parts' contracts: label (e.g. "perp:<name>") -> address."""
 
     @property
     def risky_is_token0(self) -> bool:
@@ -144,10 +181,84 @@ class Layout:
         t = self.tokens
         return (t[RISKY], t[NUMERAIRE]) if self.risky_is_token0 else (t[NUMERAIRE], t[RISKY])
 
+    def sender(self, label: str) -> str:
+        """Address of an account label, the deployer or a feed's transmitter."""
+        if label == DEPLOYER:
+            return self.deployer
+        return self.agents[label]
 
-def deploy(builder: BlockBuilder, sc: Scenario) -> Layout:
-    """Deploy tokens, router, feeds and pools from the deployer's address; returns the layout
-    (nothing seeded yet)."""
+
+class ChainPart:
+    """Chain counterpart of a `sim.exact_world.ExactPart` (a plug-in venue kind).
+
+    The exact part names it as `chain_part = "module:Class"`; the backend imports it and
+    makes one instance per run with `ChainPart(sc)`. Protocol, in the order of a run:
+
+    1. `creations(sc)`: the contracts to create, as `(label, initcode_fn)` with
+       `initcode_fn(addresses, code) -> 0x initcode`. `addresses` maps every label of the run
+       to its (predicted) address: "risky", "numeraire", "router", "feed:<oracle>",
+       "pool:<pool>" and the parts' own labels; `code(contract, abi_types, args)` builds
+       initcode from the compiled artifact. They are created by the deployer, one per block,
+       after the core's, and land in `layout.contracts[label]`.
+    2. `setup_txs(layout, world)`: transactions sent in the setup block after the core has
+       seeded pools, landed first feed rounds and minted `world.fund` to every account (and
+       approved the router): approvals of the part's contracts, tokens the deployer needs
+       (e.g. `mint(deployer, amount)` on a token, whose owner is the deployer), etc. They
+       must not change any compared state field beyond what the exact part's setup actions
+       account for.
+    3. Then the exact part's setup actions (`ExactPart.setup`) and, each block, its actions
+       through `encode(action, layout, timestamp) -> Tx` for every kind in `kinds`;
+       `layout.sender(label)` maps an account label to its address.
+    4. `reads(layout, world) -> [Read]`: eth_calls whose words give exactly the fields of
+       `ExactPart.state()` (any order; the comparison follows the exact state's order); a
+       field entry `(name, index, True)` reads an int256.
+
+    Every address that sends must be an account of the world (`world.add_account`) or the
+    deployer: the backend funds (ETH), impersonates and primes their nonces.
+    """
+
+    kinds: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, sc: Scenario):
+        self.sc = sc
+
+    def creations(self, sc: Scenario) -> list[tuple[str, Callable[[dict[str, str], CodeFn], str]]]:
+        return []
+
+    def setup_txs(self, layout: Layout, world: ExactWorld) -> list[Tx]:
+        return []
+
+    def encode(self, action: dict[str, Any], layout: Layout, timestamp: int) -> Tx:
+        raise ChainError(f"{type(self).__name__} cannot encode {action['kind']!r}")
+
+    def reads(self, layout: Layout, world: ExactWorld) -> list[Read]:
+        return []
+
+
+def chain_parts(sc: Scenario) -> list[ChainPart]:
+    """The chain parts of the exact parts `sc` uses, in the exact world's order."""
+    out = []
+    for cls in parts():
+        if cls.applies(sc):
+            out.append(load_chain_part(cls)(sc))
+    return out
+
+
+def load_chain_part(cls: type[ExactPart]) -> type[ChainPart]:
+    """Import the chain counterpart named by `cls.chain_part` ("module:Class")."""
+    mod, _, name = cls.chain_part.partition(":")
+    try:
+        return getattr(importlib.import_module(mod), name)
+    except (ImportError, AttributeError) as err:
+        raise ChainError(
+            f"exact part {cls.name!r}: chain part {cls.chain_part!r} not found ({err})"
+        ) from err
+
+
+def deploy(builder: BlockBuilder, sc: Scenario, cparts: list[ChainPart] | None = None) -> Layout:
+    """Deploy tokens, router, feeds, pools and the parts' contracts from the deployer's
+    address; returns the layout (nothing seeded yet; `agents` holds the scenario's agents,
+    the session adds the parts' accounts)."""
     art = load_artifacts()
     deployer = address_of("deployer")
     rpc = builder.rpc
@@ -160,36 +271,51 @@ def deploy(builder: BlockBuilder, sc: Scenario) -> Layout:
     def code(name: str, types: list[str], args: list) -> str:
         return art[name]["deploymentBytecode"]["bytecode"] + abi_encode(types, args).hex()
 
-    creations: list[tuple[str, str]] = []  # (label, initcode)
+    creations: list[tuple[str, Callable[[dict[str, str], CodeFn], str]]] = []
     erc20 = ["string", "string", "uint8", "address"]
     creations.append(
-        (RISKY, code("ERC20", erc20, ["Wrapped Ether (ammlab)", "WETH", 18, deployer]))
+        (RISKY, lambda a, c: c("ERC20", erc20, ["Wrapped Ether (ammlab)", "WETH", 18, deployer]))
     )
-    creations.append((NUMERAIRE, code("ERC20", erc20, ["USD Coin (ammlab)", "USDC", 6, deployer])))
-    creations.append(("router", code("Router", [], [])))
+    creations.append(
+        (NUMERAIRE, lambda a, c: c("ERC20", erc20, ["USD Coin (ammlab)", "USDC", 6, deployer]))
+    )
+    creations.append(("router", lambda a, c: c("Router", [], [])))
     transmitters = {o.name: address_of(transmitter_of(o.name)) for o in sc.oracles}
     for o in sc.oracles:
         args = [8, f"{o.name} (ammlab)", transmitters[o.name]]
         creations.append(
-            (f"feed:{o.name}", code("PriceFeed", ["uint8", "string", "address"], args))
+            (
+                f"feed:{o.name}",
+                lambda a, c, args=args: c("PriceFeed", ["uint8", "string", "address"], args),
+            )
         )
+    for p in sc.pools:
+        creations.append(
+            (
+                f"pool:{p.name}",
+                lambda a, c, fee=int(p.fee_bps): c(
+                    "ConstantProductPool",
+                    ["address", "address", "uint256"],
+                    [a[RISKY], a[NUMERAIRE], fee],
+                ),
+            )
+        )
+    core = len(creations)
+    for part in cparts or []:
+        creations.extend(part.creations(sc))
     addresses = {
         label: create_address(deployer, nonce + i) for i, (label, _) in enumerate(creations)
     }
-    for p in sc.pools:
-        args = [addresses[RISKY], addresses[NUMERAIRE], int(p.fee_bps)]
-        label = f"pool:{p.name}"
-        creations.append(
-            (label, code("ConstantProductPool", ["address", "address", "uint256"], args))
-        )
-        addresses[label] = create_address(deployer, nonce + len(creations) - 1)
+    if len(addresses) != len(creations):
+        raise ChainError("two contracts of the run share a label: rename one part's contract")
     # One creation per block: each fits any block gas limit.
-    for _label, initcode in creations:
+    for label, make in creations:
+        initcode = make(addresses, code)
         gas = int(rpc.one("eth_estimateGas", [{"from": deployer, "data": initcode}]), 16)
         builder.add(deployer, None, initcode, gas * 12 // 10 + 50_000)
         receipts, _ = builder.mine_and_read(ts, [])
         if receipts[0].status != 1:
-            raise ChainError(f"deploying {_label} reverted")
+            raise ChainError(f"deploying {label} reverted")
         ts += 1
     codes = rpc.many([("eth_getCode", [a, "latest"]) for a in addresses.values()])
     for label, c in zip(addresses, codes, strict=True):
@@ -204,54 +330,81 @@ def deploy(builder: BlockBuilder, sc: Scenario) -> Layout:
         agents={a.name: address_of(f"agent:{a.name}") for a in sc.agents},
         transmitters=transmitters,
         setup_ts=ts,
+        contracts={label: addresses[label] for label, _ in creations[core:]},
     )
 
 
 # --------------------------------------------------------------------------- transactions
 
 
-def queue_setup(builder: BlockBuilder, layout: Layout, world: ExactWorld) -> None:
-    """Seed pools and first feed rounds as the exact world did; fund and approve agents."""
+def setup_txs(layout: Layout, world: ExactWorld, cparts: list[ChainPart]) -> list[Tx]:
+    """The setup block: the core's seeds and first feed rounds as the exact world did them;
+    every account funded and approving the router (LP holders: their LP too); then each
+    part's setup transactions and its recorded setup actions."""
     t0, t1 = layout.token01()
     dep = layout.deployer
+    txs: list[Tx] = []
+    by_kind = _encoders(cparts)
+    part_actions = []
     for a in world.setup.actions:
         if a["kind"] == "seed":
             pool = layout.pools[a["pool"]]
-            builder.add(dep, t0, calldata("mint(address,uint256)", pool, a["amount0"]), SETUP_GAS)
-            builder.add(dep, t1, calldata("mint(address,uint256)", pool, a["amount1"]), SETUP_GAS)
-            builder.add(dep, pool, calldata("mint(address)", dep), SETUP_GAS)
+            txs.append((dep, t0, calldata("mint(address,uint256)", pool, a["amount0"]), SETUP_GAS))
+            txs.append((dep, t1, calldata("mint(address,uint256)", pool, a["amount1"]), SETUP_GAS))
+            txs.append((dep, pool, calldata("mint(address)", dep), SETUP_GAS))
         elif a["kind"] == "transmit":
-            queue_action(builder, layout, a, 0)
+            txs.append(encode_action(layout, a, layout.setup_ts, by_kind))
+        else:
+            part_actions.append(a)
     for name, addr in layout.agents.items():
         for tok in (RISKY, NUMERAIRE):
             token = layout.tokens[tok]
-            builder.add(
-                dep, token, calldata("mint(address,uint256)", addr, world.fund[tok]), SETUP_GAS
+            txs.append(
+                (dep, token, calldata("mint(address,uint256)", addr, world.fund[tok]), SETUP_GAS)
             )
-            builder.add(
-                addr,
-                token,
-                calldata("approve(address,uint256)", layout.router, MAX_UINT),
-                SETUP_GAS,
-            )
+            txs.append(
+                (addr, token, calldata("approve(address,uint256)", layout.router, MAX_UINT),
+                 SETUP_GAS)
+            )  # fmt: skip
         if name in world.lp_agents:
             pool = layout.pools[world.lp_agents[name]]
-            builder.add(
-                addr, pool, calldata("approve(address,uint256)", layout.router, MAX_UINT), SETUP_GAS
-            )
+            txs.append(
+                (addr, pool, calldata("approve(address,uint256)", layout.router, MAX_UINT),
+                 SETUP_GAS)
+            )  # fmt: skip
+    for part in cparts:
+        txs.extend(part.setup_txs(layout, world))
+    txs.extend(encode_action(layout, a, layout.setup_ts, by_kind) for a in part_actions)
+    return txs
 
 
-def queue_action(builder: BlockBuilder, layout: Layout, a: dict, timestamp: int) -> None:
-    """One recorded action as its transaction."""
+def _encoders(cparts: list[ChainPart]) -> dict[str, ChainPart]:
+    out: dict[str, ChainPart] = {}
+    for part in cparts:
+        for k in part.kinds:
+            out[k] = part
+    return out
+
+
+def encode_action(
+    layout: Layout, a: dict, timestamp: int, by_kind: dict[str, ChainPart] | None = None
+) -> Tx:
+    """One recorded action as its transaction (the core's kinds here, the parts' by theirs)."""
     kind = a["kind"]
     deadline = timestamp + DEADLINE_SLACK
     if kind == "transmit":
         feed = a["feed"]
         data = calldata("transmit(int256)", a["answer"])
-        builder.add(layout.transmitters[feed], layout.feeds[feed], data, TX_GAS[kind])
-        return
+        return (layout.transmitters[feed], layout.feeds[feed], data, TX_GAS[kind])
+    if by_kind and kind in by_kind:
+        return by_kind[kind].encode(a, layout, timestamp)
+    if kind not in ("swap", "mint", "burn", "lp_transfer"):
+        raise ChainError(f"no chain part encodes action kind {kind!r}")
     agent = layout.agents[a["agent"]]
     pool = layout.pools[a["pool"]]
+    if kind == "lp_transfer":
+        data = calldata("transfer(address,uint256)", agent, a["liquidity"])
+        return (layout.sender(a["from"]), pool, data, TX_GAS[kind])
     if kind == "swap":
         data = calldata(
             "swapExactTokensForTokens(address,address,uint256,uint256,address,uint256)",
@@ -262,24 +415,20 @@ def queue_action(builder: BlockBuilder, layout: Layout, a: dict, timestamp: int)
             "addLiquidity(address,uint256,uint256,uint256,uint256,address,uint256)",
             pool, a["amount0"], a["amount1"], a["min0"], a["min1"], agent, deadline,
         )  # fmt: skip
-    elif kind == "burn":
+    else:
         data = calldata(
             "removeLiquidity(address,uint256,uint256,uint256,address,uint256)",
             pool, a["liquidity"], a["min0"], a["min1"], agent, deadline,
         )  # fmt: skip
-    else:  # pragma: no cover - the exact world records only these kinds
-        raise ChainError(f"unknown action kind {kind!r}")
-    builder.add(agent, layout.router, data, TX_GAS[kind])
+    return (agent, layout.router, data, TX_GAS[kind])
 
 
 # --------------------------------------------------------------------------- state reads
 
 
-Read = tuple[str, str, list[tuple[str, int]]]
-"""(to, calldata, [(field, word index)])"""
-
-
-def state_reads(layout: Layout, world_lp: dict[str, str]) -> list[Read]:
+def state_reads(
+    layout: Layout, world: ExactWorld, cparts: list[ChainPart] | None = None
+) -> list[Read]:
     """The eth_calls that give every field of `ExactWorld.state`."""
     reads: list[Read] = []
     for name, pool in layout.pools.items():
@@ -299,16 +448,18 @@ def state_reads(layout: Layout, world_lp: dict[str, str]) -> list[Read]:
             (
                 feed,
                 calldata("latestRoundData()"),
-                [(f + "roundId", 0), (f + "answer", 1), (f + "updatedAt", 3)],
+                [(f + "roundId", 0), (f + "answer", 1, True), (f + "updatedAt", 3)],
             )
         )
     for name, addr in layout.agents.items():
         for tok in (RISKY, NUMERAIRE):
             data = calldata("balanceOf(address)", addr)
             reads.append((layout.tokens[tok], data, [(f"agent.{name}.{tok}", 0)]))
-    for name, pool in world_lp.items():
+    for name, pool in world.lp_agents.items():
         data = calldata("balanceOf(address)", layout.agents[name])
         reads.append((layout.pools[pool], data, [(f"agent.{name}.lp.{pool}", 0)]))
+    for part in cparts or []:
+        reads.extend(part.reads(layout, world))
     return reads
 
 
@@ -316,8 +467,8 @@ def decode_state(reads: list[Read], values: list[str]) -> dict[str, int]:
     out: dict[str, int] = {}
     for (_to, _data, fields), v in zip(reads, values, strict=True):
         w = _words(v)
-        for name, i in fields:
-            out[name] = w[i]
+        for name, i, *is_signed in fields:
+            out[name] = signed(w[i]) if is_signed and is_signed[0] else w[i]
     return out
 
 
@@ -398,18 +549,22 @@ class ChainSession:
         self.url = url
         self.sc = sc
         self.builder = BlockBuilder.connect(url)
-        self.layout = deploy(self.builder, sc)
+        self.parts = chain_parts(sc)
+        self.layout = deploy(self.builder, sc, self.parts)
         self.world = ExactWorld(
             sc,
             risky_is_token0=self.layout.risky_is_token0,
             setup_ts=self.layout.setup_ts,
             **(world_kwargs or {}),
         )
-        self.reads = state_reads(self.layout, self.world.lp_agents)
-        senders = [*self.layout.agents.values(), *self.layout.transmitters.values()]
+        self.layout.agents = {a: address_of(f"agent:{a}") for a in self.world.accounts}
+        self._by_kind = _encoders(self.parts)
+        self.reads = state_reads(self.layout, self.world, self.parts)
+        senders = self.senders()
         self.builder.rpc.many([("anvil_setBalance", [s, hex(ETH_BALANCE)]) for s in senders])
-        self.builder.prime([*self.layout.agents.values(), *self.layout.transmitters.values()])
-        queue_setup(self.builder, self.layout, self.world)
+        self.builder.prime(senders)
+        for tx in setup_txs(self.layout, self.world, self.parts):
+            self.builder.add(*tx)
         receipts, values = self.builder.mine_and_read(
             self.layout.setup_ts, self._raw_reads(), ordered=False
         )
@@ -420,6 +575,14 @@ class ChainSession:
         if div is not None:
             raise ChainError(f"setup state differs from the exact world: {div.describe()}")
         self.state_dump: str = self.builder.rpc.one("anvil_dumpState", [])
+
+    def senders(self) -> list[str]:
+        return [self.layout.deployer, *self.layout.agents.values(),
+                *self.layout.transmitters.values()]  # fmt: skip
+
+    def encode(self, rec: BlockRecord) -> list[Tx]:
+        """The block's actions as transactions, in order."""
+        return [encode_action(self.layout, a, rec.timestamp, self._by_kind) for a in rec.actions]
 
     def _raw_reads(self) -> list[tuple[str, str]]:
         return [(to, data) for to, data, _ in self.reads]
@@ -432,7 +595,7 @@ class ChainSession:
         if not self.builder.rpc.one("evm_revert", [snap]):
             raise ChainError(f"evm_revert({snap}) failed")
         self.builder._nonces.clear()
-        self.builder.prime([*self.layout.agents.values(), *self.layout.transmitters.values()])
+        self.builder.prime(self.senders())
 
     def run_blocks(
         self,
@@ -441,28 +604,28 @@ class ChainSession:
         on_block: Callable[[int, float], None] | None = None,
     ) -> ChainReport:
         """Send, mine and check each record; stops at the first divergence."""
-        return run_records(self.builder, self.layout, self.reads, records, check_every, on_block)
+        return run_records(self.builder, self.encode, self.reads, records, check_every, on_block)
 
 
 def run_records(
     builder: BlockBuilder,
-    layout: Layout,
+    encode: Callable[[BlockRecord], list[Tx]],
     reads: list[Read],
     records: list[BlockRecord],
     check_every: int = 1,
     on_block: Callable[[int, float], None] | None = None,
     check_blocks: set[int] | None = None,
 ) -> ChainReport:
-    """Send each block's actions, mine it at its timestamp and compare (every `check_every`
-    blocks, always the last; or only `check_blocks` when given)."""
+    """Send each block's transactions (`encode(record)`), mine it at its timestamp and
+    compare (every `check_every` blocks, always the last; or only `check_blocks` when given)."""
     report = ChainReport()
     raw = [(to, data) for to, data, _ in reads]
     start = time.perf_counter()
     last = records[-1].block if records else -1
     for rec in records:
         t0 = time.perf_counter()
-        for a in rec.actions:
-            queue_action(builder, layout, a, rec.timestamp)
+        for tx in encode(rec):
+            builder.add(*tx)
         if check_blocks is not None:
             check = rec.block in check_blocks
         else:
@@ -494,20 +657,30 @@ def write_bundle(
     records: list[BlockRecord],
     divergence: Divergence,
 ) -> Path:
-    """Write scenario.yaml, bundle.json (layout, actions up to the divergent block, the
-    expected state there, the divergence) and state.json (the anvil dump at the start)."""
+    """Write scenario.yaml, bundle.json (layout, each block's actions and their transactions
+    up to the divergent block, the state reads, the expected state there, the divergence) and
+    state.json (the anvil dump at the start). The replay needs neither the simulator nor the
+    parts: the transactions and reads are in the bundle."""
     path = bundle_dir / f"{sc.name}-seed{sc.seed}-block{divergence.block}"
     path.mkdir(parents=True, exist_ok=True)
     (path / "scenario.yaml").write_text(yaml.safe_dump(sc.model_dump(mode="json"), sort_keys=False))
     upto = [r for r in records if r.block <= divergence.block]
-    blocks = [{"block": r.block, "timestamp": r.timestamp, "actions": r.actions} for r in upto]
+    blocks = [
+        {
+            "block": r.block,
+            "timestamp": r.timestamp,
+            "actions": r.actions,
+            "txs": [list(tx) for tx in session.encode(r)],
+        }
+        for r in upto
+    ]
     bundle = {
         "format": BUNDLE_FORMAT,
         "scenario": sc.name,
         "seed": sc.seed,
         "block": divergence.block,
         "layout": asdict(session.layout),
-        "lp_agents": session.world.lp_agents,
+        "reads": [[to, data, [list(f) for f in fields]] for to, data, fields in session.reads],
         "blocks": blocks,
         # Pairs, not a mapping: the order of the fields is the order of the comparison.
         "expected_state": [[k, v] for k, v in upto[-1].state.items()],
@@ -529,25 +702,30 @@ def _read_bundle(bundle: Path) -> tuple[Path, dict]:
     except (OSError, ValueError) as err:
         raise ChainError(f"{path}: not a replay bundle ({err})") from err
     if data.get("format") != BUNDLE_FORMAT:
-        raise ChainError(f"{path}: not a replay bundle ({BUNDLE_FORMAT})")
+        raise ChainError(
+            f"{path}: not a replay bundle of this version ({BUNDLE_FORMAT}): "
+            "re-run the scenario to write a new one"
+        )
     return path, data
 
 
 def replay_bundle(bundle: Path | str, url: str | None = None) -> Divergence | None:
-    """Load the bundle's state into an anvil (a private one unless `url`), re-send its blocks
-    and compare at the divergent block; returns the divergence found there (None if the
-    chain now agrees with the recorded expectation)."""
+    """Load the bundle's state into an anvil (a private one unless `url`), re-send its blocks'
+    transactions and compare at the divergent block; returns the divergence found there (None
+    if the chain now agrees with the recorded expectation)."""
     path, data = _read_bundle(Path(bundle))
     dump = json.loads((path / "state.json").read_text())
     with anvil(url) as rpc_url:
         builder = BlockBuilder.connect(rpc_url)
         builder.rpc.one("anvil_loadState", [dump["state"]])
         builder.rpc.one("anvil_setNextBlockBaseFeePerGas", ["0x0"])
-        layout = Layout(**data["layout"])
-        reads = state_reads(layout, data["lp_agents"])
+        reads = [(to, d, [tuple(f) for f in fields]) for to, d, fields in data["reads"]]
         records = [BlockRecord(b["block"], b["timestamp"], b["actions"]) for b in data["blocks"]]
+        txs = {b["block"]: [tuple(tx) for tx in b["txs"]] for b in data["blocks"]}
         records[-1].state = dict(data["expected_state"])
-        report = run_records(builder, layout, reads, records, check_blocks={data["block"]})
+        report = run_records(
+            builder, lambda r: txs[r.block], reads, records, check_blocks={data["block"]}
+        )
     return report.divergence
 
 

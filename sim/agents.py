@@ -91,6 +91,24 @@ class BlockContext:
         """Charge one `kind` transaction to `agent` where `mask`."""
         self.ledger.gas(agent, self.gas_cost(kind), mask)
 
+    def mint(self, agent: str, pool_name: str, value_frac: np.ndarray) -> np.ndarray:
+        """`agent` adds `value_frac` of the pool's reserves; returns the shares minted (N,)."""
+        return self.pools[pool_name].mint(value_frac)
+
+    def burn(self, agent: str, pool_name: str, shares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`agent` burns `shares`; returns the (risky, numeraire) it receives, (N,) each."""
+        return self.pools[pool_name].burn(shares)
+
+    def take_lp_share(self, agent: str, pool_name: str, share: float) -> np.ndarray:
+        """`agent` starts out owning `share` of the pool's existing LP supply (an inventory it
+        inherits, not a deposit: nothing moves the pool); returns its shares (N,)."""
+        return share * self.pools[pool_name].shares
+
+    def order_refused(self, intent: Intent, mask: np.ndarray) -> None:
+        """`intent`'s sender sends it where `mask` although it will not fill within its
+        limit: the transaction reverts and only costs gas (booked by the agent). Nothing to
+        do here; a chain run sends the reverting transaction."""
+
     def swap(
         self,
         agent: str,
@@ -371,6 +389,9 @@ class NoiseTrader:
             _amount_out_vec(it.amount_in, pool.x, pool.y, pool.fee_bps),
         )
         ok = it.active & (fill >= it.min_out)
+        refused = it.active & ~ok
+        if refused.any():
+            ctx.order_refused(it, refused)
         ctx.swap(self.name, it.pool, it.amount_in, np.where(ok, it.direction, 0))
         ctx.pay_gas(self.name, "swap", it.active)
         it.done = True
@@ -464,14 +485,14 @@ class LiquidityProvider:
         dep = self.streams.poisson(self.cfg.deposit_rate * dt_days) > 0
         wd = (self.streams.poisson(self.cfg.withdraw_rate * dt_days) > 0) & (self.shares > 0)
         if wd.any():
-            ox, oy = pool.burn(np.where(wd, self.shares, 0.0))
+            ox, oy = ctx.burn(self.name, self.cfg.pool, np.where(wd, self.shares, 0.0))
             self.shares = np.where(wd, 0.0, self.shares)
             ctx.ledger.pnl(self.name, ox * ctx.ref + oy)
             ctx.pay_gas(self.name, "burn", wd)
         if dep.any():
             frac = np.where(dep, self.cfg.size_frac, 0.0)
             v = pool.value(ctx.ref)
-            self.shares += pool.mint(frac)
+            self.shares += ctx.mint(self.name, self.cfg.pool, frac)
             ctx.ledger.pnl(self.name, -frac * v)
             ctx.pay_gas(self.name, "mint", dep)
 

@@ -26,6 +26,7 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -174,6 +175,45 @@ def make_pools(sc: Scenario, ref: np.ndarray) -> dict[str, CpmmBatch]:
     return pools
 
 
+@dataclass(frozen=True)
+class EngineHooks:
+    """How the general path builds one chunk's parts, and whom it tells what happens.
+
+    The defaults are the fast engine's own classes. `sim.exact_world` passes exact stand-ins
+    (subclasses taking the same arguments) to run one world in exact integers and record its
+    transactions; nothing else changes in the engine's loop. Each factory is called with the
+    arguments of the default shown.
+
+    Attributes:
+        context: `BlockContext(block, time, dt, ref, base_fee, gas, pools, feeds, venues,
+            ledger, perps=, options=)`, built at the start of each block before the feeds
+            step.
+        pools: `make_pools(scenario, ref) -> {name: CpmmBatch}`.
+        chainlink: `ChainlinkFeed(cfg, ref_price, streams)`, one per `scenario.oracles`.
+        oracle_venue: `OracleVenue(cfg, feed)`, one per `scenario.venues`.
+        perp: `PerpVenue(cfg, n, plan, feed | None)`, one per `scenario.perps`.
+        options: `OptionsVenue(cfg, n, feed | None)`, one per `scenario.options_pools`.
+        agents: `make_agents(cfgs, pool_names, n, seed, offset) -> [agent]`.
+        agent_turn: called as `agent_turn(ctx, name)` right before agent `name` acts, and
+            `agent_turn(ctx, None)` after the block's last agent: who sends what follows.
+        end_block: called as `end_block(ctx)` once the block is booked (after the agents and
+            `Ledger.end_block`).
+    """
+
+    context: Callable[..., BlockContext] = BlockContext
+    pools: Callable[[Scenario, np.ndarray], dict[str, CpmmBatch]] = make_pools
+    chainlink: Callable[..., ChainlinkFeed] = ChainlinkFeed
+    oracle_venue: Callable[..., OracleVenue] = OracleVenue
+    perp: Callable[..., PerpVenue] = PerpVenue
+    options: Callable[..., OptionsVenue] = OptionsVenue
+    agents: Callable[..., list[Any]] = make_agents
+    agent_turn: Callable[[BlockContext, str | None], None] | None = None
+    end_block: Callable[[BlockContext], None] | None = None
+
+
+DEFAULT_HOOKS = EngineHooks()
+
+
 def sim_threads() -> int:
     """Threads that run chunks of worlds concurrently.
 
@@ -210,10 +250,17 @@ class Engine:
         scenario: validated scenario.
         fused: None picks the fused kernel when the scenario allows it; False forces the general
             path (used to check that both agree).
+        hooks: factories and observers of the general path (`EngineHooks`); hooks other than
+            the defaults imply the general path.
     """
 
-    def __init__(self, scenario: Scenario, fused: bool | None = None):
+    def __init__(
+        self, scenario: Scenario, fused: bool | None = None, hooks: EngineHooks | None = None
+    ):
         self.sc = scenario
+        self.hooks = hooks or DEFAULT_HOOKS
+        if hooks is not None and hooks != DEFAULT_HOOKS:
+            fused = False
         self.fused = is_fusable(scenario) if fused is None else (fused and is_fusable(scenario))
 
     @property
@@ -264,28 +311,29 @@ class Engine:
         self, n: int, offset: int, sink: SeriesSink | None, progress: ProgressFn | None
     ) -> dict[str, np.ndarray]:
         sc = self.sc
+        hk = self.hooks
         price = make_price(sc, n, offset)
         clock = BlockClock(sc.blocks, n, _streams(sc, "clock", n, offset))
         base_fee = BaseFee(sc.gas, n, _streams(sc, "basefee", n, offset))
-        pools = make_pools(sc, price.price)
+        pools = hk.pools(sc, price.price)
         feeds: dict[str, ChainlinkFeed | Twap] = {}
         chainlink = []
         for o in sc.oracles:
-            f = ChainlinkFeed(o, price.price, _streams(sc, "oracle/" + o.name, n, offset))
+            f = hk.chainlink(o, price.price, _streams(sc, "oracle/" + o.name, n, offset))
             feeds[o.name] = f
             chainlink.append(f)
         twaps = [Twap(t, pools[t.pool]) for t in sc.twaps]
         feeds.update({t.name: t for t in twaps})
-        venues = {v.name: OracleVenue(v, feeds[v.oracle]) for v in sc.venues}
+        venues = {v.name: hk.oracle_venue(v, feeds[v.oracle]) for v in sc.venues}
         perps = {
-            m.name: PerpVenue(m, n, account_plan(sc, m.name), feeds[m.oracle] if m.oracle else None)
+            m.name: hk.perp(m, n, account_plan(sc, m.name), feeds[m.oracle] if m.oracle else None)
             for m in sc.perps
         }
         options = {
-            o.name: OptionsVenue(o, n, feeds[o.oracle] if o.oracle else None)
+            o.name: hk.options(o, n, feeds[o.oracle] if o.oracle else None)
             for o in sc.options_pools
         }
-        agents = make_agents(sc.agents, list(pools), n, sc.seed, offset)
+        agents = hk.agents(sc.agents, list(pools), n, sc.seed, offset)
         for a in agents:
             if isinstance(a, InformedOptionTrader) and a.true_vol is None:
                 a.true_vol = sc.price.sigma_annual  # validated: GBM or Merton
@@ -306,7 +354,7 @@ class Engine:
                 pool.accumulate(clock.time)
             for tw in twaps:
                 tw.update()
-            ctx = BlockContext(
+            ctx = hk.context(
                 t,
                 clock.time,
                 dt,
@@ -331,9 +379,16 @@ class Engine:
                 s.submit(ctx)
             if sc.blocks.ordering == "random":
                 order = block_order(priority, "random", order_rng)
+            turn = hk.agent_turn
             for i in order:
+                if turn is not None:
+                    turn(ctx, agents[i].name)
                 agents[i].act(ctx)
+            if turn is not None:
+                turn(ctx, None)
             ledger.end_block(dt)
+            if hk.end_block is not None:
+                hk.end_block(ctx)
             if sink is not None and every and ledger.active and (t - warmup) % every == 0:
                 sink(self._sample(t, offset, ctx, ledger, feeds))
             if progress is not None:
@@ -617,9 +672,18 @@ def run_scenario(
     series_sink: SeriesSink | None = None,
     progress: ProgressFn | None = None,
     fused: bool | None = None,
+    hooks: EngineHooks | None = None,
 ) -> RunResult:
-    """Convenience: `Engine(scenario, fused).run(series_sink, progress)`."""
-    return Engine(scenario, fused).run(series_sink, progress)
+    """Convenience: `Engine(scenario, fused, hooks).run(series_sink, progress)`."""
+    return Engine(scenario, fused, hooks).run(series_sink, progress)
 
 
-__all__ = ["Engine", "RunResult", "YEAR", "is_fusable", "run_scenario", "CexDexArbitrageur"]
+__all__ = [
+    "CexDexArbitrageur",
+    "EngineHooks",
+    "Engine",
+    "RunResult",
+    "YEAR",
+    "is_fusable",
+    "run_scenario",
+]

@@ -196,7 +196,7 @@ class KeeperAgent:
         if venue is not None:
             venue.hedgers.append(self)
         if self.cfg.lp is not None:
-            self.lp_shares = self.cfg.lp.share * ctx.pools[self.cfg.lp.pool].shares
+            self.lp_shares = ctx.take_lp_share(self.name, self.cfg.lp.pool, self.cfg.lp.share)
         venue = self._perp(ctx)
         if venue is not None:
             venue.batch.deposit(self._slot(venue), self.cfg.margin)
