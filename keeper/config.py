@@ -143,8 +143,6 @@ class ExecutionConfig(_Section):
     """Orders smaller than this are not sent (dust)."""
     priority_fee_gwei: float = Field(1.0, ge=0)
     """Tip assumed when pricing gas into the venue choice."""
-    cost_probe_base: float = Field(1.0, gt=0)
-    """Size at which the proportional cost rate fed to the policy is measured."""
     respect_slippage_in_routing: bool = True
     """Cap each pool leg where its marginal price leaves the guards' max slippage, so a
     planned leg is not refused by the slippage guard."""

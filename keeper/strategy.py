@@ -18,6 +18,7 @@ quote per base, time seconds.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -30,9 +31,18 @@ from keeper.reader import MarketSnapshot, option_positions
 from sim.book import Book, compute_book
 from sim.hedging import HedgeDecision, HedgeInputs, Policy
 from sim.options.pool import Board, Strike
-from sim.perp import WAD, VenueState, tdiv
+from sim.perp import WAD
 from sim.pools.cpmm import get_amount_in, get_amount_out
-from sim.routing import CpmmVenue, PerpVenue, Route, RoutingError, Venue, split_order
+from sim.routing import (
+    CpmmVenue,
+    PerpVenue,
+    Route,
+    RoutingError,
+    Venue,
+    perp_fill_price,
+    route_cost_rate,
+    split_order,
+)
 
 GWEI = 10**9
 
@@ -57,20 +67,29 @@ def hedge_inputs_from_state(
     perp_size_base: float,
     spot_excess_base: float,
     last_hedge_time: float,
-    cost_rate: float,
+    cost_rate: float | Callable[[float], float],
 ) -> tuple[Book, HedgeInputs]:
     """The book and the policy's inputs from state in the twins' terms.
 
     One conversion for the keeper (from a chain snapshot) and the simulator (from its twins):
     `boards`/`strikes` as `sim.options.pool` holds them, `lp_positions` as (base reserve,
-    LP share) per pool, the hedge as perp size + spot base beyond the baseline.
+    LP share) per pool, the hedge as perp size + spot base beyond the baseline. `cost_rate`
+    is the rate, or a function of the expected re-hedge order −(book delta + hedge) that
+    prices it (`cost_rate` below), as the simulator's keeper agent does.
     """
     lp_base = float(sum(reserve * share for reserve, share in lp_positions))
     book = compute_book(spot, now, option_positions(boards, strikes), lp_base, 1.0)
-    inputs = HedgeInputs.from_book(
-        book, now, perp_size_base + spot_excess_base, last_hedge_time, cost_rate
-    )
+    hedge = perp_size_base + spot_excess_base
+    if callable(cost_rate):
+        cost_rate = cost_rate(expected_order(book, hedge))
+    inputs = HedgeInputs.from_book(book, now, hedge, last_hedge_time, cost_rate)
     return book, inputs
+
+
+def expected_order(book: Book, hedge: float) -> float:
+    """The re-hedge to zero net delta, −(book delta + hedge), base units: the trade whose cost
+    the policies' cost rate prices (the simulator's keeper agent uses the same)."""
+    return -(float(np.asarray(book.delta).reshape(-1)[0]) + hedge)
 
 
 def spot_baseline(snap: MarketSnapshot, baseline_base: float) -> float:
@@ -95,11 +114,6 @@ def gas_quote(snap: MarketSnapshot, gas_units: int, priority_fee_gwei: float) ->
     """Quote cost of `gas_units` at the block's base fee + tip, valued at the oracle."""
     wei = gas_units * (snap.base_fee_wei + priority_fee_gwei * GWEI)
     return wei / 1e18 * snap.spot
-
-
-def perp_fill_price(state: VenueState, size: int) -> int:
-    """`fillPrice(size)` of the perp (wad), as `sim.perp.PerpMarket.fill_price`."""
-    return state.price + tdiv(state.price * (2 * state.skew + size), 2 * state.skew_scale)
 
 
 def build_venues(
@@ -149,22 +163,12 @@ def build_venues(
     return venues
 
 
-def cost_rate(
-    venues_buy: list[Venue], venues_sell: list[Venue], spot: float, probe: float
-) -> float:
-    """Proportional round-trip half-cost of trading `probe` base on the cheapest venue:
-    min over venues of (cost(+probe) + cost(−probe)) / (2 · probe · spot), gas excluded.
-    The policies' `cost_rate` (fee + impact as a fraction of notional)."""
-    rates = []
-    sells = {v.name: v for v in venues_sell}
-    for v in venues_buy:
-        if v.name not in sells:
-            continue
-        size = min(probe, v.capacity(True) or probe, sells[v.name].capacity(False) or probe)
-        if size <= 0:
-            continue
-        rates.append((v.cost(size) + sells[v.name].cost(-size)) / (2 * size * spot))
-    return max(min(rates), 0.0) if rates else 0.0
+def cost_rate(venues_buy: list[Venue], venues_sell: list[Venue], order: float) -> float:
+    """The policies' `cost_rate` for an expected order of `order` base: fee + impact of the
+    split the router would make on that side, as a fraction of its notional at each venue's
+    mid; funding and gas excluded (`sim.routing.route_cost_rate`, where the definition and
+    its reasons live). With one venue it equals the simulator's keeper agent's rate."""
+    return route_cost_rate(order, venues_buy if order >= 0 else venues_sell)
 
 
 def token_graph(snap: MarketSnapshot, base: str = "WETH", quote: str = "USDC") -> nx.MultiDiGraph:
@@ -312,13 +316,13 @@ def plan_hedge(
     hedge = hedge_position(snap, baseline_base)
     buy_venues = build_venues(snap, cfg, True, baseline_base)
     sell_venues = build_venues(snap, cfg, False, baseline_base)
-    rate = cost_rate(buy_venues, sell_venues, snap.spot, ex.cost_probe_base)
     book, inputs = hedge_inputs_from_state(
         spot=snap.spot, now=snap.timestamp, boards=snap.boards, strikes=snap.strikes,
         lp_positions=lp_positions(snap, cfg.inventory.include_lp),
         perp_size_base=snap.perp.size_base if snap.perp else 0.0,
         spot_excess_base=spot_baseline(snap, baseline_base),
-        last_hedge_time=state.last_hedge_time, cost_rate=rate,
+        last_hedge_time=state.last_hedge_time,
+        cost_rate=lambda order: cost_rate(buy_venues, sell_venues, order),
     )  # fmt: skip
     decision = policy.decide(inputs)
     target = float(decision.target_hedge[0])

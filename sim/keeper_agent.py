@@ -5,11 +5,12 @@ Each block, on every world at once, it runs the same code path as the fork keepe
 -> `HedgeInputs.from_book` -> `policy.decide` -> a trade on its venue where `decision.trade`.
 
 Venues:
-* a perp market (`sim.perp_venue.PerpVenue`): the hedge is the keeper's perp position; the
-  cost rate is the taker fee plus the fill premium of the expected trade,
-  fee + sign(q) (2 skew + q) / (2 skew_scale), as `sim.perp.hedge_cost` prices it;
-* a constant-product pool: the hedge is the risky asset held (negative: borrowed); the cost
-  rate is the fee plus the marginal impact |q| / x of the expected trade q on reserve x.
+* a perp market (`sim.perp_venue.PerpVenue`): the hedge is the keeper's perp position;
+* a constant-product pool: the hedge is the risky asset held (negative: borrowed).
+The policies' cost rate is that of the expected re-hedge q = −net delta on the venue, fee +
+impact as a fraction of notional at the venue's mid, funding excluded: `sim.routing`'s one
+definition (`perp_cost_rate` with the batch's fill price, `cpmm_cost_rate`), which the fork
+keeper applies to the same order (`keeper.strategy.cost_rate`).
 
 Inventory: an LP share, a static option book, and/or (`inventory: {options_pool: NAME}`) an
 options pool venue's live book: its net positions on live strikes (the pool is long what
@@ -34,27 +35,9 @@ from sim.agents import BlockContext
 from sim.book import OptionPositions, compute_book, option_greeks
 from sim.hedging import DeltaBand, HedgeDecision, HedgeInputs, WhalleyWilmott
 from sim.metrics import CROSS_WORLD_METRICS, KEEPER_METRICS
-from sim.perp_vec import PerpBatch
 from sim.perp_venue import PerpVenue
-from sim.pools.cpmm_vec import CpmmBatch
+from sim.routing import cpmm_cost_rate, perp_cost_rate
 from sim.scenario import KeeperConfig
-
-
-def perp_cost_rate(batch: PerpBatch, price: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """(fee + impact) / (|q| price) of trading `q` base now: `sim.perp.hedge_cost`'s fee and
-    impact per unit of oracle notional, fee f |q| fill and impact q (fill - price), so
-    rate = f fill / price + sign(q) (fill / price - 1). At q = 0, the fee of a small trade.
-    Floored at 0 (a trade that reduces the skew can earn a rebate). Shapes (N,).
-    """
-    rel = batch.fill_price(price, q) / price
-    return np.maximum(batch.p.taker_fee * rel + np.sign(q) * (rel - 1.0), 0.0)
-
-
-def pool_cost_rate(pool: CpmmBatch, q: np.ndarray) -> np.ndarray:
-    """Fee plus the marginal impact |q| / x of trading `q` base on a constant-product pool
-    with base reserve x (the average fill of buying q is y / (x - q) ~ (y / x)(1 + q / x)).
-    Shapes (N,)."""
-    return pool.fee_bps / 1e4 + np.abs(q) / pool.x
 
 
 def _payoff(spot: np.ndarray, strike: np.ndarray, is_call: np.ndarray) -> np.ndarray:
@@ -182,11 +165,16 @@ class KeeperAgent:
     # -- costs ---------------------------------------------------------------------------
 
     def cost_rate(self, ctx: BlockContext, q: np.ndarray) -> np.ndarray:
-        """Proportional cost of trading `q` base now on the keeper's venue, (N,)."""
+        """The policies' cost rate of trading `q` base now on the keeper's venue, (N,)
+        (`sim.routing`: fee + impact per notional at the venue's mid, no funding)."""
         venue = self._perp(ctx)
         if venue is not None:
-            return perp_cost_rate(venue.batch, venue.mark(ctx.ref), q)
-        return pool_cost_rate(ctx.pools[self.cfg.venue], q)
+            b, price = venue.batch, venue.mark(ctx.ref)
+            return perp_cost_rate(
+                lambda size: b.fill_price(price, size), b.p.taker_fee, b.p.skew_scale, q
+            )
+        pool = ctx.pools[self.cfg.venue]
+        return cpmm_cost_rate(pool.x, pool.y, pool.fee_bps, q)
 
     # -- the block -----------------------------------------------------------------------
 

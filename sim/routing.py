@@ -9,18 +9,52 @@ the cheapest total wins. Caps (per-order limits, depth) bound each venue's share
 Venues implement `cost`, `inverse_marginal` and `capacity`; the constant-product venue here
 uses the float twin's formulas (`sim.pools.cpmm_vec`); the perpetual future (`PerpVenue`)
 prices with the perp twin's cost model (`sim.perp.hedge_cost`).
+
+The hedging policies' cost rate (`HedgeInputs.cost_rate`, the k of Whalley–Wilmott) is defined
+here once, for the keeper runtime and the simulator's keeper agent alike:
+
+    rate(q) = (cost(q) − q · mid) / (|q| · mid),
+
+the fee and price impact of the trade `q` about to be made (the re-hedge −net delta) as a
+fraction of its notional at the venue's mid (the marginal price of a vanishing trade before
+fees: y / x for a pool, the perp's fill price at size 0, oracle × (1 + skew / skew_scale)).
+Why these choices:
+* Whalley–Wilmott's band is derived for a proportional cost paid on each trade (buy at
+  S (1 + k), sell at S (1 − k)), so k is the cost of the trade at hand, at its size: impact
+  grows with it, and the band widens with the cost it saves.
+* Against the mid, the rate is the half-spread plus impact: never negative and the same on
+  both sides to first order. A venue's premium to the oracle (a perp's skew premium, a pool
+  inside its arbitrage band) is a price level, paid back when the position is unwound at the
+  same premium, not a cost of trading more often; a round trip cancels it.
+* Expected funding is left out: it is a carry cost of holding the hedge, paid on the position
+  whether it is rebalanced often or not, so it does not belong in a per-trade cost that sets
+  how often to trade. It does belong in choosing where to hold the hedge, so `PerpVenue.cost`
+  (what `split_order` minimises) includes the funding over `funding_horizon_s`.
+Gas, a fixed cost per transaction, is not proportional and stays out of the rate too.
+
+`trade_cost_rate` is that formula on arrays; `cpmm_cost_rate` and `perp_cost_rate` apply it to
+each venue kind's twin (the float router maths, and the twin's fill price passed in), shaped
+(N,) for the agent's worlds or scalar for the keeper's venues (`CpmmVenue.cost_rate`,
+`PerpVenue.cost_rate`, and `route_cost_rate` across a split).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+
 from sim.errors import SimError
-from sim.perp import DAY, WAD, VenueState, hedge_cost
-from sim.pools.cpmm_vec import BPS, amount_in_f, amount_out_f
+from sim.perp import DAY, WAD, VenueState, hedge_cost, tdiv
+from sim.pools.cpmm_vec import BPS, get_amount_in, get_amount_out
+
+PROBE = 1e-9
+"""At q = 0 the cost rate is its limit, taken at a trade of PROBE × the venue's depth (the base
+reserve, or the skew scale) on the buy side: the fee to first order."""
 
 
 class RoutingError(SimError):
@@ -43,6 +77,63 @@ class Venue(Protocol):
     def capacity(self, buy: bool) -> float:
         """Largest |q| this venue takes on that side (depth and per-order cap)."""
         ...
+
+    def cost_rate(self, q: float) -> float:
+        """The policies' cost rate of trading q here (`trade_cost_rate`)."""
+        ...
+
+
+# --------------------------------------------------------------------------- cost rate
+
+
+def trade_cost_rate(cost: np.ndarray, q: np.ndarray, mid: np.ndarray) -> np.ndarray:
+    """(cost − q · mid) / (|q| · mid): fee + impact of trading signed `q` base for `cost`
+    quote (paid; negative when received) as a fraction of its notional at the venue's `mid`.
+    The one definition of the policies' cost rate (see the module docstring); q != 0.
+    Shapes broadcast."""
+    return (cost - q * mid) / (np.abs(q) * mid)
+
+
+def _probe(q: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    return np.where(q == 0, PROBE * depth, q)
+
+
+def cpmm_trade_cost(x, y, fee_bps, q) -> np.ndarray:
+    """Quote paid to trade signed `q` base on a constant-product pool with base reserve `x`
+    and quote reserve `y`: the router's getAmountIn(q) to buy, −getAmountOut(−q) to sell
+    (`sim.pools.cpmm_vec`, the float twin), 0 at q = 0; inf where a buy takes the reserve.
+    Shapes broadcast."""
+    q = np.asarray(q, dtype=float)
+    buy = q > 0
+    possible = ~buy | (q < x)
+    paid = get_amount_in(np.where(buy & possible, q, 0.0), y, x, fee_bps)
+    got = get_amount_out(np.where(buy, 0.0, -q), x, y, fee_bps)
+    return np.where(buy, np.where(possible, paid, np.inf), -got)
+
+
+def cpmm_cost_rate(x, y, fee_bps, q) -> np.ndarray:
+    """The cost rate of trading `q` on a constant-product pool (mid y / x); inf where a buy
+    takes the whole reserve (no such trade). Shapes broadcast."""
+    q = _probe(np.asarray(q, dtype=float), x)
+    return trade_cost_rate(cpmm_trade_cost(x, y, fee_bps, q), q, np.divide(y, x))
+
+
+def perp_trade_cost(q, fill, taker_fee) -> np.ndarray:
+    """Quote the perp takes for trading `q` at `fill`: q · fill plus the taker fee
+    |q| · fill · taker_fee (`PerpMarket.modify_position`), valued at the fill."""
+    q = np.asarray(q, dtype=float)
+    return q * fill + np.abs(q) * fill * taker_fee
+
+
+def perp_cost_rate(
+    fill_price: Callable[[np.ndarray], np.ndarray], taker_fee, skew_scale, q
+) -> np.ndarray:
+    """The cost rate of trading `q` on the perp, given its twin's `fill_price(size)` (the
+    batch's, or the integer twin's for one market): mid is the fill at size 0. Funding is
+    not in it (see the module docstring). Shapes broadcast."""
+    q = _probe(np.asarray(q, dtype=float), skew_scale)
+    fill = fill_price(q)
+    return trade_cost_rate(perp_trade_cost(q, fill, taker_fee), q, fill_price(np.zeros_like(q)))
 
 
 @dataclass(frozen=True)
@@ -67,19 +158,22 @@ class CpmmVenue:
     def _g(self) -> float:
         return (BPS - self.fee_bps) / BPS
 
+    @property
+    def mid(self) -> float:
+        return self.reserve_quote / self.reserve_base
+
     def cost(self, q: float) -> float:
-        if q > 0:
-            return amount_in_f(q, self.reserve_quote, self.reserve_base, self.fee_bps)
-        if q < 0:
-            return -amount_out_f(-q, self.reserve_base, self.reserve_quote, self.fee_bps)
-        return 0.0
+        return float(cpmm_trade_cost(self.reserve_base, self.reserve_quote, self.fee_bps, q))
+
+    def cost_rate(self, q: float) -> float:
+        return float(cpmm_cost_rate(self.reserve_base, self.reserve_quote, self.fee_bps, q))
 
     def inverse_marginal(self, lam: float, buy: bool) -> float:
         x, y, g = self.reserve_base, self.reserve_quote, self._g
         if buy:
             size = x - math.sqrt(x * y / (lam * g)) if lam > 0 else 0.0
         else:
-            size = (math.sqrt(g * x * y / lam) - x) / g if lam > 0 else math.inf
+            size = (math.sqrt(g * x * y) / math.sqrt(lam) - x) / g if lam > 0 else math.inf
         return min(max(size, 0.0), self.capacity(buy))
 
     def capacity(self, buy: bool) -> float:
@@ -186,15 +280,22 @@ def split_order(q: float, venues: list[Venue] | tuple[Venue, ...]) -> Route:
     return best
 
 
+def perp_fill_price(state: VenueState, size: int) -> int:
+    """`fillPrice(size)` of the perp (wad) from its public figures, as
+    `sim.perp.PerpMarket.fill_price` (oracle × (1 + mean of the premia before and after))."""
+    return state.price + tdiv(state.price * (2 * state.skew + size), 2 * state.skew_scale)
+
+
 @dataclass(frozen=True)
 class PerpVenue:
     """The perpetual future (`contracts/PerpMarket.vy`) seen as a hedging venue.
 
-    Costs come from `sim.perp.hedge_cost` on the market's public figures (`VenueState`): the
-    fill price from the skew premium, the taker fee, and the funding a position of that size
-    pays over `funding_horizon_s` at the post-trade skew. The cost of buying q base is
-    ``q * oracle + fee + impact + expected_funding`` (quote units, floats of whole tokens),
-    which is what the trade takes from a fresh account's equity marked at the oracle.
+    Costs come from the market's public figures (`VenueState`) through the twin: the fill
+    price from the skew premium (`perp_fill_price`), the taker fee, and the funding a position
+    of that size pays over `funding_horizon_s` at the post-trade skew (`sim.perp.hedge_cost`).
+    The cost of buying q base is ``q * fill + fee + expected_funding`` (quote units, floats of
+    whole tokens), which is what the trade takes from a fresh account's equity marked at the
+    oracle, plus the funding. The policies' cost rate (`cost_rate`) leaves the funding out.
 
     Marginal cost, with P the oracle, s the skew, K the skew scale, f the fee rate and
     c = P * m * T / (K * DAY) (m the max funding rate, T the horizon; the rate's clamp at
@@ -217,20 +318,38 @@ class PerpVenue:
     def _f(self, x: int) -> float:
         return x / WAD
 
+    def fill(self, q: float) -> float:
+        """Fill price of trading q base, quote per base (the integer twin's, as a float)."""
+        return perp_fill_price(self.state, int(round(q * WAD))) / WAD
+
+    @property
+    def mid(self) -> float:
+        return self.fill(0.0)
+
+    @property
+    def _fee_rate(self) -> float:
+        return self.state.taker_fee_bps / BPS
+
+    def trade_cost(self, q: float) -> float:
+        """Quote paid for q base at the fill, taker fee included, funding excluded."""
+        return float(perp_trade_cost(q, self.fill(q), self._fee_rate))
+
     def cost(self, q: float) -> float:
         if q == 0:
             return 0.0
         s = self.state
-        size = int(round(q * WAD))
-        c = hedge_cost(s, size, self.funding_horizon_s, 0, 0)
-        qs = 10**s.quote_decimals
-        return size * s.price / WAD / WAD + (c.fee + c.impact + c.expected_funding) / qs
+        funding = hedge_cost(s, int(round(q * WAD)), self.funding_horizon_s, 0, 0).expected_funding
+        return self.trade_cost(q) + funding / 10**s.quote_decimals
+
+    def cost_rate(self, q: float) -> float:
+        fill = np.vectorize(self.fill, otypes=[float])
+        return float(perp_cost_rate(fill, self._fee_rate, self._f(self.state.skew_scale), q))
 
     def _linear(self, buy: bool) -> tuple[float, float]:
         """(a, b) with the marginal cost (buy) or proceeds (sell) a + b * size, or a - b * size."""
         s = self.state
         price, skew, scale = self._f(s.price), self._f(s.skew), self._f(s.skew_scale)
-        fee = s.taker_fee_bps / BPS
+        fee = self._fee_rate
         c = price * self._f(s.max_funding_rate) * self.funding_horizon_s / (scale * DAY)
         side = 1.0 + fee if buy else 1.0 - fee
         return price * side * (1.0 + skew / scale) + c * skew, price * side / scale + 2.0 * c
@@ -247,3 +366,26 @@ class PerpVenue:
             depth = self._f(s.skew_scale) * 2.0 + self._f(s.skew) * 2.0
             return max(min(self.max_order, self.max_short, depth * 0.5), 0.0)
         return max(min(self.max_order, self.max_long), 0.0)
+
+
+def route_cost_rate(q: float, venues: list[Venue] | tuple[Venue, ...]) -> float:
+    """The cost rate of the trade the keeper would make for an order of q base across
+    `venues` (those of q's side): the notional-weighted rate of `split_order`'s legs, the
+    order cut to the venues' capacity. With one venue it is that venue's `cost_rate(q)`, the
+    simulator agent's. 0.0 where no venue can take any of it (nothing to price; the plan then
+    reports no depth)."""
+    if q == 0:
+        rates = [v.cost_rate(0.0) for v in venues if v.capacity(True) > 0]
+        return min(rates) if rates else 0.0
+    buy = q > 0
+    capacity = sum(v.capacity(buy) for v in venues)
+    if capacity <= 0:
+        return 0.0
+    size = math.copysign(min(abs(q), capacity * (1 - 1e-9)), q)
+    try:
+        route = split_order(size, venues)
+    except RoutingError:
+        return 0.0
+    by_name = {v.name: v for v in venues}
+    weighted = sum(abs(leg.size) * by_name[leg.venue].cost_rate(leg.size) for leg in route.legs)
+    return weighted / abs(route.size)

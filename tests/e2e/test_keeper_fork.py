@@ -159,8 +159,11 @@ def test_sim_state_gives_the_fork_decisions(fork, tmp_path):
     cfg = _cfg(tmp_path, live=False)
     with Keeper(cfg, manifest, rpc_url=provider.uri, log=JsonLog(stream=None)) as keeper:
         snap = keeper.reader.read()
-        rate = cost_rate(build_venues(snap, cfg, True), build_venues(snap, cfg, False),
-                         snap.spot, cfg.execution.cost_probe_base)  # fmt: skip
+        buy, sell = build_venues(snap, cfg, True), build_venues(snap, cfg, False)
+
+        def rate(order: float) -> float:  # each side prices its own expected re-hedge
+            return cost_rate(buy, sell, order)
+
         _, fork_inputs = hedge_inputs_from_state(
             spot=snap.spot, now=snap.timestamp, boards=snap.boards, strikes=snap.strikes,
             lp_positions=[(p.base, p.lp_share) for p in snap.pools],
@@ -207,7 +210,8 @@ def test_sim_state_gives_the_fork_decisions(fork, tmp_path):
         last_hedge_time=snap.timestamp - 120, cost_rate=rate,
     )  # fmt: skip
     assert len(option_positions(boards, strikes).size) > 0
-    for name in ("now", "spot", "book_delta", "book_gamma", "hedge", "last_hedge_time"):
+    for name in ("now", "spot", "book_delta", "book_gamma", "hedge", "last_hedge_time",
+                 "cost_rate"):  # fmt: skip
         np.testing.assert_allclose(getattr(sim_inputs, name), getattr(fork_inputs, name),
                                    rtol=1e-12, err_msg=name)  # fmt: skip
     policies = [

@@ -141,6 +141,25 @@ def test_plan_uses_from_book_like_the_simulator(policy):
     assert np.array_equal(decision.trade, p.decision.trade)
 
 
+def test_cost_rate_prices_the_expected_rehedge_on_the_route():
+    """The policy's cost rate is that of the re-hedge −net delta on the venues that would take
+    it (`sim.routing`'s definition): the perp's alone when it is the only venue, the split's
+    legs weighted when the pools are in; no funding, so the horizon leaves it unchanged."""
+    snap = snapshot(calls_sold=10, perp_skew=100)  # a 0.2 % premium, inside the guards
+    perp_only = cfg(venues={"cpmm": [], "perp": {"funding_horizon_s": 0}})
+    p = plan(snap, perp_only)
+    order = -p.net_delta
+    (venue,) = build_venues(snap, perp_only, order > 0, 100.0)
+    assert venue.capacity(order > 0) > abs(order)
+    rate = float(p.inputs.cost_rate[0])
+    assert rate == pytest.approx(venue.cost_rate(order), rel=1e-12)
+    week = cfg(venues={"cpmm": [], "perp": {"funding_horizon_s": 7 * DAY}})
+    assert float(plan(snap, week).inputs.cost_rate[0]) == pytest.approx(rate, rel=1e-12)
+    both = plan(snap)
+    rates = [v.cost_rate(order) for v in build_venues(snap, cfg(), order > 0, 100.0)]
+    assert min(rates) <= float(both.inputs.cost_rate[0]) <= max(rates)
+
+
 # --------------------------------------------------------------------------- venues
 
 

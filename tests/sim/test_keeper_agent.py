@@ -8,13 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from keeper.strategy import cost_rate as strategy_cost_rate
 from sim import keeper_agent
 from sim.cli import run_to_dir
 from sim.engine import Engine
-from sim.keeper_agent import KeeperAgent, perp_cost_rate
-from sim.perp import WAD, PerpParams, VenueState, hedge_cost
-from sim.perp_vec import PerpBatch, VecParams
+from sim.keeper_agent import KeeperAgent
+from sim.perp import WAD, VenueState
 from sim.results import parquet_available
+from sim.routing import CpmmVenue
+from sim.routing import PerpVenue as RoutingPerp
 from sim.scenario import load_scenario
 
 SCEN = Path(__file__).resolve().parents[2] / "scenarios"
@@ -135,26 +137,44 @@ def test_decisions_are_the_policy_on_the_same_inputs(monkeypatch):
     assert traded > 0
 
 
-def test_perp_cost_rate_is_hedge_cost_per_notional():
-    """The agent's cost rate equals (fee + impact) / (|q| price) of `sim.perp.hedge_cost`."""
-    params = PerpParams(skew_scale=50_000 * WAD, taker_fee_bps=7)
-    batch = PerpBatch(4, 1, VecParams.from_params(params))
-    batch.long_oi[:] = [0.0, 300.0, 0.0, 1000.0]
-    batch.short_oi[:] = [0.0, 0.0, 200.0, 100.0]
-    price = np.full(4, 2500.0)
-    for q in (-40.0, 25.0):
-        rate = perp_cost_rate(batch, price, np.full(4, q))
-        for w in range(4):
-            state = VenueState(
-                price=2500 * WAD,
-                skew=int(round(batch.skew[w])) * WAD,
-                skew_scale=params.skew_scale,
-                taker_fee_bps=7,
-                max_funding_rate=params.max_funding_rate,
-            )
-            c = hedge_cost(state, int(q) * WAD, 0, 0, 0)
-            exact = (c.fee + c.impact) / 1e6 / (abs(q) * 2500.0)
-            assert rate[w] == pytest.approx(max(exact, 0.0), rel=1e-6, abs=1e-9)
+@pytest.mark.parametrize("venue", ["perp", "pool"])
+def test_cost_rate_is_the_fork_keepers_for_the_same_state_and_order(monkeypatch, venue):
+    """At each block the agent prices its expected re-hedge; the fork keeper's strategy
+    (`keeper.strategy.cost_rate` on `sim.routing` venues built from the same state, as
+    `build_venues` builds them from a snapshot) gives the same rate, world by world."""
+    seen = []
+    real = KeeperAgent.cost_rate
+
+    def spy(self, ctx, q):
+        rate = real(self, ctx, q)
+        if venue == "perp":
+            v = self._perp(ctx)
+            b = v.batch
+            state = (v.mark(ctx.ref).copy(), b.skew.copy(), b.p)
+        else:
+            pool = ctx.pools[self.cfg.venue]
+            state = (pool.x.copy(), pool.y.copy(), pool.fee_bps)
+        seen.append((state, np.array(q, copy=True), rate))
+        return rate
+
+    monkeypatch.setattr(KeeperAgent, "cost_rate", spy)
+    sc = _lp(f"agents.3.venue={venue}", "agents.3.start_hedged=false", paths=6, blocks=40)
+    Engine(sc).run()
+    checked = 0
+    for state, q, rate in seen[:: len(seen) // 6]:
+        for w in range(q.size):
+            if venue == "perp":
+                price, skew, p = state
+                vs = VenueState(int(round(price[w] * WAD)), int(round(skew[w] * WAD)),
+                                int(round(p.skew_scale * WAD)), int(round(p.taker_fee * 1e4)),
+                                int(round(p.max_funding_rate * WAD)))  # fmt: skip
+                v = RoutingPerp("perp", vs, funding_horizon_s=3600)
+            else:
+                x, y, fee = state
+                v = CpmmVenue("pool", x[w], y[w], fee)
+            assert rate[w] == pytest.approx(strategy_cost_rate([v], [v], q[w]), rel=1e-9)
+            checked += 1
+    assert checked >= 20 and np.ptp(np.concatenate([r for _, _, r in seen])) > 0
 
 
 @pytest.mark.parametrize("name", ["keeper_lp", "keeper_options"])

@@ -1,0 +1,131 @@
+"""The policies' cost rate (`sim.routing`): one definition, vectorised for the simulator's
+worlds and scalar for the keeper's venues, equal to what a small trade really costs on the
+exact integer twins, and free of funding."""
+
+import numpy as np
+import pytest
+
+from sim.feeds import PriceFeed
+from sim.perp import WAD, PerpMarket, PerpParams, VenueState
+from sim.perp_vec import PerpBatch, VecParams
+from sim.pools.cpmm import get_amount_in, get_amount_out
+from sim.routing import (
+    CpmmVenue,
+    PerpVenue,
+    cpmm_cost_rate,
+    perp_cost_rate,
+    route_cost_rate,
+    trade_cost_rate,
+)
+
+X = np.array([1000.0, 250.0, 4000.0, 1000.0])
+Y = X * np.array([3000.0, 3100.0, 2950.0, 3000.0])
+ORDERS = [-40.0, -0.5, 0.5, 25.0]
+
+
+@pytest.mark.parametrize("q", ORDERS)
+def test_pool_rate_vectorised_equals_the_venues(q):
+    rates = cpmm_cost_rate(X, Y, 30.0, np.full(4, q))
+    for w in range(4):
+        assert rates[w] == CpmmVenue("p", X[w], Y[w], 30).cost_rate(q)
+
+
+@pytest.mark.parametrize("q", [-2.0, -0.01, 0.01, 2.0])
+def test_pool_rate_is_the_integer_twins_realised_cost(q):
+    """Swap q on the router's exact maths (6-decimal quote, 18-decimal base): what was paid
+    beyond q at the pool's mid, per notional, is the rate (to the twin's rounding)."""
+    x, y, fee = 1000 * 10**18, 3_000_000 * 10**6, 30
+    size = int(abs(q) * 1e18)
+    if q > 0:
+        paid = get_amount_in(size, y, x, fee) / 1e6
+    else:
+        paid = -get_amount_out(size, x, y, fee) / 1e6
+    mid = 3000.0
+    realised = (paid - q * mid) / (abs(q) * mid)
+    rate = CpmmVenue("p", 1000.0, 3_000_000.0, fee).cost_rate(q)
+    unit = 1e-6 / (abs(q) * mid)  # one quote unit of the twin's floor, per notional
+    assert rate == pytest.approx(realised, abs=2 * unit)
+    # First order: fee plus |q| / x.
+    assert rate == pytest.approx(0.003 + abs(q) / 1000.0, rel=0.02)
+
+
+def _batch(skews):
+    params = PerpParams(skew_scale=50_000 * WAD, taker_fee_bps=7, max_funding_rate=10**17)
+    batch = PerpBatch(len(skews), 1, VecParams.from_params(params))
+    batch.long_oi[:] = np.maximum(skews, 0.0)
+    batch.short_oi[:] = np.maximum(-np.asarray(skews), 0.0)
+    return params, batch
+
+
+@pytest.mark.parametrize("q", ORDERS + [0.0])
+def test_perp_rate_vectorised_equals_the_venues(q):
+    """The agent's call (the batch's float fill) and the keeper's venue (the integer fill
+    from the market's public figures) give the same rate for the same state and order."""
+    skews = [0.0, 300.0, -2_000.0, 900.0]
+    params, batch = _batch(skews)
+    price = np.array([2500.0, 2500.0, 3100.0, 1999.0])
+    rates = perp_cost_rate(
+        lambda s: batch.fill_price(price, s), batch.p.taker_fee, batch.p.skew_scale, np.full(4, q)
+    )
+    for w in range(4):
+        state = VenueState(int(price[w] * WAD), int(skews[w] * WAD), params.skew_scale, 7,
+                           params.max_funding_rate)  # fmt: skip
+        assert rates[w] == pytest.approx(PerpVenue("perp", state).cost_rate(q), rel=1e-9)
+
+
+@pytest.mark.parametrize("q", [-3.0, -0.25, 0.25, 3.0])
+@pytest.mark.parametrize("skew", [0, 2_000, -1_500])
+def test_perp_rate_is_the_twins_realised_cost(q, skew):
+    """Trade q on the exact twin from a fresh account after another account has set the skew:
+    fee plus fill beyond the mid (the fill at size 0), per notional, is the venue's rate."""
+    feed = PriceFeed(8, "ETH / USD", "tx", "owner")
+    feed.transmit("tx", 3000 * 10**8, 0)
+    params = PerpParams(skew_scale=50_000 * WAD, taker_fee_bps=8)
+    market = PerpMarket(feed=feed, params=params)
+    for who in ("whale", "alice"):
+        market.balances[who] = 10**15
+        market.deposit_margin(who, 10**14, 0)
+    if skew:
+        market.modify_position("whale", skew * WAD, 10**30 if skew > 0 else 0, 0)
+    venue = PerpVenue("perp", market.venue_state(0), funding_horizon_s=86_400)
+    mid = market.fill_price(0, 0) / WAD
+    trade = market.modify_position("alice", int(q * WAD), 10**30 if q > 0 else 0, 0)
+    realised = (trade.fee / 1e6 + q * (trade.fill_price / WAD - mid)) / (abs(q) * mid)
+    unit = 1e-6 / (abs(q) * mid)  # the fee's ceiling to a quote unit, per notional
+    assert venue.cost_rate(q) == pytest.approx(realised, abs=2 * unit)
+    # First order: fee plus |q| / (2 skew_scale), whatever the skew premium.
+    assert venue.cost_rate(q) == pytest.approx(8e-4 + abs(q) / 100_000, rel=0.01)
+
+
+def test_funding_is_in_the_routing_cost_not_in_the_rate():
+    state = VenueState(3000 * WAD, 5_000 * WAD, 50_000 * WAD, 8, 10**17, 6)
+    held = PerpVenue("perp", state, funding_horizon_s=7 * 86_400)
+    flat = PerpVenue("perp", state)
+    assert held.cost(2.0) > flat.cost(2.0) + 1.0  # a week of funding on a long into the skew
+    assert held.cost_rate(2.0) == flat.cost_rate(2.0)
+
+
+def test_zero_order_is_the_fee_and_the_rate_never_negative():
+    # The fee is taken from the input: buying costs f / (1 - f) of the notional at mid.
+    assert CpmmVenue("p", 1000.0, 3e6, 30).cost_rate(0.0) == pytest.approx(0.003 / 0.997)
+    state = VenueState(3000 * WAD, -20_000 * WAD, 50_000 * WAD, 8, 10**16, 6)
+    venue = PerpVenue("perp", state)
+    assert venue.cost_rate(0.0) == pytest.approx(8e-4, rel=1e-5)
+    # A buy into a short skew fills below the oracle (a premium gained), still a cost at mid.
+    assert all(venue.cost_rate(q) > 0 for q in (-50.0, -1.0, 1.0, 50.0, 5_000.0))
+
+
+def test_trade_cost_rate_is_the_cost_beyond_mid_per_notional():
+    assert trade_cost_rate(1010.0, 1.0, 1000.0) == pytest.approx(0.01)
+    assert trade_cost_rate(-990.0, -1.0, 1000.0) == pytest.approx(0.01)
+    assert np.isinf(CpmmVenue("p", 10.0, 3e4, 30).cost_rate(10.0))  # no such buy
+
+
+def test_route_rate_is_one_venues_rate_or_the_legs_weighted():
+    a = CpmmVenue("a", 1000.0, 3e6, 30)
+    b = CpmmVenue("b", 400.0, 1.2e6, 5)
+    assert route_cost_rate(12.0, [a]) == a.cost_rate(12.0)
+    assert route_cost_rate(-12.0, [b]) == b.cost_rate(-12.0)
+    rate = route_cost_rate(30.0, [a, b])
+    assert b.cost_rate(30.0) > rate > b.cost_rate(1e-6)  # splitting beats one venue
+    assert route_cost_rate(5.0, [CpmmVenue("c", 1000.0, 3e6, 30, max_order=0.0)]) == 0.0
