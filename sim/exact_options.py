@@ -19,7 +19,10 @@ stand-ins and records every transaction they send. This module is its options pa
 
 After every twin call the float pool the agents read (`OptionsPoolVec`: base IVs, skews, open
 interest, balances, settlement) and the holders' positions are overwritten with the twin's
-state, so every later decision sees exact state.
+state, so every later decision sees exact state. The agents decide on the engine's float
+clock; the twin runs on the block's integer timestamp (never earlier), so at a cutoff or an
+expiry the twin may refuse or settle a block before the float pool would have: the twin
+decides, and the agents see its result. With whole-second block times the two clocks agree.
 
 Actions (plain dicts, added to the world's block records):
     {"kind": "option_open" | "option_close", "agent", "pool", "strike" (index k: id k + 1),

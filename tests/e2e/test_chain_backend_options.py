@@ -4,6 +4,7 @@ board's expiry, its settlement and the holders' claims; a broken options twin is
 right block and field, and its replay bundle reproduces the divergence."""
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 
 from keeper.chain_backend import Divergence, anvil, chain_run, replay, replay_bundle, run_on_chain
 from sim.engine import Engine
+from sim.errors import ConfigError
 from sim.exact_options import SIDES
 from sim.exact_world import ExactWorld
 from sim.options.pool import OptionsPool
@@ -138,3 +140,18 @@ def test_broken_options_twin_is_caught_at_its_block_and_field_and_replays(
     res = CliRunner().invoke(replay, [str(bundles[0])])
     assert res.exit_code == 0, res.output
     assert "reproduced" in res.output
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"oracle": None}, "options_pools.options.oracle"),
+        ({"trading_cutoff": 3600.5}, "options_pools.options.trading_cutoff"),
+        ({"boards.0.expiry": 4500.5}, "options_pools.options.boards[0].expiry"),
+    ],
+)
+def test_options_pools_the_contract_cannot_run_are_refused_by_field(change, field):
+    sets = [f"options_pools.0.{k}={'null' if v is None else v}" for k, v in change.items()]
+    sc = load_scenario(SCENARIO, sets)
+    with pytest.raises(ConfigError, match=re.escape(field)):
+        ExactWorld(sc)
