@@ -172,6 +172,8 @@ class Layout:
     setup_ts: int
     contracts: dict[str, str] = field(default_factory=dict)
     """Parts' contracts: label (e.g. "perp:<name>") -> address."""
+    created_at: dict[str, int] = field(default_factory=dict)
+    """Block timestamp of each creation, by label (the core's and the parts')."""
 
     @property
     def risky_is_token0(self) -> bool:
@@ -308,6 +310,7 @@ def deploy(builder: BlockBuilder, sc: Scenario, cparts: list[ChainPart] | None =
     }
     if len(addresses) != len(creations):
         raise ChainError("two contracts of the run share a label: rename one part's contract")
+    created_at: dict[str, int] = {}
     # One creation per block: each fits any block gas limit.
     for label, make in creations:
         initcode = make(addresses, code)
@@ -316,6 +319,7 @@ def deploy(builder: BlockBuilder, sc: Scenario, cparts: list[ChainPart] | None =
         receipts, _ = builder.mine_and_read(ts, [])
         if receipts[0].status != 1:
             raise ChainError(f"deploying {label} reverted")
+        created_at[label] = ts
         ts += 1
     codes = rpc.many([("eth_getCode", [a, "latest"]) for a in addresses.values()])
     for label, c in zip(addresses, codes, strict=True):
@@ -331,6 +335,7 @@ def deploy(builder: BlockBuilder, sc: Scenario, cparts: list[ChainPart] | None =
         transmitters=transmitters,
         setup_ts=ts,
         contracts={label: addresses[label] for label, _ in creations[core:]},
+        created_at=created_at,
     )
 
 
@@ -555,6 +560,7 @@ class ChainSession:
             sc,
             risky_is_token0=self.layout.risky_is_token0,
             setup_ts=self.layout.setup_ts,
+            created_at=self.layout.created_at,
             **(world_kwargs or {}),
         )
         self.layout.agents = {a: address_of(f"agent:{a}") for a in self.world.accounts}

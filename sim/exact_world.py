@@ -63,6 +63,7 @@ CORE_AGENTS = (
     NoiseTraderConfig,
     LPConfig,
     SandwichConfig,
+    KeeperConfig,
 )
 """Agent kinds the core runs (pools and feeds); parts add theirs (`ExactPart.agent_kinds`)."""
 DEFAULT_FUND = {RISKY: 10**12, NUMERAIRE: 10**15}
@@ -252,6 +253,9 @@ class ExactWorld:
         decimals: base-unit decimals of the risky and numeraire tokens.
         feed_decimals: decimals of the feeds' answers.
         fund: whole tokens minted to each account at setup.
+        created_at: block timestamp at which each contract was created, by its chain label
+            (e.g. "perp:<name>"), for state a constructor sets from `block.timestamp`;
+            default: `setup_ts`.
     """
 
     def __init__(
@@ -262,12 +266,14 @@ class ExactWorld:
         decimals: tuple[int, int] = (18, 6),
         feed_decimals: int = 8,
         fund: dict[str, int] | None = None,
+        created_at: dict[str, int] | None = None,
     ):
         check_supported(scenario)
         self.sc = scenario.model_copy(deep=True)
         self.sc.paths = 1
         self.risky_is_token0 = risky_is_token0
         self.setup_ts = setup_ts
+        self.created_at = dict(created_at or {})
         self.decimals = {RISKY: decimals[0], NUMERAIRE: decimals[1]}
         self.scale = {RISKY: 10 ** decimals[0], NUMERAIRE: 10 ** decimals[1]}
         self.share_scale = math.sqrt(self.scale[RISKY] * self.scale[NUMERAIRE])
