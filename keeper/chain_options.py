@@ -42,13 +42,14 @@ GAS = {
     "option_strike": 300_000,
     "option_hedger": 100_000,
     "option_deposit": 300_000,
-    "option_open": 2_000_000,
-    "option_close": 2_000_000,
+    "option_open": 1_000_000,
+    "option_close": 1_000_000,
     "option_settle": 1_000_000,
     "option_claim": 300_000,
 }
-"""Gas limit per action kind (actual use is in the receipts; a trade prices one option and
-the board's net vega, up to nine Black-Scholes evaluations)."""
+"""Gas limit per action kind (actual use is in the receipts: a trade, which prices the option
+and the board's net vega, up to nine Black-Scholes evaluations, used 0.2-0.33 M in
+scenarios/options.yaml)."""
 CONSTRUCTOR = ["address", "address"] + ["uint256"] * 10
 TRADE = "{}(uint256,bool,bool,uint256,uint256,uint256)"
 
