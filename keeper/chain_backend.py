@@ -35,10 +35,11 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlparse
 
 import click
 import rlp
@@ -796,7 +797,7 @@ def cut_scenario(sc: Scenario, blocks: int | None) -> Scenario:
     return scenario_from_dict(data)
 
 
-def write_outputs(out_dir: Path, sc: Scenario, run: ChainRun) -> Path:
+def write_outputs(out_dir: Path, sc: Scenario, run: ChainRun, network: str | None = None) -> Path:
     """worlds table and summary.json as the fast engine writes them, plus the chain's report."""
     from sim.results import parquet_available, write_summary, write_table
 
@@ -810,6 +811,7 @@ def write_outputs(out_dir: Path, sc: Scenario, run: ChainRun) -> Path:
         "seed": sc.seed,
         "metrics": run.result.summary,
         "chain": {
+            "network": network,
             **run.report.as_json(),
             "bundle": str(run.bundle) if run.bundle else None,
             "layout": asdict(run.session.layout),
@@ -818,15 +820,75 @@ def write_outputs(out_dir: Path, sc: Scenario, run: ChainRun) -> Path:
     return write_summary(out_dir / "summary.json", summary)
 
 
+DEFAULT_NETWORK = "ethereum:mainnet-fork:foundry"
+"""What a chain run drives by default: a fork of the local upstream (mainnet's stand-in)."""
+
+
 @contextmanager
-def _network_url(network: str | None, rpc: str | None) -> Iterator[str | None]:
-    if network is None:
+def local_upstream() -> Iterator[str]:
+    """The upstream RPC forks read (`keeper.chain.upstream_url`); when nothing answers at a
+    local URL, the upstream is started there (empty, as `ammlab chain up --no-deploy`) and
+    stopped again afterwards."""
+    url = chainmod.upstream_url()
+    try:
+        chainmod.chain_id_of(url, timeout=2.0)
+    except ChainError:
+        if not chainmod.is_local_url(url):
+            raise ChainError(
+                f"upstream RPC {url} is unreachable: check {chainmod.UPSTREAM_ENV} (it points at "
+                "a remote RPC), or pass --rpc URL"
+            ) from None
+        port = urlparse(url).port or chainmod.DEFAULT_PORT
+        record = chainmod.start_upstream(port=port)
+        try:
+            yield record.url
+        finally:
+            chainmod.stop_upstream()
+        return
+    yield url
+
+
+@contextmanager
+def fork_of_upstream() -> Iterator[str]:
+    """A fork of the local upstream, the chain `ethereum:mainnet-fork:foundry` names: a
+    plain anvil (`--fork-url UPSTREAM`, chain id 1) on a free port for the duration.
+
+    Plain rather than Ape's managed fork: Ape starts anvil with --steps-tracing, which makes
+    each block 3-5x slower, and --prune-history keeps evm_mine from slowing with the length
+    of the run; parity reads only the latest state."""
+    with local_upstream() as upstream:
+        home = Path(tempfile.mkdtemp(prefix="ammlab-fork-"))
+        record = chainmod.start_upstream(
+            port=chainmod.free_port(),
+            home=home,
+            extra_args=("--fork-url", upstream, "--prune-history"),
+        )
+        try:
+            yield record.url
+        finally:
+            chainmod.stop_upstream(home)
+
+
+@contextmanager
+def chain_for_run(network: str | None, rpc: str | None) -> Iterator[str]:
+    """The RPC a chain run drives: `rpc` as given; else Ape's provider for `network`
+    (ECOSYSTEM:NETWORK:PROVIDER, connected for the duration; a mainnet fork reads the local
+    upstream, started if needed); else the default, `fork_of_upstream()`."""
+    if rpc is not None:
         yield rpc
         return
-    from ape import networks
+    if network is None:
+        with fork_of_upstream() as url:
+            yield url
+        return
+    from keeper.cli import ape_network  # imports this module: import late
 
-    with networks.parse_network_choice(network) as provider:
-        yield provider.uri
+    upstream = local_upstream() if network.startswith("ethereum:mainnet") else nullcontext()
+    with upstream, ape_network(network) as provider:
+        uri = getattr(provider, "uri", None) or getattr(provider, "http_uri", None)
+        if not uri:
+            raise ChainError(f"{network}: the provider has no RPC URL to send batches to")
+        yield uri
 
 
 @click.command("chain-run")
@@ -844,8 +906,12 @@ def _network_url(network: str | None, rpc: str | None) -> Iterator[str | None]:
     show_default=True, help="Where summary.json and worlds go.",
 )  # fmt: skip
 @click.option("--blocks", type=int, default=None, help="Cut the run to N blocks.")
-@click.option("--network", default=None, help="Ape network choice of an anvil (e.g. a fork).")
-@click.option("--rpc", default=None, help="RPC URL of a running anvil (default: a private one).")
+@click.option(
+    "--network", default=None, metavar="ECOSYSTEM:NETWORK:PROVIDER",
+    help=f"Ape network of an anvil to run on (default: {DEFAULT_NETWORK} on the local "
+    "upstream, as a plain anvil fork; the upstream is started if nothing answers).",
+)  # fmt: skip
+@click.option("--rpc", default=None, help="RPC URL of a running anvil (instead of --network).")
 @click.option(
     "--bundle-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
     help="Where a replay bundle goes on divergence (default: OUT/bundles).",
@@ -872,13 +938,17 @@ def chain_run(
         )
     if network and rpc:
         raise click.BadParameter("give --network or --rpc, not both", param_hint="--rpc")
+    # Absolute: connecting Ape to --network moves the working directory to the checkout.
+    out_dir = out_dir.resolve()
+    bundle_dir = (bundle_dir or out_dir / "bundles").resolve()
     try:
         sets = [*overrides, *([f"seed={seed}"] if seed is not None else [])]
         sc = load_scenario(scenario, sets)
         sc = cut_scenario(sc, blocks)
-        with _network_url(network, rpc) as given, anvil(given) as url:
-            run = run_on_chain(sc, url, bundle_dir or out_dir / "bundles", check_every)
-        write_outputs(out_dir, sc, run)
+        with chain_for_run(network, rpc) as url:
+            run = run_on_chain(sc, url, bundle_dir, check_every)
+        where = rpc or network or f"{DEFAULT_NETWORK} (plain anvil fork of the local upstream)"
+        write_outputs(out_dir, sc, run, where)
     except (SimError, KeeperError) as err:
         raise click.ClickException(str(err)) from err
     rep = run.report
