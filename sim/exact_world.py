@@ -32,11 +32,11 @@ import importlib
 import math
 import pkgutil
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-import sim
 from sim.agents import BlockContext, Intent
 from sim.engine import Engine, EngineHooks, make_price
 from sim.errors import ConfigError, Revert, SimError
@@ -168,7 +168,8 @@ def parts() -> list[type[ExactPart]]:
     global _LOADED
     if not _LOADED:
         _LOADED = True
-        for m in sorted(pkgutil.iter_modules(sim.__path__), key=lambda m: m.name):
+        here = [str(Path(__file__).resolve().parent)]  # not sim.__path__: see pyproject
+        for m in sorted(pkgutil.iter_modules(here), key=lambda m: m.name):
             if m.name.startswith("exact_") and m.name != "exact_world":
                 importlib.import_module(f"sim.{m.name}")
     return list(_PARTS)
