@@ -12,7 +12,17 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from keeper.chain_backend import Divergence, anvil, chain_run, replay, replay_bundle, run_on_chain
+from keeper.chain_backend import (
+    Divergence,
+    anvil,
+    calldata,
+    chain_run,
+    cut_scenario,
+    replay,
+    replay_bundle,
+    run_on_chain,
+)
+from keeper.chain_options import pool_label
 from sim.engine import Engine
 from sim.errors import ConfigError
 from sim.exact_options import SIDES
@@ -80,6 +90,23 @@ def test_option_traders_match_the_chain_at_every_block_through_settlement(option
     fast = Engine(sc, fused=False).run().worlds
     for k, v in fast.items():
         np.testing.assert_allclose(run.result.worlds[k], v, rtol=1e-6, atol=1e-6, err_msg=k)
+
+
+def test_options_example_with_the_keeper_hedging_the_pool_on_the_perp(options_anvil, tmp_path):
+    sc = cut_scenario(load_scenario(ROOT / "scenarios" / "options.yaml"), 400)
+    run = run_on_chain(sc, options_anvil, bundle_dir=tmp_path)
+    assert run.report.divergence is None and run.report.blocks == 400
+    senders = Counter((a["kind"], a.get("agent")) for r in run.records for a in r.actions)
+    assert senders[("perp_trade", "keeper")] > 0
+    assert {"option_traders", "sniper", "vol_buyer"} <= {
+        agent for kind, agent in senders if kind == "option_open"
+    }
+    # The keeper is the pool's hedger on chain (setHedger at setup).
+    layout = run.session.layout
+    word = run.session.builder.rpc.one(
+        "eth_call", [{"to": layout.contracts[pool_label("options")], "data": calldata("hedger()")}]
+    )
+    assert int(word, 16) == int(layout.agents["keeper"], 16)
 
 
 BREAK_AT = 120
