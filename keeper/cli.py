@@ -260,10 +260,15 @@ def demo(
        against the exact twin;
     2. the options study in the fast engine over many worlds (scenarios/options.yaml: options
        pool, constant-product venues, arbitrageurs, option traders, the keeper on the perp);
-    3. a scenario on a chain through the real contracts with exact parity at every block
-       (scenarios/parity.yaml on a private anvil);
+    3. the same scenario, one world, on a fork of the upstream through the real contracts
+       (options pool, pools, perp, feed) with exact parity at every block;
     4. the HTML report of the study; prints where everything is.
     """
+    from sim.atomic import atomic_write_text
+    from sim.cli import run_to_dir
+    from sim.report import build_report
+
+    study = SCENARIOS / "options.yaml"
     url = chainmod.upstream_url()
     started = False
     click.echo("[1/4] local chain and a fork of it")
@@ -277,29 +282,28 @@ def demo(
         started = True
     try:
         fork_session(swaps, seed)
+
+        click.echo(f"\n[2/4] options study in the fast engine: {worlds} worlds x {hours} h")
+        head = run_to_dir(
+            study, out_dir / "study", paths=worlds, seed=seed,
+            overrides=[f"blocks.n_blocks={hours * 300}"], progress=True,
+        )  # fmt: skip
+        for name, m in head.items():
+            click.echo(f"  {name}: {m['mean']:.6g} ± {m['se']:.2g} {m['unit']}")
+
+        click.echo(
+            f"\n[3/4] the study's scenario on a fork of the local chain: one world, "
+            f"{chain_blocks} blocks, parity with the exact twins at every block"
+        )
+        click.get_current_context().invoke(
+            chain_run, scenario=study, paths=1, seed=seed, overrides=(),
+            out_dir=out_dir / "chain", blocks=chain_blocks, network=None, rpc=None,
+            bundle_dir=None, check_every=1,
+        )  # fmt: skip
     finally:
         if started and not keep_chain:
             chainmod.stop_upstream()
             click.echo("local upstream stopped (pass --keep-chain to leave it running)")
-
-    from sim.atomic import atomic_write_text
-    from sim.cli import run_to_dir
-    from sim.report import build_report
-
-    click.echo(f"\n[2/4] options study in the fast engine: {worlds} worlds x {hours} h")
-    head = run_to_dir(
-        SCENARIOS / "options.yaml", out_dir / "study", paths=worlds, seed=seed,
-        overrides=[f"blocks.n_blocks={hours * 300}"], progress=True,
-    )  # fmt: skip
-    for name, m in head.items():
-        click.echo(f"  {name}: {m['mean']:.6g} ± {m['se']:.2g} {m['unit']}")
-
-    click.echo(f"\n[3/4] parity run on a chain: scenarios/parity.yaml, {chain_blocks} blocks")
-    click.get_current_context().invoke(
-        chain_run, scenario=SCENARIOS / "parity.yaml", paths=1, seed=seed, overrides=(),
-        out_dir=out_dir / "chain", blocks=chain_blocks, network=None, rpc=None,
-        bundle_dir=None, check_every=1,
-    )  # fmt: skip
 
     click.echo("\n[4/4] report")
     report = atomic_write_text(out_dir / "report.html", build_report(out_dir / "study"))
