@@ -173,32 +173,29 @@ class OptionsForward:
 
     # -- the conversion ------------------------------------------------------------------
 
-    def _legs(self, token_in: str) -> tuple[tuple[bool, bool], tuple[bool, bool]]:
-        """(is_call, is_buy) of the two legs, call first."""
+    def _buy(self, token_in: str) -> bool:
+        """True when selling `token_in` buys the forward (call bought, put sold)."""
         if token_in == self.quote_token:
-            return (True, True), (False, False)
+            return True
         if token_in == self.base:
-            return (True, False), (False, True)
+            return False
         raise ValueError(
             f"options venue {self.name} trades {self.base} and {self.quote_token}, not {token_in}"
         )
 
-    @staticmethod
-    def _slots(is_call: bool, is_buy: bool) -> tuple[int, int]:
-        """(slot the leg closes, slot it opens) in the holder's positions."""
-        long_, short = (LONG_CALL, SHORT_CALL) if is_call else (LONG_PUT, SHORT_PUT)
-        return (short, long_) if is_buy else (long_, short)
-
-    def _trade(self, pool: OptionsPoolVec, w, k, q, token_in: str, book: bool = False):
-        """Both legs for worlds w (M,) of `pool` at strikes k and sizes q; returns
-        (amount_in, amount_out, fee, ok), each (M,)."""
+    def _trade(self, pool: OptionsPoolVec, w, k, q, buy, book: bool = False):
+        """Both legs, call first, for worlds w (M,) of `pool` at strikes k, sizes q, buying the
+        forward where `buy`; returns (amount_in, amount_out, fee, ok), each (M,)."""
         k = np.asarray(k, dtype=np.int64)
         q = np.asarray(q, dtype=np.float64)
-        net = np.zeros(q.shape)  # K·q + call premium − put premium, quote
+        buy = np.broadcast_to(np.asarray(buy, dtype=bool), q.shape)
+        net = pool.strike[k] * q  # K·q + call premium − put premium, quote
         fee = np.zeros(q.shape)
         ok = np.ones(q.shape, dtype=bool)
-        for is_call, is_buy in self._legs(token_in):
-            close_slot, open_slot = self._slots(is_call, is_buy)
+        for is_call, is_buy in ((True, buy), (False, ~buy)):
+            long_, short = (LONG_CALL, SHORT_CALL) if is_call else (LONG_PUT, SHORT_PUT)
+            close_slot = np.where(is_buy, short, long_)  # buying closes a short first
+            open_slot = np.where(is_buy, long_, short)
             held = self.holder[k, close_slot]
             close = held >= q
             res = pool.trade(
@@ -206,34 +203,36 @@ class OptionsForward:
             )
             ok &= res.ok
             net += res.premium if is_call else -res.premium
-            fee += res.premium - res.base if is_buy else res.base - res.premium
+            fee += np.where(is_buy, res.premium - res.base, res.base - res.premium)
             if book:
-                np.subtract.at(self.holder[:, close_slot], k[close & res.ok], q[close & res.ok])
-                np.add.at(self.holder[:, open_slot], k[~close & res.ok], q[~close & res.ok])
-        net += pool.strike[k] * q
-        if token_in == self.quote_token:
-            amount_in, amount_out = net, q
-        else:
-            amount_in, amount_out = q, net
+                c, o = close & res.ok, ~close & res.ok
+                np.subtract.at(self.holder, (k[c], close_slot[c]), q[c])
+                np.add.at(self.holder, (k[o], open_slot[o]), q[o])
+        amount_in = np.where(buy, net, q)
+        amount_out = np.where(buy, q, net)
         ok &= (amount_in > 0) & (amount_out > 0)
         return amount_in, amount_out, fee, ok
 
-    def _candidates(self, k, q, token_in: str):
+    def _candidates(self, k, q, buy):
         m = len(q)
-        return self._trade(tile(self.pool, m, self.world), np.arange(m), k, q, token_in)
+        return self._trade(tile(self.pool, m, self.world), np.arange(m), k, q, buy)
 
     # -- SizedVenue ----------------------------------------------------------------------
 
     def best_strike(self, token_in: str) -> tuple[int, float]:
         """(strike index, marginal rate) of the best strike for selling `token_in`; rate 0
-        when no strike trades."""
-        if token_in not in self._best:
+        when no strike trades. Both directions are priced at once and cached."""
+        if not self._best:
             n_k = self.pool.strike.shape[0]
-            q = np.full(n_k, MARGINAL_SIZE * self.pool.p.standard_size)
-            a_in, a_out, _, ok = self._candidates(np.arange(n_k), q, token_in)
+            k = np.tile(np.arange(n_k), 2)
+            buy = np.repeat([True, False], n_k)
+            q = np.full(2 * n_k, MARGINAL_SIZE * self.pool.p.standard_size)
+            a_in, a_out, _, ok = self._candidates(k, q, buy)
             rate = np.where(ok, a_out / np.where(ok, a_in, 1.0), 0.0)
-            k = int(np.argmax(rate))
-            self._best[token_in] = (k, float(rate[k]))
+            for token, part in ((self.quote_token, rate[:n_k]), (self.base, rate[n_k:])):
+                best = int(np.argmax(part))
+                self._best[token] = (best, float(part[best]))
+        self._buy(token_in)
         return self._best[token_in]
 
     def marginal_rate(self, token_in: str) -> float:
@@ -246,19 +245,24 @@ class OptionsForward:
     def quote(self, token_in: str, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         q = np.atleast_1d(np.asarray(q, dtype=np.float64))
         k, _ = self.best_strike(token_in)
-        a_in, a_out, _, ok = self._candidates(np.full(q.shape, k), q, token_in)
+        a_in, a_out, _, ok = self._candidates(np.full(q.shape, k), q, self._buy(token_in))
         return np.where(ok, a_in, np.nan), np.where(ok, a_out, np.nan)
 
     def execute(self, token_in: str, q: float) -> Fill:
         """Trade a forward of size q selling `token_in` on the pool itself; books the
         holder's positions. Raises if the pool refuses (a plan priced on its own state
-        should never be refused)."""
+        should never be refused; a refusal raises, leaving the pool as far as it got)."""
         k, _ = self.best_strike(token_in)
-        if not self._candidates(np.array([k]), np.array([q]), token_in)[3][0]:
-            raise RuntimeError(f"options venue {self.name} refuses a forward of {q} at strike {k}")
         a_in, a_out, fee, ok = self._trade(
-            self.pool, np.array([self.world]), np.array([k]), np.array([q]), token_in, book=True
+            self.pool,
+            np.array([self.world]),
+            np.array([k]),
+            np.array([q]),
+            self._buy(token_in),
+            book=True,
         )
         self._best.clear()
-        assert ok[0], "the pool refused on its own state what a copy of it accepted"
+        if not ok[0]:
+            # plans are priced on a copy of this state, so this is a bug, not a market event
+            raise RuntimeError(f"options venue {self.name} refused a forward of {q} at strike {k}")
         return Fill(float(a_in[0]), float(a_out[0]), float(fee[0]), k, float(q))

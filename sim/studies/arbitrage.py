@@ -14,16 +14,26 @@ prices follow a correlated GBM (zero drift, volatility per sqrt(day)). The venue
   constant-product depth (`perp_depth` WETH of virtual reserve, so a fill's premium grows with
   its size like a perp's skew premium) and a taker fee. Its counterparty (the perp's LPs) is the
   venue's "LP".
+* optionally an options pool on WETH (`sim.options.pool_vec.OptionsPoolVec`, the contract's
+  vectorised twin) priced off the same oracle, one board of strikes around the initial price.
+  It enters the graph through its synthetic forwards (`sim.options_arb`): buying a call and
+  selling a put at one strike (plus the strike as collateral) is one WETH delivered at expiry,
+  so with the pool's zero rate it converts USDC to WETH at K + C_ask − P_bid and back at
+  K + C_bid − P_ask, which parity puts at the oracle price plus the two legs' fees (option
+  value, spot and vega-utilisation fees) and IV impact. The pool's fees are wide (the spot
+  fee alone is 0.1 % a leg), so it is arbitraged only when its oracle strays.
 
 The arbitrageur. Each block it builds the token graph of every venue (`sim.arbgraph`: edge
 weight -ln(marginal rate after fee), best venue per direction), asks for a negative cycle
 (Bellman-Ford), sizes it in closed form (the cycle is a Möbius map a·x/(b + c·x) of its input,
-x* = (sqrt(ab) - b)/c; a CEX leg is the linear map p·x), and executes it if its profit at the
-reference prices pays its gas (one swap's gas units per pool hop, a perp trade's per perp hop;
-gas priced in WETH). It repeats until no cycle pays, at most `max_cycles` times a block. A
+x* = (sqrt(ab) - b)/c; a CEX leg is the linear map p·x; a cycle through the options pool's
+forward is sized numerically on the pool's own pricing, `sim.arbgraph.plan`), and executes it
+if its profit at the reference prices pays its gas (one swap's gas units per pool hop, a perp
+trade's per perp hop, two option trades' per forward; gas priced in WETH). It repeats until no cycle pays, at most `max_cycles` times a block. A
 screen skips the graph in blocks where every venue is inside its fee band against the
 reference prices: then no cycle can be profitable (the reference terms of a cycle telescope,
-so its log-rate is at most the sum of its venues' mispricings minus their fees).
+so its log-rate is at most the sum of its venues' mispricings minus their fees; for the
+options pool the screen's fee is one leg's spot fee, a lower bound on the forward's cost).
 
 Accounting, at the block's reference prices p, per hop that sells x of token i for y of j on a
 venue with fee f:
@@ -33,7 +43,11 @@ venue with fee f:
     arb P&L     = y·p_j - x·p_i = LVR - fee      (summed over the cycle's hops)
 
 so arbitrage profit (gross of gas) = sum of LVR - fees over the venues - CEX fees, exactly
-(tested). LVR is also divided by the pool's value after the trade and summed, giving the
+(tested). For a forward on the options pool, x and y are the USDC and WETH of the conversion,
+its fee what the pool charged on top of the fee-free option values (both legs), and
+LVR - fee is the options LPs' loss against the reference price at trade time; WETH delivered
+at expiry is valued at the reference price (zero rate; the pool settles at its oracle, which
+at expiry differs from the reference by the oracle's lag, a zero-mean difference left out). LVR is also divided by the pool's value after the trade and summed, giving the
 `lvr_rate` of each pool as a fraction of its value per day: for one pool, zero fee and short
 blocks its expectation is sigma^2/8 per day (Milionis et al. 2022; tested at 3 SE).
 """
@@ -41,15 +55,16 @@ blocks its expectation is sigma^2/8 per day (Milionis et al. 2022; tested at 3 S
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sim.arbgraph import Pool, build_graph, find_cycle
-from sim.pools.cpmm_vec import BPS, amount_out_f
+from sim.arbgraph import CexLeg, Pool, add_edge, build_graph, find_cycle, plan
+from sim.options.pool_vec import OptionsPoolVec, VecOptionsParams
+from sim.options_arb import OptionsForward
+from sim.pools.cpmm_vec import BPS
 
 DAY = 86400.0
 GWEI = 1e-9
@@ -80,6 +95,58 @@ def default_pools() -> list[PoolSpec]:
         PoolSpec(name="wbtc_usdc_t", token0="WBTC", token1="USDC", tvl=1e7),
         PoolSpec(name="wbtc_weth_t", token0="WBTC", token1="WETH", tvl=1e7),
     ]
+
+
+class OptionsVenueSpec(BaseModel):
+    """The options pool of the study: one board on WETH, quoted in USDC, read off the oracle.
+
+    Pricing parameters as in `sim.scenario.OptionsPoolConfig` (the contract's defaults).
+    """
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    liquidity: float = Field(1e7, gt=0)
+    """LP deposit, USDC."""
+    expiry_days: float = Field(7.0, gt=0)
+    """Board expiry from the start, days; must outlast the horizon plus the trading cutoff."""
+    base_iv: float = Field(0.9, gt=0)
+    """Initial base IV (annualised)."""
+    moneyness: list[float] = Field(default_factory=lambda: [0.9, 1.0, 1.1], min_length=1)
+    """Strikes as multiples of the initial WETH price (at most 8)."""
+    skews: list[float] | None = None
+    """Skew of each strike (None: 1.0 each)."""
+    call_cap: float = Field(4.0, ge=0.1, le=100.0)
+    """A call pays at most call_cap x strike."""
+    standard_size: float = Field(5.0, gt=0)
+    """Trade size that moves IVs by one impact, options."""
+    iv_impact: float = Field(0.01, ge=0, le=1)
+    """Base IV move per standard size."""
+    skew_impact: float = Field(0.0075, ge=0, le=1)
+    """Skew move per standard size."""
+    option_price_fee: float = Field(0.01, ge=0, le=0.2)
+    """Fee per unit of option value."""
+    spot_price_fee: float = Field(0.001, ge=0, le=0.05)
+    """Fee per unit of spot, per option."""
+    vega_fee: float = Field(1000.0, ge=0, le=1e6)
+    """Vega-utilisation fee coefficient."""
+    trading_cutoff: float = Field(21_600.0, ge=3_600, le=2_592_000)
+    """No trading within this many seconds of expiry."""
+    max_oracle_delay: float = Field(3_600.0, gt=0, le=86_400)
+    """Oldest oracle answer the pool trades on, seconds."""
+
+    @model_validator(mode="after")
+    def _check(self) -> OptionsVenueSpec:
+        if len(self.moneyness) > 8:
+            raise ValueError("options_pool.moneyness: at most 8 strikes per board")
+        if self.skews is not None and len(self.skews) != len(self.moneyness):
+            raise ValueError("options_pool.skews: give one skew per moneyness, or leave it out")
+        return self
+
+    def params(self) -> VecOptionsParams:
+        names = VecOptionsParams.__dataclass_fields__
+        return VecOptionsParams(
+            **{f: getattr(self, f) for f in names if f in type(self).model_fields}
+        )
 
 
 class ArbStudyConfig(BaseModel):
@@ -121,26 +188,36 @@ class ArbStudyConfig(BaseModel):
     """Correlation of the WETH and WBTC log-price shocks."""
     pools: list[PoolSpec] = Field(default_factory=default_pools)
     """Constant-product pools."""
+    options: bool = True
+    """Include the options pool (its synthetic forwards) priced off the oracle."""
+    options_pool: OptionsVenueSpec = Field(default_factory=OptionsVenueSpec)
+    """The options pool."""
+    option_gas: int = Field(220_000, ge=0)
+    """Gas units per option trade (a forward is two; anvil: 160,150 to 221,933)."""
     max_cycles: int = Field(8, ge=1)
     """Most cycles executed per block."""
+
+    @model_validator(mode="after")
+    def _check(self) -> ArbStudyConfig:
+        o = self.options_pool
+        if self.options and o.expiry_days * DAY < self.horizon + o.trading_cutoff:
+            raise ValueError(
+                f"options_pool.expiry_days: the board ({o.expiry_days:g} days) must outlast the "
+                f"horizon plus the trading cutoff ({(self.horizon + o.trading_cutoff) / DAY:g} "
+                "days); raise it or shorten the horizon"
+            )
+        return self
 
     def fee(self, p: PoolSpec) -> float:
         return self.fee_tier_bps if p.fee_bps is None else p.fee_bps
 
 
-@dataclass(frozen=True)
-class CexLeg:
-    """The reference market as a graph edge: `token_in` -> `token_out` at the reference rate."""
-
-    name: str
-    rate: float
-    """Tokens out per token in, after the fee."""
-    fee_bps: float
-
-
 # metric -> (unit, description)
 METRICS: dict[str, tuple[str, str]] = {
-    "arb_volume": ("USD/day", "volume the arbitrageur sold into pools and the perp, at reference"),
+    "arb_volume": (
+        "USD/day",
+        "volume the arbitrageur sold into pools, perp and options, at reference",
+    ),
     "arb_profit": ("USD/day", "arbitrage profit net of gas, at reference prices"),
     "arb_gas": ("USD/day", "gas the arbitrageur paid"),
     "lvr": ("USD/day", "loss-versus-rebalancing of the pools' LPs (net of nothing)"),
@@ -148,10 +225,17 @@ METRICS: dict[str, tuple[str, str]] = {
     "lp_loss": ("USD/day", "pools' LPs: LVR minus fees"),
     "lvr_bp": ("bp/day", "pools' LVR over their total initial value"),
     "perp_loss": ("USD/day", "perp counterparty: LVR minus fees (oracle latency's price)"),
+    "options_volume": ("USD/day", "volume the arbitrageur sold into the options pool's forwards"),
+    "options_profit": ("USD/day", "profit net of gas of the cycles through the options pool"),
+    "options_lvr": ("USD/day", "options LPs' loss against the reference, before fees"),
+    "options_fees": ("USD/day", "fees the options pool earned from the arbitrageur"),
+    "options_loss": ("USD/day", "options LPs: LVR minus fees"),
+    "options_cycles": ("1/day", "cycles executed through the options pool"),
     "cex_fees": ("USD/day", "fees paid on the reference-market legs"),
     "cycles": ("1/day", "cycles executed"),
     "hops": ("1", "mean hops per executed cycle"),
     "arb_block_frac": ("1", "fraction of blocks with at least one executed cycle"),
+    "plan_error": ("USD", "largest |executed - planned| gross profit of a cycle"),
     "identity_error": ("USD", "gross arb profit - (LVR - fees of all venues - CEX fees)"),
 }
 
@@ -173,32 +257,31 @@ def price_paths(cfg: ArbStudyConfig, world: int, n: int) -> dict[str, np.ndarray
     return out
 
 
-def _graph(venues: list[Pool], prices: dict[str, float], cex_fee: float) -> nx.DiGraph:
-    """arbgraph's pool graph plus the reference legs, best rate per direction."""
-    graph = build_graph(venues)
+def _graph(venues: list[Pool], prices: dict[str, float], cex_fee: float, sized=()) -> nx.DiGraph:
+    """arbgraph's venue graph plus the reference legs, best rate per direction."""
+    graph = build_graph(venues, sized)
     g = (BPS - cex_fee) / BPS
     for tok in ("WETH", "WBTC"):
         for a, b, rate in ((tok, "USDC", g * prices[tok]), ("USDC", tok, g / prices[tok])):
-            w = -math.log(rate)
-            edge = graph.get_edge_data(a, b)
-            if edge is None or w < edge["weight"]:
-                graph.add_edge(a, b, weight=w, pool=CexLeg(f"cex:{tok}", rate, cex_fee))
+            add_edge(graph, a, b, rate, CexLeg(f"cex:{tok}", rate, cex_fee))
     return graph
 
 
-def _mobius(hops) -> tuple[float, float, float]:
-    """(a, b, c) with out(x) = a·x / (b + c·x) for hops of pools and CEX legs."""
-    a, b, c = 1.0, 1.0, 0.0
-    for hop in hops:
-        v = hop.pool
-        if isinstance(v, CexLeg):
-            big_a, big_b, big_c = v.rate, 1.0, 0.0
-        else:
-            r_in, r_out = v.reserves(hop.token_in)
-            g = (BPS - v.fee_bps) / BPS
-            big_a, big_b, big_c = g * r_out, r_in, g
-        a, b, c = big_a * a, big_b * b, big_b * c + big_c * a
-    return a, b, c
+def make_options_pool(cfg: ArbStudyConfig) -> OptionsPoolVec:
+    """The study's options pool, one world, at the start (board clock: seconds from 0)."""
+    o = cfg.options_pool
+    k = len(o.moneyness)
+    return OptionsPoolVec(
+        1,
+        expiry=[o.expiry_days * DAY],
+        call_cap=[o.call_cap],
+        base_iv=[o.base_iv],
+        strike=[m * cfg.s0["WETH"] for m in o.moneyness],
+        board=[0] * k,
+        skew=o.skews or [1.0] * k,
+        params=o.params(),
+        liquidity=o.liquidity,
+    )
 
 
 def simulate_world(cfg: ArbStudyConfig, world: int) -> dict[str, float]:
@@ -213,6 +296,12 @@ def simulate_world(cfg: ArbStudyConfig, world: int) -> dict[str, float]:
     for p in cfg.pools:
         res[p.name] = [0.5 * p.tvl / paths[p.token0][0], 0.5 * p.tvl / paths[p.token1][0]]
     perp_gamma = -math.log1p(-cfg.perp_fee_bps / BPS)
+    g_cex = (BPS - cfg.cex_fee_bps) / BPS
+    opt = make_options_pool(cfg) if cfg.options else None
+    opt_holder = np.zeros((len(cfg.options_pool.moneyness), 4))
+    spf = cfg.options_pool.spot_price_fee
+    opt_gamma = math.log1p(spf)  # one leg's spot fee: the forward costs at least this
+    opt_fresh = cfg.oracle_latency <= cfg.options_pool.max_oracle_delay
     acc = dict.fromkeys(
         [
             "volume",
@@ -222,6 +311,11 @@ def simulate_world(cfg: ArbStudyConfig, world: int) -> dict[str, float]:
             "fees",
             "perp_lvr",
             "perp_fees",
+            "opt_lvr",
+            "opt_fees",
+            "opt_volume",
+            "opt_net",
+            "opt_cycles",
             "cex_fees",
             "cycles",
             "hops",
@@ -230,11 +324,13 @@ def simulate_world(cfg: ArbStudyConfig, world: int) -> dict[str, float]:
         0.0,
     )
     per = {name: {"lvr": 0.0, "fees": 0.0, "volume": 0.0, "lvr_frac": 0.0} for name in specs}
+    plan_error = 0.0
     for t in range(1, n + 1):
         px = {tok: float(paths[tok][t]) for tok in TOKENS}
         gas_usd = cfg.gas_gwei * GWEI * px["WETH"]
         oracle = float(paths["WETH"][max(t - lag, 0)])
         perp_res = [cfg.perp_depth, cfg.perp_depth * oracle] if cfg.perp else None
+        off = abs(math.log(oracle / px["WETH"]))
         # screen: is any venue outside its fee band against the reference prices?
         outside = False
         for name, (r0, r1) in res.items():
@@ -242,10 +338,26 @@ def simulate_world(cfg: ArbStudyConfig, world: int) -> dict[str, float]:
             if abs(math.log(r1 / r0 * px[s.token1] / px[s.token0])) > gammas[name]:
                 outside = True
                 break
-        if not outside and cfg.perp and abs(math.log(oracle / px["WETH"])) > perp_gamma:
+        if not outside and cfg.perp and off > perp_gamma:
+            outside = True
+        if not outside and opt is not None and opt_fresh and off > opt_gamma:
             outside = True
         if not outside:
             continue
+        # the forward's quotes lie outside [oracle (1 - spf), oracle (1 + spf)]; when the
+        # reference legs' quotes lie inside that, the forward is never the best edge
+        opt_live = (
+            opt is not None
+            and opt_fresh
+            and not (
+                oracle * (1 - spf) <= px["WETH"] * g_cex
+                and px["WETH"] / g_cex <= oracle * (1 + spf)
+            )
+        )
+        sized = []
+        if opt_live:  # one venue per block: it re-prices itself after each of its fills
+            fw = OptionsForward(opt, oracle, t * cfg.block_time, "WETH", "USDC", opt_holder)
+            sized = [(fw, "USDC", "WETH"), (fw, "WETH", "USDC")]
         traded = False
         for _ in range(cfg.max_cycles):
             venues = [
@@ -254,44 +366,56 @@ def simulate_world(cfg: ArbStudyConfig, world: int) -> dict[str, float]:
             ]
             if perp_res is not None:
                 venues.append(Pool("perp", "WETH", "USDC", *perp_res, cfg.perp_fee_bps))
-            cycle = find_cycle(_graph(venues, px, cfg.cex_fee_bps))
+            cycle = find_cycle(_graph(venues, px, cfg.cex_fee_bps, sized))
             if cycle is None:
                 break
-            a, b, c = _mobius(cycle.hops)
-            if a <= b or c <= 0:
+            pl = plan(cycle)
+            if pl is None:
                 break
-            x = (math.sqrt(a * b) - b) / c
-            # evaluate hop by hop with the pool maths, then commit only if it pays its gas
-            legs = []
-            amount = x
             units = 0
-            for hop in cycle.hops:
-                v = hop.pool
-                if isinstance(v, CexLeg):
-                    out = amount * v.rate
-                else:
-                    r_in, r_out = v.reserves(hop.token_in)
-                    out = amount_out_f(amount, r_in, r_out, v.fee_bps)
-                    units += cfg.perp_gas if v.name == "perp" else cfg.swap_gas
-                legs.append((v, hop.token_in, hop.token_out, amount, out))
-                amount = out
-            gross = (amount - x) * px[cycle.start]
+            for hop in pl.cycle.hops:
+                if hop.sized:
+                    units += 2 * cfg.option_gas
+                elif isinstance(hop.pool, Pool):
+                    units += cfg.perp_gas if hop.pool.name == "perp" else cfg.swap_gas
             gas = units * gas_usd
-            if gross - gas <= 0:
+            if pl.profit * px[pl.cycle.start] - gas <= 0:
                 break
+            # execute hop by hop (the options pool trades itself; the rest is booked below)
+            legs = []
+            amount = pl.amount_in
+            for hop in pl.cycle.hops:
+                v = hop.pool
+                if hop.sized:
+                    fill = v.execute(hop.token_in, pl.size)
+                    amount_in, out, fee = fill.amount_in, fill.amount_out, fill.fee * px["USDC"]
+                else:
+                    amount_in, out = amount, v.amount_out(hop.token_in, amount)
+                    fee = amount * px[hop.token_in] * v.fee_bps / BPS
+                legs.append((v, hop.token_in, hop.token_out, amount_in, out, fee))
+                amount = out
+            gross = (amount - pl.amount_in) * px[pl.cycle.start]
+            plan_error = max(plan_error, abs(gross - pl.profit * px[pl.cycle.start]))
             traded = True
             acc["gross"] += gross
             acc["gas"] += gas
             acc["cycles"] += 1
             acc["hops"] += len(legs)
-            for v, tin, tout, amt_in, amt_out in legs:
+            if pl.size is not None:
+                acc["opt_net"] += gross - gas
+                acc["opt_cycles"] += 1
+            for v, tin, tout, amt_in, amt_out, fee in legs:
                 v_in, v_out = amt_in * px[tin], amt_out * px[tout]
-                fee = v_in * v.fee_bps / BPS
                 if isinstance(v, CexLeg):
                     acc["cex_fees"] += fee
                     continue
                 lvr = v_out - v_in + fee
                 acc["volume"] += v_in
+                if isinstance(v, OptionsForward):
+                    acc["opt_lvr"] += lvr
+                    acc["opt_fees"] += fee
+                    acc["opt_volume"] += v_in
+                    continue
                 if v.name == "perp":
                     acc["perp_lvr"] += lvr
                     acc["perp_fees"] += fee
@@ -324,12 +448,27 @@ def simulate_world(cfg: ArbStudyConfig, world: int) -> dict[str, float]:
         "lp_loss": (acc["lvr"] - acc["fees"]) / days,
         "lvr_bp": acc["lvr"] / tvl * 1e4 / days,
         "perp_loss": (acc["perp_lvr"] - acc["perp_fees"]) / days,
+        "options_volume": acc["opt_volume"] / days,
+        "options_profit": acc["opt_net"] / days,
+        "options_lvr": acc["opt_lvr"] / days,
+        "options_fees": acc["opt_fees"] / days,
+        "options_loss": (acc["opt_lvr"] - acc["opt_fees"]) / days,
+        "options_cycles": acc["opt_cycles"] / days,
         "cex_fees": acc["cex_fees"] / days,
         "cycles": acc["cycles"] / days,
         "hops": acc["hops"] / acc["cycles"] if acc["cycles"] else math.nan,
         "arb_block_frac": acc["blocks_arb"] / n,
+        "plan_error": plan_error,
         "identity_error": acc["gross"]
-        - (acc["lvr"] - acc["fees"] + acc["perp_lvr"] - acc["perp_fees"] - acc["cex_fees"]),
+        - (
+            acc["lvr"]
+            - acc["fees"]
+            + acc["perp_lvr"]
+            - acc["perp_fees"]
+            + acc["opt_lvr"]
+            - acc["opt_fees"]
+            - acc["cex_fees"]
+        ),
     }
     for name, pb in per.items():
         out[f"pool.{name}.lvr_rate"] = pb["lvr_frac"] / days
@@ -369,7 +508,11 @@ FACTORS: dict[str, tuple[str, str]] = {
     "block_time": ("block time", "s"),
     "gas_gwei": ("gas price", "gwei"),
     "oracle_latency": ("oracle latency", "s"),
+    "max_cycles": ("cycles per block", ""),
+    "options_pool.spot_price_fee": ("options spot fee", ""),
+    "options_pool.liquidity": ("options liquidity", "USD"),
 }
+"""Factors a study may vary: config key (dotted for nested fields) -> (label, unit)."""
 DEFAULT_LEVELS: dict[str, list[float]] = {
     "fee_tier_bps": [1.0, 5.0, 30.0, 100.0],
     "block_time": [2.0, 12.0, 60.0],
@@ -378,21 +521,47 @@ DEFAULT_LEVELS: dict[str, list[float]] = {
 }
 
 
+def config_of(point: dict[str, Any]) -> ArbStudyConfig:
+    """`ArbStudyConfig` of a study point whose keys may be dotted ("options_pool.liquidity")."""
+    nested: dict[str, Any] = {}
+    for key, v in point.items():
+        if key == "factor":
+            continue
+        *parents, leaf = key.split(".")
+        d = nested
+        for p in parents:
+            d = d.setdefault(p, {})
+            if not isinstance(d, dict):
+                raise ValueError(f"{key}: {p} is not a section of the study config")
+        d[leaf] = v
+    return ArbStudyConfig(**nested)
+
+
+def _value(cfg: ArbStudyConfig, key: str) -> Any:
+    v: Any = cfg
+    for part in key.split("."):
+        v = getattr(v, part)
+    return v
+
+
 def one_at_a_time(
     base: dict[str, Any] | None = None, levels: dict[str, list[float]] | None = None
 ) -> list[dict[str, Any]]:
     """The baseline and every factor level with the other factors at the baseline.
 
-    Returns config dicts (for `ArbStudyConfig(**d)`), each with a "factor" key naming the varied
-    factor ("baseline" for the baseline itself), duplicates of the baseline left out.
+    Returns point dicts (for `config_of`), each with a "factor" key naming the varied factor
+    ("baseline" for the baseline itself), duplicates of the baseline left out.
     """
     base = dict(base or {})
     levels = levels or DEFAULT_LEVELS
-    ref = ArbStudyConfig(**base)
+    unknown = [f for f in levels if f not in FACTORS]
+    if unknown:
+        raise ValueError(f"unknown study factor(s) {unknown}; choose from {sorted(FACTORS)}")
+    ref = config_of(base)
     points = [{**base, "factor": "baseline"}]
     for f, vals in levels.items():
         for v in vals:
-            if v == getattr(ref, f):
+            if v == _value(ref, f):
                 continue
             points.append({**base, f: v, "factor": f})
     return points
@@ -406,7 +575,8 @@ def study_task(task: dict[str, Any]) -> dict[str, Any]:
     point = dict(task["point"])
     factor = point.pop("factor", "")
     try:
-        summary = run_study_point(ArbStudyConfig(**point))
+        cfg = config_of(point)
+        summary = run_study_point(cfg)
     except Exception as err:  # noqa: BLE001 - reported in the table, the study goes on
         return {
             "run_id": task["run_id"],
@@ -419,7 +589,8 @@ def study_task(task: dict[str, Any]) -> dict[str, Any]:
         "status": "ok",
         "seconds": time.perf_counter() - t0,
         "factor": factor,
-        "config": ArbStudyConfig(**point).model_dump(),
+        "value": _value(cfg, factor) if factor in FACTORS else None,
+        "config": cfg.model_dump(),
         "summary": summary,
     }
 
@@ -442,13 +613,16 @@ def run_study(
 TABLE_COLUMNS = [
     ("arb_volume", "arb volume", 0),
     ("arb_profit", "arb profit (net of gas)", 0),
-    ("arb_gas", "arb gas", 0),
     ("lvr", "LP LVR", 0),
     ("fees", "LP fees", 0),
-    ("lp_loss", "LP loss (LVR - fees)", 0),
+    ("lp_loss", "LP loss (LVR − fees)", 0),
     ("perp_loss", "perp LP loss", 0),
-    ("cycles", "cycles", 0),
+    ("options_volume", "options volume", 0),
+    ("options_profit", "options arb profit", 0),
+    ("options_loss", "options LP loss", 0),
+    ("cycles", "cycles/day", 0),
 ]
+"""(metric, column label, decimals); every one in USD/day but cycles (1/day)."""
 
 
 def _pm(m: dict[str, Any], digits: int) -> str:
@@ -461,22 +635,17 @@ def _pm(m: dict[str, Any], digits: int) -> str:
 
 
 def markdown_table(results: list[dict[str, Any]]) -> str:
-    """One row per study point: the factors, then each metric as mean ± SE with its unit."""
-    head = [f"{label} ({u})" for label, u in FACTORS.values()]
-    first = next(r for r in results if r["status"] == "ok")
-    units = {k: first["summary"][k]["unit"] for k, _, _ in TABLE_COLUMNS}
-    head += [f"{label} ({units[k]})" for k, label, _ in TABLE_COLUMNS]
-    lines = ["| varied | " + " | ".join(head) + " |", "|---" * (len(head) + 1) + "|"]
+    """One row per study point: the varied factor and its value, then each metric as
+    mean ± SE (USD/day at reference prices; cycles per day)."""
+    head = ["varied", "value"] + [label for _, label, _ in TABLE_COLUMNS]
+    lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for r in results:
         if r["status"] != "ok":
-            lines.append(f"| failed: {r.get('error', '')} |")
+            lines.append(f"| failed | | {r.get('error', '')} |")
             continue
-        c = r["config"]
-        cells = [FACTORS[r["factor"]][0] if r["factor"] in FACTORS else r["factor"]]
-        for f in FACTORS:
-            v = c[f]
-            cell = f"{v:g}"
-            cells.append(f"**{cell}**" if f == r["factor"] else cell)
-        cells += [_pm(r["summary"][k], d) for k, _, d in TABLE_COLUMNS]
+        f = r["factor"]
+        label, u = FACTORS.get(f, (f, ""))
+        value = f"{r['value']:,g} {u}".strip() if r.get("value") is not None else ""
+        cells = [label, value] + [_pm(r["summary"][k], d) for k, _, d in TABLE_COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
