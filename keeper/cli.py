@@ -25,12 +25,23 @@ from keeper.errors import ChainError, KeeperError
 from sim.cli import bench_sim
 from sim.cli import run_cmd as fast_run
 from sim.errors import SimError
+from sim.learn.book import register_chain_reader
 from sim.learn.cli import learn
 from sim.report import report_cmd
 from sim.sweep import sweep_cmd
 
 FORK_NETWORK = "ethereum:mainnet-fork:foundry"
 UPSTREAM_NETWORK = "ethereum:mainnet:node"
+
+
+def _read_chain_book(source: str, block: int | None):
+    from keeper.learned import read_chain_book
+
+    return read_chain_book(source, block)
+
+
+# `ammlab learn train --book-from MANIFEST_OR_RPC` reads the chain through the keeper's reader.
+register_chain_reader(_read_chain_book)
 
 
 def _prepare_ape() -> None:

@@ -182,6 +182,8 @@ class MarketSnapshot:
     total_greeks: tuple[int, int, int] | None = None
     """The options pool's own (delta, gamma, vega), wad (see `OptionsPool.totalGreeks`)."""
     perp: PerpSnapshot | None = None
+    oracle_round_id: int = 0
+    """The feed's latest round id (`latestRoundData`), for reading earlier rounds."""
 
     @property
     def spot(self) -> float:
@@ -417,7 +419,7 @@ class ChainReader:
                 max_funding_rate=out["perp_max_funding"][0], funding_rate=out["perp_funding"][0],
                 oracle_price=out["perp_oracle"][0], quote_decimals=qd,
             )  # fmt: skip
-        _, answer, _, updated_at, _ = out["round"]
+        round_id, answer, _, updated_at, _ = out["round"]
         return MarketSnapshot(
             block=int(header["number"], 16),
             block_hash=header["hash"],
@@ -437,4 +439,5 @@ class ChainReader:
             strikes=strikes,
             total_greeks=greeks,
             perp=perp,
+            oracle_round_id=round_id,
         )

@@ -43,9 +43,11 @@ from keeper.guards import (
 )
 from keeper.journal import Journal, ReconcileReport, default_journal_path
 from keeper.killswitch import KillSwitch, Observation
+from keeper.learned import LearnedInputs
 from keeper.reader import Addresses, ChainReader, MarketSnapshot
 from keeper.strategy import HedgeState, Plan, as_floats, plan_hedge
 from keeper.txmanager import TxManager, keeper_private_key
+from sim.hedging import Learned
 
 KEY_ENV = "AMMLAB_KEEPER_KEY"
 """Private key of the keeper account for live runs; unset: anvil's test account #3 (forks)."""
@@ -178,6 +180,13 @@ class Keeper:
         self.journal = Journal(cfg.journal_path or default_journal_path(self.home))
         self.killswitch = KillSwitch(self.journal, cfg.safety.killswitch)
         self.policy = cfg.policy
+        # A learned policy: its book is checked and its features come from the feed's rounds.
+        self.learned = (
+            LearnedInputs(cfg.policy, self.reader, cfg.inventory.include_lp)
+            if isinstance(cfg.policy, Learned)
+            else None
+        )
+        self._features: dict[str, Any] | None = None
         self.state = HedgeState()
         self.metrics = Metrics()
         self.observations: dict[str, deque[CumulativeObservation]] = {}
@@ -232,6 +241,8 @@ class Keeper:
         margin)."""
         self.preflight()
         snap = self.reader.read()
+        if self.learned is not None:
+            self.learned.check(snap)  # before any transaction: a model for another book
         self.executor.oracle_decimals = snap.oracle_decimals
         if self.txm is not None:
             report = self.txm.open()
@@ -301,6 +312,15 @@ class Keeper:
             raise
         self._snapshot = snap
         self._observe_pools(snap)
+        if self.learned is not None:
+            try:
+                self.learned.check(snap)
+                self._features = self.learned.features(snap)
+            except Exception as err:
+                self._errors.append("policy")
+                self.metrics.errors += 1
+                self.log("error", task="policy", error=str(err))
+                raise
         limits = self.cfg.safety.guards
         oracle = [
             check_oracle_fresh(snap.oracle_updated_at, snap.timestamp, limits.oracle_max_age_s)
@@ -312,7 +332,7 @@ class Keeper:
 
         # Plan once in the current mode for the net delta the kill switch watches.
         pre = plan_hedge(snap, self.policy, self.state, self.cfg, mode="paused",
-                         baseline_base=self.baseline)  # fmt: skip
+                         baseline_base=self.baseline, features=self._features)  # fmt: skip
         equity = self._equity(snap, pre)
         self.killswitch.observe(Observation(
             now=snap.timestamp, equity=equity, oracle_ok=oracle_ok,
@@ -322,7 +342,7 @@ class Keeper:
         self._errors = []
         mode = self.killswitch.mode
         plan = plan_hedge(snap, self.policy, self.state, self.cfg, mode=mode,
-                          baseline_base=self.baseline)  # fmt: skip
+                          baseline_base=self.baseline, features=self._features)  # fmt: skip
         legs: list[LegResult] = []
         if plan.legs:
             try:
@@ -361,6 +381,7 @@ class Keeper:
                   for r in legs],
             hedges=self.metrics.hedges, cost_quote=self.metrics.cost_quote,
             inputs=as_floats(plan.inputs),
+            **({"features": self._features} if self._features is not None else {}),
         )  # fmt: skip
         return TickResult(snap, plan, mode, tuple(legs))
 

@@ -18,9 +18,9 @@ quote per base, time seconds.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import networkx as nx
 import numpy as np
@@ -310,8 +310,10 @@ def plan_hedge(
     baseline_base: float = 0.0,
     base_token: str = "",
     quote_token: str = "",
+    features: Mapping[str, Any] | None = None,
 ) -> Plan:
-    """The tick's plan (see the module docstring). `mode` is the kill switch's."""
+    """The tick's plan (see the module docstring). `mode` is the kill switch's; `features`
+    the extra state a learned policy takes (`keeper.learned`)."""
     ex = cfg.execution
     hedge = hedge_position(snap, baseline_base)
     buy_venues = build_venues(snap, cfg, True, baseline_base)
@@ -324,7 +326,7 @@ def plan_hedge(
         last_hedge_time=state.last_hedge_time,
         cost_rate=lambda order: cost_rate(buy_venues, sell_venues, order),
     )  # fmt: skip
-    decision = policy.decide(inputs)
+    decision = policy.decide(inputs) if features is None else policy.decide(inputs, features)
     target = float(decision.target_hedge[0])
     trade = bool(decision.trade[0])
     notes: list[str] = []

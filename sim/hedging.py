@@ -186,8 +186,13 @@ class Learned(_PolicyConfig):
     The model file (`ammlab learn train`) is read on the first decide() and cached; inference
     is numpy, so neither importing this module nor deciding imports torch.
 
+    A model is trained for one book (`sim.learn.book`): the keeper and the simulator's keeper
+    agent refuse it, in one line, when the book they hold is another one (a leg added or
+    missing, another strike or expiry, a size more than `book_tolerance` apart).
+
     Extra features beyond `HedgeInputs` go in `features`, a mapping of arrays of shape (W,)
-    (or scalars); each has a safe default when absent:
+    (or scalars), computed from the price history by `sim.learn.features` (training, the
+    keeper agent and the keeper alike); each has a default when absent:
         realised_vol: recent realised volatility, annualised (default: the book's IV);
         implied_vol: the book's implied volatility (default: the IV the model was trained at);
         flow: pool arbitrage flow, annualised log-price units (default 0; used only by models
@@ -207,6 +212,12 @@ class Learned(_PolicyConfig):
     )
     band_min: float = Field(0.5, gt=0, description="Lowest band scale.")
     band_max: float = Field(3.0, gt=0, description="Highest band scale.")
+    book_tolerance: float = Field(
+        0.05,
+        ge=0,
+        description="Largest relative difference of a leg's size (and of the LP base) from the "
+        "book the model was trained for; beyond it the model is refused.",
+    )
 
     def decide(
         self, x: HedgeInputs, features: Mapping[str, np.ndarray | float] | None = None

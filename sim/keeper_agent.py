@@ -33,7 +33,7 @@ import numpy as np
 
 from sim.agents import BlockContext
 from sim.book import OptionPositions, compute_book, option_greeks
-from sim.hedging import DeltaBand, HedgeDecision, HedgeInputs, WhalleyWilmott
+from sim.hedging import DeltaBand, HedgeDecision, HedgeInputs, Learned, WhalleyWilmott
 from sim.metrics import CROSS_WORLD_METRICS, KEEPER_METRICS
 from sim.perp_venue import PerpVenue
 from sim.routing import cpmm_cost_rate, perp_cost_rate
@@ -76,6 +76,12 @@ class KeeperAgent:
         self.baseline: tuple[np.ndarray, np.ndarray] | None = None
         self.active_blocks = 0
         self.m = {k: np.zeros(n) for k in KEEPER_METRICS}
+        # A learned policy takes features of the spot history (`sim.learn.features`).
+        self.learned = None
+        if isinstance(self.policy, Learned):
+            from sim.learn.features import LearnedFeatures
+
+            self.learned = LearnedFeatures(self.policy, n)
 
     # -- what the keeper holds -----------------------------------------------------------
 
@@ -188,6 +194,13 @@ class KeeperAgent:
         venue = self._perp(ctx)
         if venue is not None:
             venue.batch.deposit(self._slot(venue), self.cfg.margin)
+        if self.learned is not None:  # a model trained for another book is refused
+            from sim.learn.book import check_model_book
+
+            x, share = self._lp(ctx)
+            opts = self._book_options(ctx) or OptionPositions.empty()
+            check_model_book(self.policy, opts, ctx.time, np.multiply(x, share),
+                             self._spot(ctx), f"keeper {self.name}")  # fmt: skip
         if self.cfg.start_hedged:
             x, share = self._lp(ctx)
             book = compute_book(self._spot(ctx), ctx.time, self._book_options(ctx), x, share)
@@ -213,7 +226,11 @@ class KeeperAgent:
         inputs = HedgeInputs.from_book(
             book, now, hedge, self.last_hedge, self.cost_rate(ctx, expected)
         )
-        decision = self.policy.decide(inputs)
+        if self.learned is None:
+            decision = self.policy.decide(inputs)
+        else:
+            self.learned.observe(now, inputs.spot)
+            decision = self.policy.decide(inputs, self.learned.features())
         self.record(inputs, decision)
         order = np.where(decision.trade, decision.target_hedge - hedge, 0.0)
         ok = self._execute(ctx, order, active) if decision.trade.any() else decision.trade

@@ -1,8 +1,14 @@
 """`ammlab learn`: train a deep hedger, fit a volatility forecaster, compare policies.
 
-    ammlab learn train CONFIG --seed S --out MODEL
+    ammlab learn train CONFIG --seed S --out MODEL [--book-from SOURCE [--block N]]
     ammlab learn forecast CONFIG --seed S --out FORECASTER
     ammlab learn evaluate MODEL SCENARIO [--out DIR] [--forecaster F] [--no-tune]
+        [--book-from SOURCE]
+
+`--book-from` trains (or evaluates) for another book than CONFIG's: a chain's, read through a
+deployment manifest or an RPC URL (the options pool's positions and the keeper's LP share, at
+the latest block or --block N; the book's expiries become times to expiry at that block's
+timestamp, the as-of), or the book of a book file or a model file. See `sim.learn.book`.
 
 User errors (bad config, missing model) reach the terminal as one line.
 """
@@ -18,10 +24,28 @@ import click
 from sim.errors import SimError
 
 
-def _config(path: Path):
+def _config(path: Path, book_from: str | None = None, block: int | None = None):
     from sim.learn.config import load_config
 
-    return load_config(path)
+    cfg = load_config(path)
+    if book_from is None:
+        if block is not None:
+            raise click.BadParameter("--block needs --book-from", param_hint="--block")
+        return cfg
+    from sim.learn.book import apply_book, load_book
+
+    book = load_book(book_from, block)
+    click.echo(f"book: {book.describe()}")
+    return apply_book(cfg, book)
+
+
+BOOK_FROM = click.option(
+    "--book-from",
+    default=None,
+    metavar="SOURCE",
+    help="Use this book instead of CONFIG's: a deployment manifest, an RPC URL, a book or a "
+    "model file.",
+)
 
 
 @click.group("learn")
@@ -36,10 +60,16 @@ def learn() -> None:
     "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Model file."
 )
 @click.option("--quiet", is_flag=True, help="No progress lines.")
-def train_cmd(config: Path, seed: int | None, out: Path, quiet: bool) -> None:
+@BOOK_FROM
+@click.option(
+    "--block", type=click.IntRange(min=0), default=None, help="Block to read the book at."
+)
+def train_cmd(
+    config: Path, seed: int | None, out: Path, quiet: bool, book_from: str | None, block: int | None
+) -> None:
     """Train the no-transaction-band hedger on CONFIG and write MODEL (JSON)."""
     try:
-        cfg = _config(config)
+        cfg = _config(config, book_from, block)
         from sim.learn.train import train
 
         t0 = time.perf_counter()
@@ -84,6 +114,7 @@ def forecast_cmd(config: Path, seed: int | None, paths: int, out: Path) -> None:
 @click.option("--forecaster", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--paths", type=click.IntRange(min=2), default=None, help="Paths per market.")
 @click.option("--no-tune", is_flag=True, help="Use the scenario's baselines as written.")
+@BOOK_FROM
 def evaluate_cmd(
     model: Path,
     scenario: Path,
@@ -91,11 +122,12 @@ def evaluate_cmd(
     forecaster: Path | None,
     paths: int | None,
     no_tune: bool,
+    book_from: str | None,
 ) -> None:
     """Compare the static hedgers with MODEL on SCENARIO's held-out paths; print the table
     (and write comparison.md / comparison.json to --out)."""
     try:
-        cfg = _config(scenario)
+        cfg = _config(scenario, book_from)
         from sim.learn.evaluate import Score, default_policies, evaluate, tune_baselines
         from sim.learn.model import load_cached
 

@@ -27,7 +27,7 @@ class OptionLeg(_Model):
 
     type: Literal["call", "put"] = Field(description="Call or put.")
     strike: float = Field(gt=0, description="Strike, quote per base.")
-    expiry: float = Field(gt=0, description="Expiry, seconds from the start.")
+    expiry: float = Field(gt=0, description="Expiry, seconds after `time_origin`.")
     size: float = Field(description="Contracts on one base each; negative when the book is short.")
     iv: float = Field(0.8, gt=0, description="Implied volatility marking the leg, annualised.")
 
@@ -172,6 +172,22 @@ class LearnConfig(_Model):
             Market(name="heston", kind="heston"),
             Market(name="stress", kind="gbm", stress=Stress()),
         ]
+    )
+    lp_base: float = Field(
+        0.0,
+        ge=0,
+        description="Base held through LP shares of constant-product pools at spot s0 (its "
+        "delta, +x√(s0/S), and short gamma are hedged with the options).",
+    )
+    time_origin: float = Field(
+        0.0,
+        ge=0,
+        description="Clock time of the paths' start, seconds: 0 on the simulator's clock, a "
+        "block timestamp for a chain's book (`--book-from`). Expiries and stress times are "
+        "seconds after it; the model file stores expiries as clock times.",
+    )
+    book_source: str | None = Field(
+        None, description="Where the book was read (set by `--book-from`; kept in the model)."
     )
     train: Train = Train()
     evaluate: Evaluate = Evaluate()

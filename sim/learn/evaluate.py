@@ -29,9 +29,10 @@ from pathlib import Path
 import numpy as np
 
 from sim.hedging import DeltaBand, FixedInterval, HedgeInputs, Learned, NoHedge, WhalleyWilmott
+from sim.learn.book import check_model_book
 from sim.learn.config import LearnConfig
-from sim.learn.forecast import vol_features
-from sim.learn.paths import MarketPaths, realised_vol, simulate_market
+from sim.learn.features import features_along
+from sim.learn.paths import MarketPaths, positions, simulate_market
 
 ALPHA = 0.05
 METRICS = ["score", "pnl_mean", "pnl_std", "cvar95", "cost", "trades", "max_abs_delta"]
@@ -166,24 +167,23 @@ def paired_difference(
     return float(full), float(d.std(ddof=1))
 
 
-def policy_features(policy: object, mp: MarketPaths, rv_window: int, fee: float) -> dict | None:
-    """Extra features a Learned policy gets along the paths, arrays (N, T + 1); None for the
-    static policies (they see `HedgeInputs` only)."""
+def policy_features(policy: object, mp: MarketPaths) -> dict | None:
+    """Extra features a Learned policy gets along the paths (`sim.learn.features`), arrays
+    (N, T + 1); None for the static policies (they see `HedgeInputs` only)."""
     if not isinstance(policy, Learned):
         return None
     from sim.learn.model import load_cached
 
-    m = load_cached(policy.model)
-    out = {"realised_vol": realised_vol(mp.spot, mp.time[1] - mp.time[0], rv_window, m.iv)}
-    if m.use_flow or policy.forecaster is not None:
-        vf = vol_features(mp.spot, mp.time[1] - mp.time[0], fee, m.iv)
-        if m.use_flow:
-            from sim.learn.forecast import FEATURES
+    return features_along(load_cached(policy.model), mp.spot, policy.forecaster is not None)
 
-            out["flow"] = vf[..., FEATURES.index("flow")]
-        if policy.forecaster is not None:
-            out["vol_features"] = vf
-    return out
+
+def check_book(name: str, policy: Learned, cfg: LearnConfig) -> None:
+    """Raise ConfigError, in one line, when `policy`'s model was trained for another book than
+    `cfg`'s at the paths' start (evaluate it on its own with `--book-from MODEL`)."""
+    check_model_book(
+        policy, positions(cfg), cfg.time_origin, cfg.lp_base, cfg.grid.s0,
+        f"policy {name} on {cfg.name} (try --book-from {policy.model})",
+    )  # fmt: skip
 
 
 def run_policy(
@@ -302,7 +302,9 @@ def evaluate(
     n = n_paths or ev.n_paths
     seed = ev.seed if seed is None else seed
     names = markets or ev.markets
-    fee = cfg.venue.fee_bps / 1e4
+    for pname, pol in policies.items():
+        if isinstance(pol, Learned):
+            check_book(pname, pol, cfg)
     if score is None:
         score = Score.from_model(policies[learned].model) if learned is not None else Score()
     out = Evaluation(
@@ -313,7 +315,7 @@ def evaluate(
         mp = simulate_market(cfg, cfg.market(mk), n, seed)
         pnls: dict[str, np.ndarray] = {}
         for pname, pol in policies.items():
-            feats = policy_features(pol, mp, cfg.train.rv_window, fee)
+            feats = policy_features(pol, mp)
             pm = run_policy(pol, mp, cfg.venue.gas, feats)
             pnls[pname] = pm.pnl
             out.rows.append(

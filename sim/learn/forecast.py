@@ -6,7 +6,10 @@ Features at step k use returns up to k only (no look-ahead):
     jump_share                  max(rv_long² − bv_long², 0) / rv_long²: share of variance from jumps
     max_abs_ret                 largest |log return| over the last 36 steps, in units of rv_long
     flow                        arbitrage flow of a constant-product pool with fee f (its price
-                                held inside the fee band around spot), annualised, 36 steps
+                                held inside the fee band around spot, starting at spot 36 steps
+                                back), annualised, 36 steps
+Every feature depends on the last LOOKBACK grid prices only, so a keeper that keeps that many
+(`sim.learn.features`) computes exactly what training computed on the whole path.
 Target: realised vol over the next `horizon` steps, annualised.
 Naive baseline: the realised vol over the last `horizon` steps.
 
@@ -28,6 +31,9 @@ from sim.learn.paths import realised_vol, simulate_market
 from sim.processes import YEAR
 
 FEATURES = ["rv_short", "rv_mid", "rv_long", "bv_long", "jump_share", "max_abs_ret", "flow"]
+LONG, MID, SHORT = 144, 36, 6
+LOOKBACK = LONG + 2
+"""Grid prices `vol_features` reads at a step: LONG + 1 returns (bipower pairs need one more)."""
 
 
 def band_scale(
@@ -56,18 +62,24 @@ def _window_sum(x: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
     return c[:, k] - c[:, lo], k - lo
 
 
-def pool_flow(spot: np.ndarray, fee: float) -> np.ndarray:
-    """Per-step |change| of a constant-product pool's log price kept by arbitrage inside the
-    fee band [ln S − γ, ln S + γ], γ = −ln(1 − f). Shape (N, T + 1) -> (N, T)."""
+def pool_flow(spot: np.ndarray, fee: float, window: int = MID) -> np.ndarray:
+    """Mean per-step |change| of a constant-product pool's log price kept by arbitrage inside
+    the fee band [ln S − γ, ln S + γ], γ = −ln(1 − f), over the last m = min(k, window) steps
+    at step k, the pool starting at spot m steps back (so step k reads m + 1 prices only);
+    0 at k = 0. Shape (N, T + 1) -> (N, T + 1)."""
     gamma = -math.log(1.0 - fee)
     ls = np.log(spot)
-    p = ls[:, 0].copy()
-    out = np.empty((spot.shape[0], spot.shape[1] - 1))
-    for k in range(1, spot.shape[1]):
-        q = np.clip(p, ls[:, k] - gamma, ls[:, k] + gamma)
-        out[:, k - 1] = np.abs(q - p)
+    k = np.arange(spot.shape[1])
+    lo = np.maximum(k - window, 0)
+    p = ls[:, lo]
+    total = np.zeros_like(ls)
+    for i in range(1, window + 1):
+        # All steps at once: the i-th move of each step's window (none past the step itself).
+        at = np.minimum(lo + i, k)
+        q = np.clip(p, ls[:, at] - gamma, ls[:, at] + gamma)
+        total += np.abs(q - p)
         p = q
-    return out
+    return total / np.maximum(k - lo, 1)
 
 
 def vol_features(
@@ -77,11 +89,12 @@ def vol_features(
     r = np.diff(np.log(spot), axis=1)
     ann = YEAR / dt
     cols = {}
-    for name, w in (("rv_short", 6), ("rv_mid", 36), ("rv_long", 144)):
+    for name, w in (("rv_short", SHORT), ("rv_mid", MID), ("rv_long", LONG)):
         cols[name] = realised_vol(spot, dt, w, default)
     a = np.abs(r)
-    bp = np.concatenate([np.zeros((r.shape[0], 1)), a[:, 1:] * a[:, :-1]], axis=1)
-    s, m = _window_sum(bp, 144)
+    bp = np.zeros_like(a)
+    bp[:, 1:] = a[:, 1:] * a[:, :-1]
+    s, m = _window_sum(bp, LONG)
     with np.errstate(invalid="ignore", divide="ignore"):
         bv = np.sqrt(np.maximum(s, 0.0) * (math.pi / 2) / np.maximum(m, 1) * ann)
     cols["bv_long"] = np.where(m > 1, bv, default)
@@ -89,10 +102,9 @@ def vol_features(
     cols["jump_share"] = np.maximum(rv2 - cols["bv_long"] ** 2, 0.0) / np.maximum(rv2, 1e-12)
     mx = np.zeros_like(spot)
     for k in range(1, spot.shape[1]):
-        mx[:, k] = a[:, max(k - 36, 0) : k].max(axis=1)
+        mx[:, k] = a[:, max(k - MID, 0) : k].max(axis=1)
     cols["max_abs_ret"] = mx / (np.maximum(cols["rv_long"], 1e-6) * math.sqrt(dt / YEAR))
-    fs, fm = _window_sum(pool_flow(spot, fee), 36)
-    cols["flow"] = fs / np.maximum(fm, 1) * ann
+    cols["flow"] = pool_flow(spot, fee, MID) * ann
     return np.stack([cols[n] for n in FEATURES], axis=-1)
 
 

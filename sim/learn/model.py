@@ -11,16 +11,23 @@ Features, per world (`FEATURES`; the last two depend on the current hedge):
     implied_vol     the book's implied vol (extra feature, default: the legs' |size|-weighted IV)
     book_delta      Δ / unit
     gamma_move      Γ · (iv S sqrt(dt)) / unit: delta change over a one-sigma step
-    log_rv_ratio    ln(realised vol / iv) (extra feature `realised_vol`, default iv: ratio 1)
+    log_rv_ratio    ln(realised vol / iv), clipped to ±3 (extra feature `realised_vol`, default
+                    iv: ratio 1; `sim.learn.features` computes it from the price history)
     flow            arbitrage flow, annualised log-price units (extra `flow`, default 0;
                     only when the network was trained with `use_flow`)
     net_delta       (Δ + hedge) / unit
     cost_bps        cost rate of the full re-hedge, bps / 10
 The first group is standardised with the training set's mean and std (stored in the file).
 
+Time is the keeper's clock: `expiries` are clock times (block timestamps for a book read from
+a chain, seconds on the simulator's clock otherwise), so time to expiry is expiry − now
+wherever the model runs. `book` is the book it was trained for (`sim.learn.book`), which a
+keeper checks against the book it holds before trusting the model.
+
 Inference is numpy only (`Learned.decide` never imports torch); `sim.learn.train` builds the
 same network in torch and writes the file. The file is one JSON document (no pickle): the
-training config, the normalisation, and the weights as float64 lists, which round-trip exactly.
+training config, the book, the normalisation, and the weights as float64 lists, which
+round-trip exactly.
 """
 
 from __future__ import annotations
@@ -32,10 +39,19 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.atomic import atomic_write_text
 from sim.errors import ConfigError
+from sim.learn.book import BookSnapshot
+from sim.learn.config import LearnConfig
+from sim.learn.forecast import LOOKBACK
 from sim.processes import YEAR
 
-FORMAT = "ammlab.learn.ntb/1"
+FORMAT = "ammlab.learn.ntb/2"
+OLD_FORMATS = ("ammlab.learn.ntb/1",)
+"""Read as well: /1 files have sim-clock expiries, the book in their config, no rv_window."""
+RV_RATIO_CLIP = 3.0
+"""|ln(realised / implied vol)| beyond this is clipped: a feed that has not moved gives a
+realised vol of 0 (ln → −∞), far outside anything the network saw."""
 EXOGENOUS = ["log_moneyness", "sqrt_tau", "implied_vol", "book_delta", "gamma_move", "log_rv_ratio"]
 ENDOGENOUS = ["net_delta", "cost_bps"]
 
@@ -55,9 +71,13 @@ class BandModel:
     Attributes:
         unit: base units of one feature/width unit.
         k_ref, iv: reference strike (quote/base) and implied vol of the book.
-        expiries: the legs' expiries, seconds (for sqrt_tau).
+        expiries: the legs' expiries, clock times in seconds (for sqrt_tau).
         dt, horizon: the hedging grid it was trained on, seconds.
         use_flow: whether the `flow` feature is an input.
+        book: the book it was trained for (expiries as clock times).
+        time_origin: clock time of its training paths' start (the book's as-of).
+        rv_window: grid steps of the realised-vol feature.
+        fee: venue fee of the flow feature's pool model (fraction).
         mean, std: normalisation of the exogenous features (F,).
         layers: [(W (out, in), b (out,)), ...]; ReLU between layers.
         pnl_unit: quote units of the training objective's P&L.
@@ -74,6 +94,10 @@ class BandModel:
     mean: np.ndarray
     std: np.ndarray
     layers: list[tuple[np.ndarray, np.ndarray]]
+    book: BookSnapshot | None = None
+    time_origin: float = 0.0
+    rv_window: int = 12
+    fee: float = 5e-4
     pnl_unit: float = 1.0
     config: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)
@@ -81,6 +105,11 @@ class BandModel:
     @property
     def exogenous_names(self) -> list[str]:
         return EXOGENOUS + (["flow"] if self.use_flow else [])
+
+    def lookback(self, vol_features: bool = False) -> int:
+        """Grid prices the extra features read at one step (`sim.learn.features`)."""
+        wide = vol_features or self.use_flow
+        return max(self.rv_window + 1, LOOKBACK if wide else 0)
 
     # -- features ----------------------------------------------------------------------------
 
@@ -112,7 +141,7 @@ class BandModel:
             iv,
             np.asarray(book_delta, float) / self.unit,
             np.asarray(book_gamma, float) * (iv * spot * math.sqrt(self.dt / YEAR)) / self.unit,
-            np.log(np.maximum(rv, 1e-6) / iv),
+            np.clip(np.log(np.maximum(rv, 1e-300) / iv), -RV_RATIO_CLIP, RV_RATIO_CLIP),
         ]
         if self.use_flow:
             cols.append(
@@ -161,6 +190,10 @@ class BandModel:
             "dt": self.dt,
             "horizon": self.horizon,
             "use_flow": self.use_flow,
+            "book": self.book.to_dict() if self.book is not None else None,
+            "time_origin": self.time_origin,
+            "rv_window": self.rv_window,
+            "fee": self.fee,
             "features": self.exogenous_names + ENDOGENOUS,
             "mean": self.mean.tolist(),
             "std": self.std.tolist(),
@@ -172,10 +205,7 @@ class BandModel:
         return json.dumps(doc, sort_keys=True, separators=(",", ":"))
 
     def save(self, path: str | Path) -> Path:
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(self.to_json())
-        return p
+        return atomic_write_text(path, self.to_json())
 
     @classmethod
     def from_json(cls, text: str, where: str = "model") -> BandModel:
@@ -183,10 +213,18 @@ class BandModel:
             d = json.loads(text)
         except json.JSONDecodeError as err:
             raise ModelFileError(f"{where}: not a JSON model file ({err})") from err
-        if not isinstance(d, dict) or d.get("format") != FORMAT:
+        if not isinstance(d, dict) or d.get("format") not in (FORMAT, *OLD_FORMATS):
             raise ModelFileError(
                 f"{where}: not an {FORMAT} model; train one with `ammlab learn train`"
             )
+        config = d.get("config", {})
+        if d.get("book"):
+            book = BookSnapshot.from_dict(d["book"], where)
+        else:  # ntb/1: the book is the config's, on the simulator's clock
+            try:
+                book = BookSnapshot.from_config(LearnConfig.model_validate(config))
+            except ValueError as err:
+                raise ModelFileError(f"{where}: its config is not valid ({err})") from err
         return cls(
             unit=float(d["unit"]),
             k_ref=float(d["k_ref"]),
@@ -198,8 +236,12 @@ class BandModel:
             mean=np.asarray(d["mean"], dtype=float),
             std=np.asarray(d["std"], dtype=float),
             layers=[(np.asarray(x["w"], float), np.asarray(x["b"], float)) for x in d["layers"]],
+            book=book,
+            time_origin=float(d.get("time_origin", 0.0)),
+            rv_window=int(d.get("rv_window", config.get("train", {}).get("rv_window", 12))),
+            fee=float(d.get("fee", config.get("venue", {}).get("fee_bps", 5.0) / 1e4)),
             pnl_unit=float(d.get("pnl_unit", 1.0)),
-            config=d.get("config", {}),
+            config=config,
             info=d.get("info", {}),
         )
 

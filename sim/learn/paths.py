@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.book import OptionPositions, option_greeks
+from sim.book import OptionPositions, cpmm_lp_greeks, option_greeks
 from sim.learn.config import Grid, LearnConfig, Market, Venue
 from sim.processes import GBM, YEAR, Heston, Merton, WorldStreams
 
@@ -26,13 +26,13 @@ class MarketPaths:
         spot, fee, depth, delta, gamma, value: (N, T + 1); time: (T + 1,).
 
     Attributes:
-        time: seconds from the start.
+        time: clock time, seconds: `time_origin` + k dt (0 + k dt on the simulator's clock).
         spot: reference price, quote per base.
         fee: proportional fee rate of the venue (fraction of notional).
         depth: base reserve x of the pool at the reference price.
         delta, gamma: the book's delta (base) and gamma (base per quote/base), without hedges.
         value: the book's value (live legs at Black–Scholes with their IV, expired legs at their
-            payoff when they expired), quote.
+            payoff when they expired, LP shares at the reference price), quote.
     """
 
     name: str
@@ -92,22 +92,32 @@ def simulate_spot(market: Market, grid: Grid, n: int, rng: np.random.Generator) 
 
 
 def positions(cfg: LearnConfig) -> OptionPositions:
-    """The config's option legs as `sim.book.OptionPositions` (P,)."""
+    """The config's option legs as `sim.book.OptionPositions` (P,), expiries as clock times
+    (`time_origin` + the legs' seconds)."""
     o = cfg.options
     return OptionPositions(
         size=np.array([x.size for x in o], dtype=float),
         strike=np.array([x.strike for x in o], dtype=float),
-        expiry=np.array([x.expiry for x in o], dtype=float),
+        expiry=cfg.time_origin + np.array([x.expiry for x in o], dtype=float),
         is_call=np.array([x.type == "call" for x in o]),
         iv=np.array([x.iv for x in o], dtype=float),
     )
 
 
 def book_along(
-    opts: OptionPositions, spot: np.ndarray, time: np.ndarray
+    opts: OptionPositions,
+    spot: np.ndarray,
+    time: np.ndarray,
+    lp_base: float = 0.0,
+    s0: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(delta, gamma, value) of the book along paths, each (N, T + 1), with `sim.book`'s
-    Black–Scholes; a leg settles at its payoff at the first grid time at or after expiry."""
+    Black–Scholes; a leg settles at its payoff at the first grid time at or after expiry.
+
+    `lp_base` base held at spot `s0` through LP shares of a constant-product pool kept at the
+    reference price: its base is x = lp_base √(s0/S) (`sim.book.cpmm_lp_greeks` gives its delta
+    and gamma) and it is worth its two equal sides, 2 x S.
+    """
     n, t1 = spot.shape
     delta, gamma, value = (np.empty((n, t1)) for _ in range(3))
     settled = np.zeros(len(opts.size), dtype=bool)
@@ -122,8 +132,10 @@ def book_along(
             settled_value += np.sum(np.where(due, opts.size * pay, 0.0), axis=1)
             settled |= due
         g = option_greeks(opts, spot[:, k], time[k])
-        delta[:, k], gamma[:, k] = g["delta"], g["gamma"]
-        value[:, k] = g["price"] + settled_value
+        x = lp_base * np.sqrt(s0 / spot[:, k])
+        lp = cpmm_lp_greeks(x, 1.0, spot[:, k])
+        delta[:, k], gamma[:, k] = g["delta"] + lp["delta"], g["gamma"] + lp["gamma"]
+        value[:, k] = g["price"] + settled_value + 2.0 * x * spot[:, k]
     return delta, gamma, value
 
 
@@ -132,7 +144,7 @@ def venue_along(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(fee rate, base reserve) along paths, (N, T + 1): the pool is kept at the reference
     price by arbitrage, so x = tvl / (2 S); in a stress window the fee is multiplied and the
-    depth divided by the cost multiplier."""
+    depth divided by the cost multiplier. `time`: seconds from the start."""
     _, cost_mult = stress_multiplier(market, time)
     fee = np.broadcast_to(venue.fee_bps / 1e4 * cost_mult, spot.shape).copy()
     depth = venue.tvl / (2.0 * spot) / cost_mult
@@ -145,10 +157,11 @@ def simulate_market(cfg: LearnConfig, market: Market, n: int, seed: int) -> Mark
     name_key = int.from_bytes(market.name.encode()[:8].ljust(8, b"\0"), "little")
     rng = np.random.default_rng([seed, name_key])
     grid = cfg.grid
-    time = np.arange(grid.n_steps + 1) * grid.dt
+    elapsed = np.arange(grid.n_steps + 1) * grid.dt
+    time = cfg.time_origin + elapsed
     spot = simulate_spot(market, grid, n, rng)
-    delta, gamma, value = book_along(positions(cfg), spot, time)
-    fee, depth = venue_along(cfg.venue, market, spot, time)
+    delta, gamma, value = book_along(positions(cfg), spot, time, cfg.lp_base, grid.s0)
+    fee, depth = venue_along(cfg.venue, market, spot, elapsed)
     return MarketPaths(market.name, time, spot, fee, depth, delta, gamma, value)
 
 

@@ -26,10 +26,12 @@ import time
 import numpy as np
 import torch
 
+from sim.learn.book import BookSnapshot
 from sim.learn.config import LearnConfig, Objective
-from sim.learn.forecast import FEATURES, vol_features
+from sim.learn.features import features_along
+from sim.learn.forecast import FEATURES
 from sim.learn.model import ENDOGENOUS, BandModel
-from sim.learn.paths import MarketPaths, positions, realised_vol, simulate_market
+from sim.learn.paths import MarketPaths, positions, simulate_market
 
 
 def skeleton(cfg: LearnConfig) -> BandModel:
@@ -48,17 +50,11 @@ def skeleton(cfg: LearnConfig) -> BandModel:
         mean=np.zeros(len(FEATURES)),
         std=np.ones(len(FEATURES)),
         layers=[],
+        book=BookSnapshot.from_config(cfg),
+        time_origin=cfg.time_origin,
+        rv_window=cfg.train.rv_window,
+        fee=cfg.venue.fee_bps / 1e4,
     )
-
-
-def extra_features(
-    m: BandModel, mp: MarketPaths, rv_window: int, fee: float
-) -> dict[str, np.ndarray]:
-    """The extra features a `Learned` policy is given along paths, each (N, T + 1)."""
-    out = {"realised_vol": realised_vol(mp.spot, m.dt, rv_window, m.iv)}
-    if m.use_flow:
-        out["flow"] = vol_features(mp.spot, m.dt, fee, m.iv)[..., FEATURES.index("flow")]
-    return out
 
 
 def exogenous_along(m: BandModel, mp: MarketPaths, extra: dict[str, np.ndarray]) -> np.ndarray:
@@ -166,10 +162,7 @@ def train(cfg: LearnConfig, seed: int | None = None, log=None) -> BandModel:
     try:
         m = skeleton(cfg)
         mps = training_paths(cfg, seed)
-        fee = cfg.venue.fee_bps / 1e4
-        exo = np.concatenate(
-            [exogenous_along(m, mp, extra_features(m, mp, tc.rv_window, fee)) for mp in mps]
-        )
+        exo = np.concatenate([exogenous_along(m, mp, features_along(m, mp.spot)) for mp in mps])
         flat = exo.reshape(-1, exo.shape[-1])
         m.mean = flat.mean(axis=0)
         m.std = np.maximum(flat.std(axis=0), 1e-3)

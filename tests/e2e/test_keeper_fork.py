@@ -234,48 +234,6 @@ def test_sim_state_gives_the_fork_decisions(fork, tmp_path):
     assert not math.isnan(float(opts.vega))
 
 
-def test_keeper_runs_a_trained_policy_on_the_fork(fork, tmp_path):
-    """A model from `ammlab learn train` is the keeper's policy, live on the fork: the keeper
-    does exactly what `Learned.decide` says on the inputs it logged (the one code path).
-
-    The tiny model was trained on another book and time origin, so its decision here is not a
-    good hedge; the test is about the path, not the model's quality."""
-    import torch
-
-    from sim.hedging import HedgeInputs, Learned
-    from sim.learn.config import load_config
-    from sim.learn.train import train
-
-    torch.set_num_threads(1)
-    model = tmp_path / "tiny.json"
-    train(load_config("scenarios/learn/tiny.yaml"), seed=3).save(model)
-
-    provider, manifest = fork
-    trader = _trader(manifest)
-    _transmit(manifest, 3000)
-    _buy_calls(manifest, trader, 3, 12.0)  # the pool goes short ~6 delta
-    cfg = load_keeper_config(
-        dry_run=False,
-        policy={"kind": "learned", "model": str(model)},
-        venues={"perp": {"max_position_base": 5.0, "margin_quote": 100_000}},
-        journal_path=tmp_path / "journal.sqlite",
-        safety={"guards": {"max_slippage_bps": 120, "oracle_max_deviation_bps": 400}},
-    )
-    log = JsonLog(stream=None)
-    with Keeper(cfg, manifest, rpc_url=provider.uri, log=log) as keeper:
-        result = keeper.tick()
-        tick = [r for r in log.records if r["event"] == "tick"][-1]
-        expected = Learned(model=model).decide(HedgeInputs.single(**tick["inputs"]))
-        want = expected.target_hedge[0] - tick["inputs"]["hedge"] if expected.trade[0] else 0.0
-        assert tick["order"] == pytest.approx(want, rel=1e-9, abs=1e-12)
-        mined = [i for i in keeper.journal.intents(("mined",)) if i.kind == "hedge"]
-        if want:
-            assert all(leg.status == "mined" for leg in result.legs), result.legs
-            assert sum(i.meta["size"] for i in mined) == pytest.approx(want, rel=1e-6)
-        else:
-            assert not result.legs and not mined
-
-
 def test_stale_oracle_means_no_hedge_and_reduce_only_then_resume(fork, tmp_path):
     """Chaos on the fork: the feed goes stale while the pool's book needs a hedge → the keeper
     sends nothing and is reduce-only; a fresh answer → after the recovery checks it runs and

@@ -12,7 +12,10 @@ import torch
 from click.testing import CliRunner
 from pydantic import TypeAdapter
 
+from sim.book import OptionPositions
+from sim.errors import ConfigError
 from sim.hedging import FixedInterval, HedgeInputs, Learned, NoHedge, PolicyConfig
+from sim.learn.book import BookSnapshot, Leg, apply_book, book_mismatch
 from sim.learn.cli import learn
 from sim.learn.config import LearnConfig, load_config
 from sim.learn.evaluate import (
@@ -23,6 +26,7 @@ from sim.learn.evaluate import (
     stat_se,
     summarise,
 )
+from sim.learn.features import LearnedFeatures, features_along
 from sim.learn.forecast import band_scale, fit_forecaster
 from sim.learn.model import BandModel, ModelFileError
 from sim.learn.paths import simulate_market
@@ -260,3 +264,198 @@ def test_stress_window_multiplies_volatility(cfg):
     ratio = r[:, inside].std() / r[:, ~inside].std()
     assert ratio == pytest.approx(s.vol_mult, rel=0.03)
     assert np.allclose(mp.fee[:, :-1][:, inside], cfg.venue.fee_bps / 1e4 * s.cost_mult)
+
+
+# --------------------------------------------------------------------------- a chain's book
+
+
+def _book(as_of: float = 1.7e9, **over) -> BookSnapshot:
+    legs = (
+        Leg("call", 3000.0, as_of + 14 * 86400, -12.0, 0.8),
+        Leg("put", 2700.0, as_of + 14 * 86400, -6.0, 0.84),
+        Leg("call", 3300.0, as_of - 60.0, -3.0, 0.8),  # expired before the as-of
+    )
+    return BookSnapshot(as_of, 3000.0, over.pop("legs", legs), over.pop("lp_base", 2.0),
+                        "chain 1 block 42, options pool 0xabc")  # fmt: skip
+
+
+def test_a_chain_book_becomes_times_to_expiry_at_its_as_of(cfg):
+    book = _book()
+    c = apply_book(cfg, book)
+    assert [(o.type, o.strike, o.expiry, o.size) for o in c.options] == [
+        ("call", 3000.0, 14 * 86400.0, -12.0),
+        ("put", 2700.0, 14 * 86400.0, -6.0),
+    ]
+    assert (c.time_origin, c.grid.s0, c.lp_base) == (1.7e9, 3000.0, 2.0)
+    # The paths run on the chain's clock: the book's Greeks at the as-of are the chain's.
+    from sim.book import compute_book
+
+    mp = simulate_market(c, c.market("gbm"), 3, seed=1)
+    assert mp.time[0] == 1.7e9
+    live = compute_book(3000.0, 1.7e9, book.positions(), 2.0 * np.ones(1), 1.0)
+    assert mp.delta[0, 0] == pytest.approx(float(live.delta[0]), rel=1e-12)
+    with pytest.raises(ConfigError, match="no live option leg"):
+        apply_book(cfg, _book(legs=book.legs[2:]))
+
+
+def test_book_mismatch_names_what_differs():
+    book = _book()
+    now = book.as_of + 600
+    assert book_mismatch(book, book.positions(), now, 2.0, 3000.0) is None
+    opts = book.positions()
+
+    def with_(**kw):
+        fields = {k: getattr(opts, k).copy() for k in ("size", "strike", "expiry", "is_call", "iv")}
+        for k, (i, v) in kw.items():
+            fields[k][i] = v
+        return OptionPositions(**fields)
+
+    # Sizes within the tolerance, the expired leg closed: the same book.
+    assert book_mismatch(book, with_(size=(0, -12.5), expiry=(2, 0.0)), now, 2.0, 3000.0) is None
+    assert "live size -14, trained for -12" in book_mismatch(
+        book, with_(size=(0, -14.0)), now, 2.0, 3000.0
+    )
+    assert "trained put 2700" in book_mismatch(book, with_(strike=(1, 2600.0)), now, 2.0, 3000.0)
+    moved = book_mismatch(book, with_(expiry=(0, book.as_of + 7 * 86400)), now, 2.0, 3000.0)
+    assert "call 3000" in moved and "not" in moved
+    extra = OptionPositions(*(np.append(getattr(opts, k), v) for k, v in
+                              (("size", -1.0), ("strike", 3500.0), ("expiry", now + 99),
+                               ("is_call", True), ("iv", 0.8))))  # fmt: skip
+    assert "call 3500" in book_mismatch(book, extra, now, 2.0, 3000.0)
+    # The LP part at another spot: x √(s0/S).
+    assert book_mismatch(book, opts, now, 2.0 * math.sqrt(3000 / 3300), 3300.0) is None
+    assert "LP base" in book_mismatch(book, opts, now, 0.0, 3000.0)
+    # A sim-clock model on a chain's clock: every expiry differs.
+    sim_book = BookSnapshot.from_config(load_config(TINY))
+    assert "every leg it was trained for expired by now" in book_mismatch(
+        sim_book, opts, now, 0.0, 3000.0
+    )
+
+
+def test_train_for_a_book_file_stores_it_and_evaluate_checks_it(tmp_path):
+    book_file = _book().save(tmp_path / "book.json")
+    model = tmp_path / "m.json"
+    runner = CliRunner()
+    r = runner.invoke(learn, ["train", TINY, "--seed", "1", "--out", str(model), "--quiet",
+                              "--book-from", str(book_file)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "as of 1700000000, spot 3000" in r.output
+    m = BandModel.load(model)
+    assert m.time_origin == 1.7e9 and m.book.source.startswith("chain 1 block 42")
+    assert [leg.expiry for leg in m.book.legs] == [1.7e9 + 14 * 86400] * 2
+    np.testing.assert_array_equal(m.expiries, [1.7e9 + 14 * 86400] * 2)
+    assert m.book.lp_base == 2.0 and m.book.spot == 3000.0
+    # The scenario's own book is another one: refused in one line; its book is accepted.
+    r = runner.invoke(learn, ["evaluate", str(model), TINY, "--no-tune", "--paths", "20"])
+    assert r.exit_code != 0 and "another book" in r.output and len(r.output.splitlines()) == 1
+    r = runner.invoke(learn, ["evaluate", str(model), TINY, "--no-tune", "--paths", "20",
+                              "--book-from", str(model)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(learn, ["train", TINY, "--out", str(model), "--book-from", "nowhere"])
+    assert r.exit_code != 0 and "--book-from nowhere" in r.output and "Traceback" not in r.output
+
+
+def test_old_model_files_read_with_their_config_book(cfg, model_path):
+    doc = json.loads(model_path.read_text())
+    for k in ("book", "time_origin", "rv_window", "fee"):
+        doc.pop(k)
+    doc["format"] = "ammlab.learn.ntb/1"
+    old = BandModel.from_json(json.dumps(doc))
+    assert old.book == BookSnapshot.from_config(cfg)
+    assert (old.rv_window, old.fee) == (cfg.train.rv_window, cfg.venue.fee_bps / 1e4)
+
+
+# --------------------------------------------------------------------------- features
+
+
+def test_the_same_price_history_gives_the_same_features(cfg, tmp_path):
+    """Training's features on whole paths equal what a keeper computes from prices as they
+    come (observations between grid times, the oldest beyond the lookback dropped), on a
+    chain's clock, for the band model's features with flow and the forecaster's."""
+    c = apply_book(
+        cfg.model_copy(
+            update={"train": cfg.train.model_copy(
+                update={"network": cfg.train.network.model_copy(update={"use_flow": True})})}
+        ),
+        _book(),
+    )  # fmt: skip
+    from sim.learn.train import skeleton
+
+    path = skeleton(c).save(tmp_path / "skeleton.json")
+    m = BandModel.load(path)
+    rng = np.random.default_rng(7)
+    n, steps = 3, 200  # past the forecaster's lookback (146)
+    spot = 3000.0 * np.exp(np.cumsum(rng.normal(0, 0.01, (n, steps + 1)), axis=1))
+    whole = features_along(m, spot, vol_feats=True)
+    lf = LearnedFeatures(Learned(model=path, forecaster=tmp_path / "unused.pkl"), n)
+    assert lf.length == 146
+    t0 = m.time_origin
+    for k in range(steps + 1):
+        g = t0 + k * m.dt
+        lf.observe(g, spot[:, k])
+        got = lf.features()
+        for key in ("realised_vol", "flow", "vol_features"):
+            np.testing.assert_allclose(got[key], whole[key][:, k], rtol=1e-9, atol=1e-12,
+                                       err_msg=f"{key} at step {k}")  # fmt: skip
+        # Prices between grid times do not leak into the features of the last grid time.
+        lf.observe(g + 0.5 * m.dt, spot[:, k] * rng.uniform(0.9, 1.1, n))
+        np.testing.assert_array_equal(lf.features()["realised_vol"], got["realised_vol"])
+    # A price seen between grid times stands for the next grid time it precedes.
+    one = LearnedFeatures(Learned(model=path), 1)
+    one.observe(t0 - 10, 100.0)
+    one.observe(t0 + m.dt + 5, 110.0)
+    one.observe(t0 + 3 * m.dt, 121.0)
+    np.testing.assert_array_equal(one.history(), [100.0, 100.0, 110.0, 121.0])
+
+
+def _keeper_scenario(model, *over: str):
+    """keeper_options.yaml, small; agents: 0 arb, 1 keeper (reading the feed) on `model`."""
+    from sim.scenario import load_scenario
+
+    return load_scenario(
+        "scenarios/keeper_options.yaml",
+        ["paths=3", "blocks.n_blocks=1200",
+         f"agents.1.policy={{kind: learned, model: '{model}'}}", *over],
+    )  # fmt: skip
+
+
+def test_the_sim_keeper_agent_feeds_the_spot_history_through_the_same_features(
+    model_path, monkeypatch
+):
+    """The simulator's keeper agent with a learned policy: its features at the end equal
+    `features_along` of the feed's whole price history sampled on the model's grid (the
+    agent keeps only the lookback); a model for another book is refused in one line."""
+    from sim.engine import Engine, EngineHooks
+    from sim.keeper_agent import KeeperAgent
+
+    monkeypatch.setenv("AMMLAB_SIM_THREADS", "1")  # one chunk: one agent, blocks in order
+    tiny_leg = "agents.1.options=[{type: call, strike: 2000.0, expiry: 172800.0, size: -50.0}]"
+    sc = _keeper_scenario(model_path, tiny_leg)
+    agents, seen = [], []
+
+    def make(*args):
+        from sim.agents import make_agents
+
+        out = make_agents(*args)
+        agents.extend(a for a in out if isinstance(a, KeeperAgent))
+        return out
+
+    def end_block(ctx):
+        seen.append((ctx.time.copy(), ctx.feeds["feed"].price().copy()))
+
+    Engine(sc, hooks=EngineHooks(agents=make, end_block=end_block)).run()
+    (agent,) = agents
+    m = agent.learned.model
+    times = np.array([t for t, _ in seen])  # (B, N)
+    prices = np.array([p for _, p in seen])
+    grid = np.arange(1, int(times[-1, 0] // m.dt) + 1) * m.dt  # from the first block on
+    assert len(grid) > agent.learned.length  # the agent dropped the oldest
+    at = np.array([np.flatnonzero(times[:, 0] <= g)[-1] for g in grid])
+    sampled = prices[at].T  # (N, J): the last price at or before each grid time
+    want = features_along(m, sampled)["realised_vol"][:, -1]
+    np.testing.assert_allclose(agent.learned.features()["realised_vol"], want, rtol=1e-9)
+    assert np.all(want != m.iv)  # a real history, not the default
+
+    with pytest.raises(ConfigError, match="keeper keeper: .* another book .*call 2200") as err:
+        Engine(_keeper_scenario(model_path)).run()
+    assert "\n" not in str(err.value)
