@@ -121,14 +121,9 @@ class PerpPart(ExactPart):
 
     @classmethod
     def check(cls, sc: Scenario) -> None:
-        feeds = {o.name for o in sc.oracles}
+        # The scenario already requires a perp's oracle to be a Chainlink-style feed.
         for c in sc.perps:
             f = f"perps.{c.name}"
-            if c.oracle is not None and c.oracle not in feeds:
-                raise ConfigError(
-                    f"{f}.oracle: on chain the market reads a Chainlink-style feed; name one of "
-                    f"oracles ({sorted(feeds) or 'none defined'}) or null (the reference price)"
-                )
             if c.max_oracle_delay != int(c.max_oracle_delay):
                 raise ConfigError(f"{f}.max_oracle_delay: the contract takes whole seconds")
             for key in BPS_FIELDS:

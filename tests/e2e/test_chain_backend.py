@@ -3,20 +3,17 @@ block with exact parity; a broken twin is caught at the right block and field; i
 bundle reproduces the divergence."""
 
 import json
-import subprocess
-import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from keeper import chain as chainmod
 from keeper.chain_backend import (
     Divergence,
     chain_run,
     cut_scenario,
+    fork_of_upstream,
     replay,
     replay_bundle,
     run_on_chain,
@@ -33,33 +30,9 @@ PARITY = ROOT / "scenarios" / "parity.yaml"
 
 @pytest.fixture(scope="module")
 def fork_url():
-    """A plain anvil forking a private plain upstream (no step tracing: fast)."""
-    home = Path(tempfile.mkdtemp(prefix="ammlab-backend-test-"))
-    upstream = chainmod.start_upstream(port=chainmod.free_port(), home=home)
-    port = chainmod.free_port()
-    log = open(home / "fork.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [chainmod.find_anvil(), "--port", str(port), "--chain-id", "1",
-         "--fork-url", upstream.url],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                chainmod.chain_id_of(url, timeout=1.0)
-                break
-            except chainmod.ChainError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.1)
+    """The backend's default chain: a plain anvil forking the local upstream."""
+    with fork_of_upstream() as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
-        chainmod.stop_upstream(home)
 
 
 def test_parity_scenario_matches_the_chain_at_every_block(fork_url, tmp_path):
