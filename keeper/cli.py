@@ -349,7 +349,8 @@ _config_option = click.option(
 @click.option("--blocks", type=click.IntRange(1, None), default=None,
               help="Stop after ticking this many new blocks (default: run until stopped).")  # fmt: skip
 @click.option("--network", default=FORK_NETWORK, show_default=True,
-              help="Ape network to run on (a fork of the upstream by default).")  # fmt: skip
+              help="Ape network to run on (a fork of the upstream by default); not used when "
+              "the config sets rpc_url (the keeper then talks to that RPC alone).")  # fmt: skip
 def keeper_run(config: Path | None, live: bool, blocks: int | None, network: str) -> None:
     """Tick on every new block: read, guard, plan, hedge (live) or log the plan (dry run)."""
     from keeper.config import load_keeper_config
@@ -360,13 +361,19 @@ def keeper_run(config: Path | None, live: bool, blocks: int | None, network: str
     manifest = None
     if cfg.addresses.manifest is not None or chainmod.manifest_path().is_file():
         manifest = chainmod.read_manifest(cfg.addresses.manifest)  # its chain: Keeper.preflight
-    with ape_network(network) as provider:
-        url = cfg.rpc_url or getattr(provider, "http_uri", None) or provider.uri
+
+    def run(url: str, where: str):
         with Keeper(cfg, manifest, rpc_url=url) as keeper:
             mode = "dry run (nothing is signed; pass --live to send)" if cfg.dry_run else "LIVE"
-            click.echo(f"keeper {keeper.addresses.keeper} on {network} ({url}): {mode}", err=True)
+            click.echo(f"keeper {keeper.addresses.keeper} on {where} ({url}): {mode}", err=True)
             keeper.run(blocks)
-            m = keeper.metrics
+            return keeper.metrics
+
+    if cfg.rpc_url:  # the keeper speaks JSON-RPC itself: no Ape network, no fork started
+        m = run(cfg.rpc_url, "rpc_url")
+    else:
+        with ape_network(network) as provider:
+            m = run(getattr(provider, "http_uri", None) or provider.uri, network)
     click.echo(f"{m.ticks} ticks, {m.hedges} hedge legs mined, {m.refused} refused, "
                f"cost {m.cost_quote:.2f} quote; last {m.last}")  # fmt: skip
 

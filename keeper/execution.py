@@ -7,6 +7,11 @@ guards (`keeper.guards.run_guards`) and the kill switch's order check just befor
 Keys carry the block hash, so a keeper that crashes and re-plans the same block gets the same
 intent back, and a fresh fork that reuses a block number gets a new one.
 
+A leg whose venue itself said no, by reverting in the pre-send simulation (e.g. the perp's
+open-interest cap reached, a pool's depth gone) or on chain (nonce consumed, nothing traded),
+comes back with `venue_fault` set; the runtime re-plans the rest of the hedge without that
+venue in the same tick, or pauses when no venue is left (`keeper.runtime`).
+
 Dry run: the same plan and calldata are logged, nothing is journaled or signed.
 
 Set-up, once at start (live): approvals of the base and quote tokens to the router and of the
@@ -62,6 +67,8 @@ class LegResult:
     intent_id: int | None = None
     tx_hash: str | None = None
     reason: str = ""
+    venue_fault: str = ""
+    """Why the venue reverted (simulation or on chain); empty when it did not."""
 
 
 @dataclass(frozen=True)
@@ -174,10 +181,13 @@ class Executor:
         try:
             final = self.txm.execute(intent, precheck)
         except SimulationRevert as err:
-            return self.journal.intent(intent.id), err.reason
+            return self.journal.intent(intent.id), err.reason, f"simulation: {err.reason}"
         except TxError as err:
-            return self.journal.intent(intent.id), str(err)
-        return final, final.error or ""
+            return self.journal.intent(intent.id), str(err), ""
+        reverted = final.status == "failed" and any(
+            a.receipt is not None for a in self.journal.attempts(final.id)
+        )
+        return final, final.error or "", (final.error or "reverted on chain") if reverted else ""
 
     def execute(self, plan: Plan, snap: MarketSnapshot) -> list[LegResult]:
         results = []
@@ -198,16 +208,16 @@ class Executor:
                     (v.gas_units for v in self.cfg.venues.cpmm if v.name == leg.venue), 150_000
                 )
             )
-            intent, reason = self._send(
+            intent, reason, fault = self._send(
                 f"hedge:{leg.venue}", snap, to, data, "hedge", leg.notional_quote, meta,
                 self.precheck_for(leg, hedge, gas_units), expires_at=time.time() + self.cfg.execution.deadline_s,
             )  # fmt: skip
             attempts = self.journal.attempts(intent.id)
             tx_hash = attempts[-1].tx_hash if attempts else None
             self.log("leg", mode="live", status=intent.status, intent=intent.id, tx=tx_hash,
-                     reason=reason, **meta)  # fmt: skip
+                     reason=reason, venue_fault=fault, **meta)  # fmt: skip
             results.append(
-                LegResult(leg.venue, leg.size, intent.status, intent.id, tx_hash, reason)
+                LegResult(leg.venue, leg.size, intent.status, intent.id, tx_hash, reason, fault)
             )
             if intent.status == "mined":
                 hedge += leg.size
@@ -248,7 +258,7 @@ class Executor:
                 results.append(LegResult(name, 0.0, "dry_run"))
                 continue
             # Set-up moves no risk: only the gas and balance guards matter (notional 0).
-            intent, reason = self._send(f"setup:{name}", snap, to, data, "setup", 0.0,
+            intent, reason, _ = self._send(f"setup:{name}", snap, to, data, "setup", 0.0,
                                         {"step": name, "amount_quote": notional},
                                         self.precheck_for(None, 0.0, 100_000), None)  # fmt: skip
             self.log("setup", mode="live", step=name, status=intent.status, reason=reason)

@@ -29,8 +29,10 @@ replaced -> mined | failed (an older attempt won the race after all); `failed` m
 mined and reverted (nonce consumed) or the node refused it outright (not consumed).
 
 The journal also records kill-switch transitions, guard refusals, an append-only event log of
-every status change, and operator commands (a queue other processes write and the running
-keeper polls). Every write is one SQLite transaction; `synchronous=FULL` makes a commit
+every status change, operator commands (a queue other processes write and the running
+keeper polls), and the identity of the chain it was written on (chain id, block-0 hash, first
+block: `record_chain_identity`), against which the transaction manager checks every node it
+talks to before acting (`keeper.txmanager.TxManager.check_chain`). Every write is one SQLite transaction; `synchronous=FULL` makes a commit
 survive kill -9 and power loss alike.
 """
 
@@ -49,7 +51,7 @@ from typing import Any, Protocol
 
 from keeper.errors import ChainError, KeeperError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 INTENT_FINAL = frozenset({"mined", "failed", "refused", "expired", "dropped"})
 INTENT_STATUSES = frozenset({"planned", "signed", "sent"}) | INTENT_FINAL
@@ -145,6 +147,16 @@ _MIGRATIONS: list[str] = [
         status TEXT NOT NULL DEFAULT 'pending',
         handled_at REAL,
         result TEXT
+    );
+    """,
+    # v2: the chain the journal belongs to (one row, written at the first live start).
+    """
+    CREATE TABLE chain (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        chain_id INTEGER NOT NULL,
+        genesis_hash TEXT NOT NULL,
+        first_block INTEGER NOT NULL,
+        recorded_at REAL NOT NULL
     );
     """,
 ]
@@ -243,6 +255,18 @@ class Command:
     status: str
     handled_at: float | None
     result: str | None
+
+
+@dataclass(frozen=True)
+class ChainIdentity:
+    """The chain a journal was written on: what a node must match before the keeper acts."""
+
+    chain_id: int
+    genesis_hash: str
+    """Hash of block 0 (a fresh anvil has a new one; a fork shares its upstream's)."""
+    first_block: int
+    """Head when the identity was recorded (the journal knows nothing from before)."""
+    recorded_at: float
 
 
 @dataclass(frozen=True)
@@ -684,6 +708,36 @@ class Journal:
             outcome = settle(self, chain, intent, attempts)
             getattr(report, outcome).append(intent.id)
         return report
+
+    # ------------------------------------------------------------------ chain identity
+
+    def chain_identity(self) -> ChainIdentity | None:
+        row = self._db.execute("SELECT * FROM chain WHERE id = 1").fetchone()
+        if row is None:
+            return None
+        return ChainIdentity(row["chain_id"], row["genesis_hash"], row["first_block"],
+                             row["recorded_at"])  # fmt: skip
+
+    def record_chain_identity(self, chain_id: int, genesis_hash: str, block: int) -> ChainIdentity:
+        """Record the chain on first use; afterwards, return what was recorded (never
+        overwritten: a journal belongs to one chain for life)."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO chain (id, chain_id, genesis_hash, first_block, recorded_at)"
+                " VALUES (1, ?, ?, ?, ?)",
+                (chain_id, genesis_hash, block, self.clock()),
+            )
+        return self.chain_identity()
+
+    def last_on_chain(self, account: str) -> Attempt | None:
+        """The attempt of `account` with the highest nonce that a chain included (mined, or
+        reverted on chain: both carry a receipt). A node without it was reset or rolled back."""
+        row = self._db.execute(
+            "SELECT * FROM attempts WHERE account = ? AND receipt IS NOT NULL"
+            " ORDER BY nonce DESC, id DESC LIMIT 1",
+            (account,),
+        ).fetchone()
+        return _attempt(row) if row else None
 
     # ------------------------------------------------------------------ kill switch
 

@@ -15,7 +15,9 @@ Automatic triggers only ever escalate (checked on every `Observation`):
 - oracle failure (stale or deviating, from the guards) -> reduce_only;
 - errors of one task within `error_window_s` reaching `max_errors_per_window` -> paused;
 - |net delta| beyond `hedge_error_limit_base` for longer than `hedge_error_grace_s` ->
-  `hedge_error_action` (paused by default).
+  `hedge_error_action` (paused by default);
+- from the runtime (`KillSwitch.trip`): every hedging venue reverted or ran out of depth
+  for a hedge that is still due -> paused (cause `venue`).
 
 The one automatic way down is hysteresis on the oracle: reduce_only entered for the oracle
 alone lifts after `oracle_recovery_checks` consecutive sane checks with no other trigger
@@ -233,6 +235,19 @@ def apply_command(
     return new, Transition(state.mode, target, "operator", why, now)
 
 
+def escalate(
+    state: KillState, mode: str, cause: str, reason: str, now: float
+) -> tuple[KillState, Transition | None]:
+    """A trigger found outside `step` (e.g. no venue left): like an automatic trigger, it
+    only ever raises the mode."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+    if SEVERITY[mode] <= SEVERITY[state.mode]:
+        return replace(state, causes=tuple(sorted({*state.causes, cause}))), None
+    new = replace(state, mode=mode, cause=cause, reason=reason, since=now, causes=(cause,))
+    return new, Transition(state.mode, mode, cause, reason, now)
+
+
 def order_allowed(mode: str, position: float, order: float) -> tuple[bool, str]:
     """May a hedge order of `order` base units (signed) go on a hedge position of `position`?
 
@@ -301,6 +316,15 @@ class KillSwitch:
         automatic transition, if one happened."""
         self.poll_commands()
         self.state, transition = step(self.state, obs, self.limits)
+        if transition is not None:
+            self._record(transition)
+        else:
+            self.journal.save_kill_state(self.state.to_dict())
+        return transition
+
+    def trip(self, mode: str, cause: str, reason: str) -> Transition | None:
+        """Escalate to `mode` for `cause` (never lowers it); journaled like any transition."""
+        self.state, transition = escalate(self.state, mode, cause, reason, self.clock())
         if transition is not None:
             self._record(transition)
         else:

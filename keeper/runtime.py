@@ -14,13 +14,30 @@ One tick, at one block:
 
 `ammlab keeper run` drives `tick` from a poll loop, `keeper.bot` from a Silverback block
 handler: both call this same method.
+
+Exactly once across ticks: a tick first settles the journal's open intents (one receipt
+poll, a same-nonce replacement if stuck); while one is still unmined it plans nothing new,
+since the snapshot cannot show a hedge that is still in flight.
+
+Venue failover: a leg whose venue reverted (simulation or on chain; nothing traded) is
+journaled as such, and the rest of the hedge is re-planned on fresh state without that venue
+in the same tick; when no venue is left for a hedge still due, the kill switch pauses
+(cause `venue`). Each venue failure also counts as an error of task `venue:<name>`.
+
+Node outages: a transport failure (connection refused or reset, timeout) is not a task error.
+`run` waits for the node with exponential backoff and jitter, then the next tick first checks
+that the node is still the journal's chain (`TxManager.check_chain`: a reset or fresh chain
+ends the run with one line) and reconciles the journal (rebroadcasting what the node forgot)
+before anything else.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
+import random
 import sys
 import time
 from collections import deque
@@ -32,7 +49,7 @@ from eth_utils import to_checksum_address
 
 from keeper import chain as chainmod
 from keeper.config import KeeperConfig, KeeperConfigError
-from keeper.errors import ManifestError
+from keeper.errors import ChainError, ManifestError
 from keeper.execution import Executor, LegResult
 from keeper.guards import (
     CumulativeObservation,
@@ -41,12 +58,19 @@ from keeper.guards import (
     current_cumulative,
     twap_price,
 )
-from keeper.journal import Journal, ReconcileReport, default_journal_path
+from keeper.journal import Intent, Journal, ReconcileReport, default_journal_path
 from keeper.killswitch import KillSwitch, Observation
 from keeper.learned import LearnedInputs
 from keeper.reader import Addresses, ChainReader, MarketSnapshot
-from keeper.strategy import HedgeState, Plan, as_floats, plan_hedge
-from keeper.txmanager import TxManager, keeper_private_key
+from keeper.strategy import HedgeState, LegPlan, Plan, as_floats, plan_hedge
+from keeper.txmanager import (
+    ChainResetError,
+    RpcUnavailable,
+    TxManager,
+    TxTimeout,
+    backoff_delays,
+    keeper_private_key,
+)
 from sim.hedging import Learned
 
 KEY_ENV = "AMMLAB_KEEPER_KEY"
@@ -137,6 +161,31 @@ def resolve_addresses(
     return addresses, baseline
 
 
+def is_outage(err: BaseException) -> bool:
+    """A transport failure (the node did not answer), as opposed to the node saying no."""
+    return isinstance(err, RpcUnavailable) or (
+        isinstance(err, ChainError) and isinstance(err.__cause__, OSError)
+    )
+
+
+# Reasons `plan_hedge` gives when the venues cannot take a due order (keeper/strategy.py).
+NO_DEPTH_REASONS = ("no depth", "routing")
+
+
+def without_venues(cfg: KeeperConfig, names: set[str] | dict[str, str]) -> KeeperConfig:
+    """`cfg` with the venues called `names` disabled (for re-planning around them)."""
+    v = cfg.venues
+    cpmm = tuple(c.model_copy(update={"enabled": False}) if c.name in names else c
+                 for c in v.cpmm)  # fmt: skip
+    perp = v.perp.model_copy(update={"enabled": False}) if v.perp.name in names else v.perp
+    return cfg.model_copy(update={"venues": v.model_copy(update={"cpmm": cpmm, "perp": perp})})
+
+
+def venue_names(cfg: KeeperConfig) -> set[str]:
+    names = {c.name for c in cfg.venues.cpmm if c.enabled}
+    return names | ({cfg.venues.perp.name} if cfg.venues.perp.enabled else set())
+
+
 @dataclass
 class Metrics:
     ticks: int = 0
@@ -146,6 +195,10 @@ class Metrics:
     """Expected cost of mined legs against the oracle, gas included."""
     refused: int = 0
     errors: int = 0
+    failovers: int = 0
+    """Re-plans around a venue that reverted."""
+    outages: int = 0
+    """Times the node stopped answering and came back."""
     last: dict[str, float] = field(default_factory=dict)
 
 
@@ -206,12 +259,15 @@ class Keeper:
             reference_price=self.reference_price,
         )  # fmt: skip
         self.started = False
+        self._node_lost: str | None = None
+        """Set when the node stopped answering; the next tick re-checks the chain first."""
 
     # -- lifecycle ----------------------------------------------------------------------
 
     def preflight(self) -> None:
         """Before any read or transaction: the RPC is the configured chain, the manifest is
-        for it, and every configured contract has code. Raises one-line errors."""
+        for it, (live) the node is the journal's chain (`TxManager.check_chain`), and every
+        configured contract has code. Raises one-line errors."""
         chain_id = chainmod.chain_id_of(self.url)
         if chain_id != self.cfg.chain_id:
             raise KeeperConfigError(
@@ -223,6 +279,8 @@ class Keeper:
                 f"the manifest is for chain id {self.manifest.get('chain_id')} but the RPC is "
                 f"chain id {chain_id}: redeploy with `ammlab chain up` or pass the right manifest"
             )
+        if self.txm is not None:
+            self.txm.check_chain()  # before the code check: a reset chain says so plainly
         a = self.addresses
         contracts = {"base token": a.base_token, "quote token": a.quote_token, "feed": a.feed,
                      "router": a.router, **{f"pool {n}": addr for n, addr in a.pools.items()},
@@ -246,13 +304,17 @@ class Keeper:
         self.executor.oracle_decimals = snap.oracle_decimals
         if self.txm is not None:
             report = self.txm.open()
-            self.log("reconcile", pending=list(report.pending), resume=list(report.to_resume))
+            self.log("reconcile", pending=list(report.pending), resume=list(report.to_resume),
+                     rebroadcast=list(report.rebroadcast), mined=list(report.mined))  # fmt: skip
             # Planned hedges of a crashed run are for old blocks: expire them, re-plan now.
             for intent_id in report.to_resume:
                 self.journal.expire(intent_id, "planned before a restart; re-planned instead")
             if report.pending or report.rebroadcast:
-                self.txm.resume(ReconcileReport(pending=report.pending,
-                                                rebroadcast=report.rebroadcast))  # fmt: skip
+                try:
+                    self.txm.resume(ReconcileReport(pending=report.pending,
+                                                    rebroadcast=report.rebroadcast))  # fmt: skip
+                except TxTimeout as err:  # still in flight: the ticks wait for it
+                    self.log("resume_pending", error=str(err))
         results = self.executor.setup(snap)
         self.log("started", mode="live" if self.txm else "dry_run", block=snap.block,
                  keeper=self.addresses.keeper, policy=self.policy.model_dump(),
@@ -303,12 +365,17 @@ class Keeper:
         """One full cycle at `block` (default: the latest)."""
         if not self.started:
             self.start()
+        if self._node_lost is not None:
+            self._recover()
         try:
             snap = self.reader.read(block)
         except Exception as err:
-            self._errors.append("read")
-            self.metrics.errors += 1
-            self.log("error", task="read", error=str(err))
+            self._failed("read", err)
+            raise
+        try:
+            waiting = self._settle_open() if self.txm is not None else []
+        except Exception as err:
+            self._failed("settle", err)
             raise
         self._snapshot = snap
         self._observe_pools(snap)
@@ -317,9 +384,7 @@ class Keeper:
                 self.learned.check(snap)
                 self._features = self.learned.features(snap)
             except Exception as err:
-                self._errors.append("policy")
-                self.metrics.errors += 1
-                self.log("error", task="policy", error=str(err))
+                self._failed("policy", err)
                 raise
         limits = self.cfg.safety.guards
         oracle = [
@@ -343,23 +408,23 @@ class Keeper:
         mode = self.killswitch.mode
         plan = plan_hedge(snap, self.policy, self.state, self.cfg, mode=mode,
                           baseline_base=self.baseline, features=self._features)  # fmt: skip
-        legs: list[LegResult] = []
+        if waiting and plan.legs:
+            ids = ", ".join(f"#{i.id} ({i.status})" for i in waiting)
+            plan = replace(plan, legs=(), order=0.0,
+                           reason=f"waiting for intent {ids} to be mined before a new hedge")  # fmt: skip
+        done: list[tuple[LegPlan, LegResult]] = []
         if plan.legs:
             try:
-                legs = self.executor.execute(plan, snap)
+                done = self._execute(plan, snap)
             except Exception as err:
-                self._errors.append("execute")
-                self.metrics.errors += 1
-                self.log("error", task="execute", error=str(err))
+                self._failed("execute", err)
                 raise
-        mined = [r for r in legs if r.status == "mined"]
+        legs = [r for _, r in done]
+        mined = [(leg, r) for leg, r in done if r.status == "mined"]
         if mined:
             self.state = replace(self.state, last_hedge_time=float(snap.timestamp))
-            mined_venues = {r.venue for r in mined}
             self.metrics.cost_quote += sum(
-                leg.expected_cost_quote - leg.size * snap.spot + leg.gas_quote
-                for leg in plan.legs
-                if leg.venue in mined_venues
+                leg.expected_cost_quote - leg.size * snap.spot + leg.gas_quote for leg, _ in mined
             )
         elif plan.legs and self.txm is None:
             # Dry run: pretend the hedge happened for the policy's clock, so the log shows
@@ -384,6 +449,99 @@ class Keeper:
             **({"features": self._features} if self._features is not None else {}),
         )  # fmt: skip
         return TickResult(snap, plan, mode, tuple(legs))
+
+    def _failed(self, task: str, err: BaseException) -> None:
+        """Count a task's error for the kill switch; a node outage is no task error."""
+        if is_outage(err):
+            self._node_lost = self._node_lost or str(err).splitlines()[0][:300]
+            return
+        self._errors.append(task)
+        self.metrics.errors += 1
+        self.log("error", task=task, error=str(err))
+
+    def _settle_open(self) -> list[Intent]:
+        """Settle the journal's open intents (one poll each); the ones still in flight."""
+        flying = []
+        for intent in self.journal.open_intents(self.txm.address):
+            if intent.status == "planned":  # a tick that died before signing it
+                self.journal.expire(intent.id, "planned by a tick that did not finish")
+                continue
+            try:
+                final = self.txm.wait(intent.id, timeout=0)
+            except TxTimeout:
+                flying.append(self.journal.intent(intent.id))
+                continue
+            self.log("settled", intent=final.id, kind=final.kind, status=final.status)
+        return flying
+
+    def _execute(self, plan: Plan, snap: MarketSnapshot) -> list[tuple[LegPlan, LegResult]]:
+        """Send `plan`'s legs; re-plan around venues that revert (see the module docstring)."""
+        done = list(zip(plan.legs, self.executor.execute(plan, snap), strict=True))
+        faults: dict[str, str] = {}
+        latest = done
+        while True:
+            new = {r.venue: r.venue_fault for _, r in latest if r.venue_fault}
+            new = {v: why for v, why in new.items() if v not in faults}
+            if not new:
+                return done
+            faults.update(new)
+            self._errors.extend(f"venue:{v}" for v in new)
+            what = "; ".join(f"{v}: {why}" for v, why in faults.items())
+            fresh = self.reader.read()
+            cfg = without_venues(self.cfg, faults)
+            again = plan_hedge(fresh, self.policy, self.state, cfg, mode=self.killswitch.mode,
+                               baseline_base=self.baseline, features=self._features)  # fmt: skip
+            if again.legs:
+                self.metrics.failovers += 1
+                venues = ", ".join(leg.venue for leg in again.legs)
+                detail = f"venue failover ({what}): order {again.order:+.6g} re-planned on {venues}"
+                self.journal.note(None, None, detail)
+                self.log("failover", failed=faults, order=again.order, venues=venues)
+                latest = list(zip(again.legs, self.executor.execute(again, fresh), strict=True))
+                done += latest
+                continue
+            if not venue_names(cfg) or again.reason.startswith(NO_DEPTH_REASONS):
+                reason = f"no venue left for the hedge ({what}; {again.reason})"
+                self.killswitch.trip("paused", "venue", reason)
+                self.log("failover", failed=faults, paused=reason)
+            else:
+                self.journal.note(None, None, f"venue failover ({what}): {again.reason}")
+                self.log("failover", failed=faults, reason=again.reason)
+            return done
+
+    def _recover(self) -> None:
+        """After a node outage, before anything else: the same chain (else ChainResetError
+        ends the run), the contracts still there, the journal reconciled (what the node
+        forgot is rebroadcast)."""
+        lost = self._node_lost
+        self.preflight()
+        if self.txm is not None:
+            report = self.txm.reconcile()
+            self.log("reconcile", pending=list(report.pending), resume=list(report.to_resume),
+                     rebroadcast=list(report.rebroadcast), mined=list(report.mined))  # fmt: skip
+        self._node_lost = None
+        self.metrics.outages += 1
+        self.log("rpc_restored", after=lost)
+
+    def wait_for_node(self, err: BaseException) -> None:
+        """Back off (exponentially, with jitter, up to `rpc_backoff_max_s`) until the node
+        answers again, however long that takes (each retry is logged); the next tick then
+        re-checks the chain (`_recover`)."""
+        self._node_lost = self._node_lost or str(err).splitlines()[0][:300]
+        limits = self.cfg.safety.tx
+        delay = backoff_delays(limits.rpc_backoff_initial_s, limits.rpc_backoff_max_s,
+                               random.Random())  # fmt: skip
+        started = time.monotonic()
+        self.log("rpc_down", error=self._node_lost)
+        for attempt in itertools.count():
+            time.sleep(delay(attempt))
+            try:
+                chainmod.chain_id_of(self.url, timeout=limits.rpc_timeout_s)
+                return
+            except ChainError as again:
+                waited = time.monotonic() - started
+                self.log("rpc_retry", attempt=attempt + 1, waited_s=round(waited, 1),
+                         error=str(again).splitlines()[0][:200])  # fmt: skip
 
     def _equity(self, snap: MarketSnapshot, plan: Plan) -> float:
         """Mark-to-market of what the keeper's book and hedges are worth, quote units:
@@ -413,13 +571,24 @@ class Keeper:
         last = None
         done = 0
         while blocks is None or done < blocks:
-            head = self.reader.block_number()
-            if head == last:
+            try:
+                head = self.reader.block_number()
+            except ChainError as err:
+                if not is_outage(err):
+                    raise
+                self.wait_for_node(err)
+                continue
+            if head == last and self._node_lost is None:
                 time.sleep(poll)
                 continue
             try:
                 self.tick(head)
+            except ChainResetError:
+                raise  # the node is not the journal's chain: never act there
             except Exception as err:  # noqa: BLE001 - one bad tick must not end the loop
+                if is_outage(err):
+                    self.wait_for_node(err)
+                    continue  # the tick did not happen; tick the head the node has now
                 self.log("tick_failed", block=head, error=str(err).splitlines()[0][:300])
                 if self.killswitch.mode == "paused" and blocks is None:
                     time.sleep(poll)

@@ -2,9 +2,18 @@
 
 One `TxManager` per keeper account. `open()` takes an OS lock on the account (`AccountLock`:
 fcntl.flock on `<ammlab home>/locks/<address>.lock`; a second manager, in this or any process,
-is refused with the pid that holds it), checks the chain id, reconciles the journal against
-the chain (`Journal.reconcile`) and only then sets its next nonce to the larger of the
-chain's pending count and the journal's highest open nonce + 1.
+is refused with the pid that holds it), checks that the node is on the journal's chain
+(`check_chain`), reconciles the journal against the chain (`Journal.reconcile`) and only then
+sets its next nonce to the larger of the chain's pending count and the journal's highest open
+nonce + 1.
+
+Chain identity (`check_chain`, at `open()` and again whenever the RPC answers after an
+outage): the node's chain id and block-0 hash must be those the journal recorded at its first
+start, and the node must hold the newest transaction of ours the journal saw included (its
+receipt, and an account nonce past it). Otherwise the node was reset (a fresh anvil: new
+block 0), is another chain, or was rolled back below our history (a fresh fork of the same
+upstream: same block 0, our transactions gone); `ChainResetError` says which, and nothing is
+rebroadcast or sent there.
 
 For each intent (`Journal.record_intent`, done by the keeper):
 
@@ -28,8 +37,13 @@ When the cap leaves no room for a full bump the manager stops replacing and wait
 
 Transient RPC failures (connection refused or reset, timeouts, HTTP 5xx) are retried with
 exponential backoff and jitter for up to `rpc_retry_budget_s`, on a fresh HTTP session each
-time, so a node restart in between is survived. JSON-RPC errors (the node answered "no") are
-never retried blindly.
+time, so a node restart in between is survived; the first answer after such an outage runs
+`check_chain` before anything else. JSON-RPC errors (the node answered "no") are never retried
+blindly.
+
+Fault injection for the chaos tests (`AMMLAB_CHAOS_STOP_AT`, see `chaos_stop`): inert unless
+that variable is set; a test sets it to freeze a real keeper process at one stage of one
+intent and kill -9 it there.
 """
 
 from __future__ import annotations
@@ -38,6 +52,7 @@ import fcntl
 import math
 import os
 import random
+import sys
 import time
 from collections.abc import Callable
 from fractions import Fraction
@@ -79,6 +94,10 @@ class TxTimeout(TxError):
 
 class RpcUnavailable(ChainError):
     """The RPC stayed unreachable for the whole retry budget."""
+
+
+class ChainResetError(ChainError):
+    """The node is not on the journal's chain (reset, rolled back, or another chain)."""
 
 
 class RpcRefused(ChainError):
@@ -139,9 +158,14 @@ class RpcClient:
         self._id = 0
         self.retries = 0
         """Transport failures retried so far (for tests and metrics)."""
+        self.on_reconnect: Callable[[float], None] | None = None
+        """Called with the outage's length (s) on the first answer after transport failures,
+        before that answer is returned (the manager checks the chain identity there)."""
+        self._in_hook = False
 
     def call(self, method: str, params: list | None = None) -> Any:
-        deadline = time.monotonic() + self.limits.rpc_retry_budget_s
+        started = time.monotonic()
+        deadline = started + self.limits.rpc_retry_budget_s
         attempt = 0
         while True:
             self._id += 1
@@ -166,6 +190,12 @@ class RpcClient:
                 self._session = requests.Session()  # drop pooled sockets of a dead node
                 self._sleep(delay)
                 continue
+            if attempt and self.on_reconnect is not None and not self._in_hook:
+                self._in_hook = True
+                try:
+                    self.on_reconnect(time.monotonic() - started)
+                finally:
+                    self._in_hook = False
             if "error" in reply:
                 error = reply["error"]
                 raise RpcRefused(method, str(error.get("message")), error.get("data"))
@@ -294,6 +324,46 @@ def bumped_fees(
     return {"maxFeePerGas": max_fee, "maxPriorityFeePerGas": need_tip}
 
 
+# --------------------------------------------------------------------------- fault injection
+
+CHAOS_ENV = "AMMLAB_CHAOS_STOP_AT"
+CHAOS_STAGES = ("intent", "signed", "sent")
+StageHook = Callable[[str, Intent], None]
+
+
+def chaos_stop(spec: str | None) -> StageHook | None:
+    """The stage hook `AMMLAB_CHAOS_STOP_AT=STAGE[:KIND]` asks for, or None when unset.
+
+    Test-only fault injection. STAGE is where an intent is durable in the journal: `intent`
+    (recorded, nothing signed), `signed` (signed transaction journaled, not sent), `sent` (the
+    node accepted it, not mined); KIND optionally limits it to one intent kind (`hedge`,
+    `setup`). When an intent reaches it, the process prints `CHAOS stopped at STAGE ...` on
+    stderr and sleeps until it is killed (the chaos tests kill -9 it there).
+    """
+    if not spec:
+        return None
+    stage, _, kind = spec.partition(":")
+    if stage not in CHAOS_STAGES:
+        raise TxError(
+            f"{CHAOS_ENV}={spec!r}: use intent, signed or sent, optionally :KIND (e.g. "
+            "sent:hedge); it is a test hook, unset it to run normally"
+        )
+
+    def hook(name: str, intent: Intent) -> None:
+        if name != stage or (kind and intent.kind != kind):
+            return
+        print(f"CHAOS stopped at {name} (intent #{intent.id}, {intent.kind}, pid {os.getpid()})",
+              file=sys.stderr, flush=True)  # fmt: skip
+        while True:  # frozen here until killed
+            time.sleep(3600)
+
+    return hook
+
+
+def _no_hook(stage: str, intent: Intent) -> None:
+    return None
+
+
 # --------------------------------------------------------------------------- the manager
 
 Precheck = Callable[[Intent], "tuple[str, str] | None"]
@@ -312,17 +382,19 @@ class TxManager:
         limits: TxLimits | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
-        on_stage: Callable[[str, Intent], None] | None = None,
+        on_stage: StageHook | None = None,
     ):
         self.limits = limits or TxLimits()
         self.chain = rpc if isinstance(rpc, RpcClient) else RpcClient(rpc, self.limits)
+        self.chain.on_reconnect = self._after_outage
         self._account = Account.from_key(private_key)
         self.address = to_checksum_address(self._account.address)
         self.journal = journal
         self.lock = AccountLock(home, self.address)
         self.clock = clock
         self.sleep = sleep
-        self.on_stage = on_stage or (lambda stage, intent: None)
+        self.on_stage = on_stage or chaos_stop(os.environ.get(CHAOS_ENV)) or _no_hook
+        """Called with (stage, intent) once a stage is durable: intent, signed, sent."""
         self.chain_id: int | None = None
         self._next_nonce: int | None = None
         self._noted: set[str] = set()
@@ -330,16 +402,55 @@ class TxManager:
     # ------------------------------------------------------------------ lifecycle
 
     def open(self) -> ReconcileReport:
-        """Lock the account, reconcile the journal with the chain, set the next nonce."""
+        """Lock the account, check the chain is the journal's, reconcile the journal with the
+        chain, set the next nonce."""
         self.lock.acquire()
         try:
-            self.chain_id = self.chain.chain_id()
-            report = self.journal.reconcile(self.chain, self.address)
-            self._sync_nonce()
+            self.check_chain()
+            report = self.reconcile()
         except BaseException:
             self.lock.release()
             raise
         return report
+
+    def reconcile(self) -> ReconcileReport:
+        """Settle every open intent against the chain, then re-derive the next nonce."""
+        report = self.journal.reconcile(self.chain, self.address)
+        self._sync_nonce()
+        return report
+
+    def check_chain(self) -> None:
+        """Raise ChainResetError unless the node is on the journal's chain (see the module
+        docstring); the first check records the chain in the journal."""
+        chain_id = self.chain.chain_id()
+        genesis = (self.chain.call("eth_getBlockByNumber", ["0x0", False]) or {}).get("hash")
+        known = self.journal.record_chain_identity(
+            chain_id, str(genesis), self.chain.block_number()
+        )
+        node = f"the node at {self.chain.url}"
+        aside = f"move {self.journal.path} aside to start afresh on this chain"
+        if (known.chain_id, known.genesis_hash) != (chain_id, genesis):
+            raise ChainResetError(
+                f"{node} is chain {chain_id} with block 0 {str(genesis)[:12]}…, but the journal "
+                f"was written on chain {known.chain_id} with block 0 {known.genesis_hash[:12]}…:"
+                f" the node was reset or is another chain; nothing is sent. Point the keeper at "
+                f"the journal's chain, or {aside}"
+            )
+        last = self.journal.last_on_chain(self.address)
+        if last is not None:
+            nonce = self.chain.nonce(self.address, "latest")
+            if nonce <= last.nonce or self.chain.receipt(last.tx_hash) is None:
+                raise ChainResetError(
+                    f"{node} lacks the keeper's transaction {last.tx_hash} (nonce {last.nonce}, "
+                    f"block {last.mined_block}) that the journal saw included (account nonce "
+                    f"there: {nonce}): the chain was reset or rolled back, e.g. a fresh fork; "
+                    f"nothing is sent. Point the keeper at the journal's chain, or {aside}"
+                )
+        self.chain_id = chain_id
+
+    def _after_outage(self, down_s: float) -> None:
+        self.check_chain()
+        self.journal.note(None, None, f"RPC answered again after {down_s:.1f} s; same chain")
 
     def close(self) -> None:
         self.lock.release()
@@ -381,6 +492,7 @@ class TxManager:
                 f"intent #{intent.id} is for {intent.account} on chain {intent.chain_id}, "
                 f"this manager is {self.address} on chain {self.chain_id}"
             )
+        self.on_stage("intent", intent)
         if precheck is not None and (refusal := precheck(intent)) is not None:
             guard, reason = refusal
             return self.journal.refuse(intent.id, guard, reason)

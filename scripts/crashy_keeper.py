@@ -6,7 +6,11 @@
 It opens the transaction manager (lock, reconcile, resume), records the intent under the
 idempotency key of (decision, 0, target) and executes it. With `--stop-at STAGE` it prints
 `STAGE <stage>` and sleeps once that stage is durable in the journal, so that a test can
-kill -9 it there; without, it prints `DONE <json>` at the end. Every stage reached is printed.
+kill -9 it there; without, it prints `DONE <json>` at the end. Every stage the manager reports
+(`TxManager.on_stage`: intent, signed, sent) is printed.
+
+The whole keeper (`ammlab keeper run --live`) is frozen the same way by the manager's own
+hook, `AMMLAB_CHAOS_STOP_AT=STAGE[:KIND]` (tests/e2e/test_keeper_chaos.py).
 """
 
 from __future__ import annotations
@@ -58,8 +62,7 @@ def main() -> int:
         data=args.data,
         notional=1.0,
     )
-    stage("intent")
-    final = manager.execute(intent)
+    final = manager.execute(intent)  # the manager reports "intent" first, then the others
     hashes = [a.tx_hash for a in journal.attempts(final.id)]
     print(f"DONE {json.dumps({'status': final.status, 'hashes': hashes})}", flush=True)
     manager.close()
