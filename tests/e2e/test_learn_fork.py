@@ -153,3 +153,21 @@ def test_a_model_for_another_book_is_refused_before_any_transaction(learn_fork, 
     assert "\n" not in msg and "trained for another book" in msg
     assert "every leg it was trained for expired by now" in msg and "--book-from" in msg
     assert provider.web3.eth.get_transaction_count(keeper_addr) == nonce
+
+
+def test_book_from_the_manifest_reads_the_upstream_at_a_block(learn_fork, tmp_path):
+    """`--book-from MANIFEST --block N` reads the chain the manifest's upstream serves at
+    block N and states the book and its as-of; at the deployment's block the pool has listed
+    its boards but sold nothing: one line says there is nothing live to train for."""
+    from keeper import chain as chainmod
+    from keeper.cli import cli
+
+    _, manifest = learn_fork
+    block = manifest["block"]
+    r = CliRunner().invoke(cli, ["learn", "train", TINY, "--out", str(tmp_path / "m.json"),
+                                 "--book-from", str(chainmod.manifest_path()),
+                                 "--block", str(block)])  # fmt: skip
+    assert r.exit_code != 0 and "Traceback" not in r.output
+    book_line, error = r.output.splitlines()
+    assert book_line.startswith("book: 0 legs") and f"from chain 1 block {block}," in book_line
+    assert "no live option leg" in error
