@@ -1,23 +1,30 @@
 """Chain backend: a scenario's agents driving the real contracts on anvil, block by block,
 with exact parity against the simulator's exact world.
 
+The chain (`chain_for_run`): by default `ethereum:mainnet-fork:foundry`, a fork of the local
+upstream that `ammlab chain up` runs (started if nothing answers), as a plain anvil; or Ape's
+provider for `--network ECOSYSTEM:NETWORK:PROVIDER`; or a running anvil at `--rpc URL`.
+
 Flow of `run_on_chain`:
 
 1. deploy, over raw JSON-RPC from the compiled artifacts (`.build/__local__.json`, written by
    `ape compile`): a risky (WETH-like, 18 decimals) and a numeraire (USDC-like, 6 decimals)
    ERC20, the router, one `PriceFeed` per scenario oracle, one `ConstantProductPool` per
-   scenario pool with its fee;
+   scenario pool with its fee, then the parts' contracts (perp markets, options pools, ...);
 2. run the scenario's single world in `sim.exact_world.ExactWorld` (the engine's own agents on
    exact integer twins): it yields every block's transactions and the state they must leave;
 3. setup block: seed each pool at its TVL and the scenario's initial price, first feed rounds,
-   fund and approve every agent's address; then `anvil_dumpState` (the replay's starting point);
+   fund and approve every account's address, the parts' setup; then `anvil_dumpState` (the
+   replay's starting point);
 4. each block: the recorded actions as real transactions (router swaps with amountOutMin = the
    exact prediction, addLiquidity / removeLiquidity, the transmitter's `transmit`) sent in one
    batched request in the scenario's order (`keeper.blockbuilder`), mined at the block's
    timestamp; then one batched read of receipts and state. Parity covers every receipt's
    status, pool reserves, blockTimestampLast, LP supply, cumulative prices, each feed's latest
-   round, answer and updatedAt, and every agent's token and LP balances. The first difference
-   stops the run and writes a replay bundle; `replay(bundle)` re-runs it and reproduces it.
+   round, answer and updatedAt, every account's token and LP balances, and the parts' fields
+   (perp positions, open interest, funding index, insurance fund; options pool state). The
+   first difference stops the run and writes a replay bundle; `replay(bundle)` re-runs it and
+   reproduces it.
 
 Venue kinds beyond pools and feeds plug in as a `ChainPart` (the counterpart of a
 `sim.exact_world.ExactPart`): extra contracts, setup transactions, an encoder for its action
