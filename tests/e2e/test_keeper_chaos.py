@@ -283,6 +283,9 @@ class KeeperProcess:
     """`ammlab keeper run --live --config CFG` in its own process; stderr (JSON logs) to a
     file that the test reads as it grows."""
 
+    started: list[KeeperProcess] = []
+    """Every one started, so that a failing test leaves none running (`_no_stray_keepers`)."""
+
     def __init__(self, cfg_path: Path, home: Path, blocks: int | None = None, **env: str):
         n = len(list(home.glob("keeper-*.err")))
         home.mkdir(parents=True, exist_ok=True)
@@ -295,6 +298,7 @@ class KeeperProcess:
                 cwd=ROOT, env={**os.environ, chainmod.HOME_ENV: str(home), **env},
                 stdout=out, stderr=err,
             )  # fmt: skip
+        KeeperProcess.started.append(self)
 
     @property
     def pid(self) -> int:
@@ -336,6 +340,13 @@ class KeeperProcess:
 
     def finish(self, timeout: float = 60) -> int:
         return self.proc.wait(timeout=timeout)
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_keepers():
+    yield
+    while KeeperProcess.started:
+        KeeperProcess.started.pop().kill()
 
 
 def one_error_line(proc: KeeperProcess) -> str:
