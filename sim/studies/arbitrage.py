@@ -21,7 +21,10 @@ prices follow a correlated GBM (zero drift, volatility per sqrt(day)). The venue
   so with the pool's zero rate it converts USDC to WETH at K + C_ask − P_bid and back at
   K + C_bid − P_ask, which parity puts at the oracle price plus the two legs' fees (option
   value, spot and vega-utilisation fees) and IV impact. The pool's fees are wide (the spot
-  fee alone is 0.1 % a leg), so it is arbitraged only when its oracle strays.
+  fee alone is 0.1 % a leg), so it is arbitraged only when its oracle strays. A forward is
+  IV-neutral (the put leg undoes the call leg's IV and skew impact), so its quote does not
+  move after a fill: against a stale oracle the arbitrageur repeats it, as many times a block
+  as `max_cycles` lets it.
 
 The arbitrageur. Each block it builds the token graph of every venue (`sim.arbgraph`: edge
 weight -ln(marginal rate after fee), best venue per direction), asks for a negative cycle
@@ -29,11 +32,12 @@ weight -ln(marginal rate after fee), best venue per direction), asks for a negat
 x* = (sqrt(ab) - b)/c; a CEX leg is the linear map p·x; a cycle through the options pool's
 forward is sized numerically on the pool's own pricing, `sim.arbgraph.plan`), and executes it
 if its profit at the reference prices pays its gas (one swap's gas units per pool hop, a perp
-trade's per perp hop, two option trades' per forward; gas priced in WETH). It repeats until no cycle pays, at most `max_cycles` times a block. A
-screen skips the graph in blocks where every venue is inside its fee band against the
-reference prices: then no cycle can be profitable (the reference terms of a cycle telescope,
-so its log-rate is at most the sum of its venues' mispricings minus their fees; for the
-options pool the screen's fee is one leg's spot fee, a lower bound on the forward's cost).
+trade's per perp hop, two option trades' per forward; gas priced in WETH). It repeats until
+no cycle pays, at most `max_cycles` times a block. A screen skips the graph in blocks where
+every venue is inside its fee band against the reference prices: then no cycle can be
+profitable (the reference terms of a cycle telescope, so its log-rate is at most the sum of
+its venues' mispricings minus their fees; for the options pool the screen's fee is one leg's
+spot fee, a lower bound on the forward's cost).
 
 Accounting, at the block's reference prices p, per hop that sells x of token i for y of j on a
 venue with fee f:
@@ -47,8 +51,9 @@ so arbitrage profit (gross of gas) = sum of LVR - fees over the venues - CEX fee
 its fee what the pool charged on top of the fee-free option values (both legs), and
 LVR - fee is the options LPs' loss against the reference price at trade time; WETH delivered
 at expiry is valued at the reference price (zero rate; the pool settles at its oracle, which
-at expiry differs from the reference by the oracle's lag, a zero-mean difference left out). LVR is also divided by the pool's value after the trade and summed, giving the
-`lvr_rate` of each pool as a fraction of its value per day: for one pool, zero fee and short
+at expiry differs from the reference by the oracle's lag, a zero-mean difference left out).
+LVR is also divided by the pool's value after the trade and summed, giving the `lvr_rate` of
+each pool as a fraction of its value per day: for one pool, zero fee and short
 blocks its expectation is sigma^2/8 per day (Milionis et al. 2022; tested at 3 SE).
 """
 
