@@ -416,6 +416,12 @@ class ExactWorld:
         assert self._open is not None, "no block open"
         return self._open.block
 
+    @property
+    def sent_in_block(self) -> int:
+        """Transactions recorded so far in the open block (where the next sender's start)."""
+        assert self._open is not None, "no block open"
+        return len(self._open.actions)
+
     def begin_block(self, block: int, time: float) -> None:
         self.end_block()
         prev = self.blocks[-1].timestamp if self.blocks else self.setup_ts
