@@ -7,8 +7,9 @@ Gas is a fixed cost per venue used, so every subset of venues is tried (venues a
 the cheapest total wins. Caps (per-order limits, depth) bound each venue's share.
 
 Venues implement `cost`, `inverse_marginal` and `capacity`; the constant-product venue here
-uses the float twin's formulas (`sim.pools.cpmm_vec`); the perpetual future (`PerpVenue`)
-prices with the perp twin's cost model (`sim.perp.hedge_cost`).
+prices with `cpmm_cost` (the float twin's formulas, `sim.pools.cpmm_vec`, written once for
+floats, numpy arrays and torch tensors); the perpetual future (`PerpVenue`) prices with the
+perp twin's cost model (`sim.perp.hedge_cost`).
 
 The hedging policies' cost rate (`HedgeInputs.cost_rate`, the k of Whalley–Wilmott) is defined
 here once, for the keeper runtime and the simulator's keeper agent alike:
@@ -36,6 +37,11 @@ Gas, a fixed cost per transaction, is not proportional and stays out of the rate
 each venue kind's twin (the float router maths, and the twin's fill price passed in), shaped
 (N,) for the agent's worlds or scalar for the keeper's venues (`CpmmVenue.cost_rate`,
 `PerpVenue.cost_rate`, and `route_cost_rate` across a split).
+
+The constant-product cost and rate (`cpmm_cost`, `cpmm_rate`) use arithmetic operators only, so
+the same code runs on floats, numpy arrays and torch tensors, differentiably: learned hedging
+(`sim.learn`) trains and evaluates on it, and the simulator's keeper agent and the keeper price
+a pool trade with it (`cpmm_cost_rate`, `CpmmVenue`) — one formula for all four.
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ import numpy as np
 
 from sim.errors import SimError
 from sim.perp import DAY, WAD, VenueState, hedge_cost, tdiv
-from sim.pools.cpmm_vec import BPS, get_amount_in, get_amount_out
+from sim.pools.cpmm_vec import BPS
 
 PROBE = 1e-9
 """At q = 0 the cost rate is its limit, taken at a trade of PROBE × the venue's depth (the base
@@ -86,36 +92,65 @@ class Venue(Protocol):
 # --------------------------------------------------------------------------- cost rate
 
 
-def trade_cost_rate(cost: np.ndarray, q: np.ndarray, mid: np.ndarray) -> np.ndarray:
+def trade_cost_rate(cost, q, mid):
     """(cost − q · mid) / (|q| · mid): fee + impact of trading signed `q` base for `cost`
     quote (paid; negative when received) as a fraction of its notional at the venue's `mid`.
     The one definition of the policies' cost rate (see the module docstring); q != 0.
-    Shapes broadcast."""
-    return (cost - q * mid) / (np.abs(q) * mid)
+    Arithmetic only (floats, numpy arrays, torch tensors); shapes broadcast."""
+    return (cost - q * mid) / (abs(q) * mid)
 
 
-def _probe(q: np.ndarray, depth: np.ndarray) -> np.ndarray:
-    return np.where(q == 0, PROBE * depth, q)
+def _probe(q, depth):
+    """q, or PROBE × depth where q == 0 (the rate's limit at q = 0); arithmetic only."""
+    return q + (q == 0) * (PROBE * depth)
+
+
+def cpmm_cost(x, y, fee_bps, q):
+    """Quote paid to trade signed `q` base on a constant-product pool with base reserve `x`,
+    quote reserve `y` and fee `fee_bps` on the input (negative: quote received), g = 1 − fee:
+
+        buy q > 0:    getAmountIn(q)   =  y q / ((x − q) g)
+        sell u = −q:  −getAmountOut(u) = −g u y / (x + g u)
+
+    the float twin's router maths (`sim.pools.cpmm_vec.get_amount_in` / `get_amount_out`, the
+    same operations in the same order, so the same bits), equal to the exact integer twin
+    (`sim.pools.cpmm`) up to its floors.
+
+    Arithmetic operators only, so floats, numpy arrays and torch tensors (differentiably) all
+    go through this one formula: the sides are split as buy = (|q| + q) / 2 and
+    sell = (|q| − q) / 2, each exactly |q| or 0, with no branch. Defined for q < x (a buy of the
+    whole base reserve has no price; `cpmm_trade_cost` maps those to inf). Shapes broadcast.
+    """
+    a = abs(q)
+    buy = (a + q) * 0.5
+    sell = (a - q) * 0.5
+    g = BPS - fee_bps
+    sold = sell * g
+    return y * buy * BPS / ((x - buy) * g) - sold * y / (x * BPS + sold)
+
+
+def cpmm_rate(x, y, fee_bps, q):
+    """The cost rate (`trade_cost_rate`) of trading signed `q` on a constant-product pool,
+    mid y / x, `cpmm_cost` priced; at q = 0 its limit on the buy side (≈ fee / (1 − fee)).
+    Arithmetic only like `cpmm_cost` (floats, numpy arrays, torch tensors); q < x."""
+    q = _probe(q, x)
+    return trade_cost_rate(cpmm_cost(x, y, fee_bps, q), q, y / x)
 
 
 def cpmm_trade_cost(x, y, fee_bps, q) -> np.ndarray:
-    """Quote paid to trade signed `q` base on a constant-product pool with base reserve `x`
-    and quote reserve `y`: the router's getAmountIn(q) to buy, −getAmountOut(−q) to sell
-    (`sim.pools.cpmm_vec`, the float twin), 0 at q = 0; inf where a buy takes the reserve.
-    Shapes broadcast."""
+    """`cpmm_cost` on arrays, 0 at q = 0, inf where a buy takes the whole base reserve (no
+    such trade). Shapes broadcast."""
     q = np.asarray(q, dtype=float)
-    buy = q > 0
-    possible = ~buy | (q < x)
-    paid = get_amount_in(np.where(buy & possible, q, 0.0), y, x, fee_bps)
-    got = get_amount_out(np.where(buy, 0.0, -q), x, y, fee_bps)
-    return np.where(buy, np.where(possible, paid, np.inf), -got)
+    possible = q < x
+    return np.where(possible, cpmm_cost(x, y, fee_bps, np.where(possible, q, 0.0)), np.inf)
 
 
 def cpmm_cost_rate(x, y, fee_bps, q) -> np.ndarray:
-    """The cost rate of trading `q` on a constant-product pool (mid y / x); inf where a buy
-    takes the whole reserve (no such trade). Shapes broadcast."""
-    q = _probe(np.asarray(q, dtype=float), x)
-    return trade_cost_rate(cpmm_trade_cost(x, y, fee_bps, q), q, np.divide(y, x))
+    """`cpmm_rate` on arrays: the cost rate of trading `q` on a constant-product pool (mid
+    y / x); inf where a buy takes the whole base reserve (no such trade). Shapes broadcast."""
+    q = np.asarray(q, dtype=float)
+    possible = q < x
+    return np.where(possible, cpmm_rate(x, y, fee_bps, np.where(possible, q, 0.0)), np.inf)
 
 
 def perp_trade_cost(q, fill, taker_fee) -> np.ndarray:

@@ -48,13 +48,15 @@ class Venue(_Model):
     """Trading costs of the hedge venue: a constant-product pool kept at the reference price by
     arbitrage, plus gas.
 
-    A trade of q base at spot S costs fee·|q|·S plus the pool's price impact, exactly
-    S q²/(x − q) buying and S q²/(x + |q|) selling with x = tvl / (2 S) the base reserve
-    (training uses the smooth S q²/x), plus `gas` quote per trade (training uses the smooth
+    The pool has base reserve x = tvl / (2 S) and quote reserve y = x S (S the reference
+    price); a trade of q base costs what the router charges on it, fee on the input
+    (`sim.routing.cpmm_cost`: y q / ((x − q)(1 − f)) buying, the symmetric sell; first order
+    f |q| S + S q² / x), the same function in training, evaluation, the simulator's keeper
+    agent and the keeper; plus `gas` quote per trade (training uses the smooth
     gas·(1 − exp(−|q|/gas_smooth))).
     """
 
-    fee_bps: float = Field(5.0, ge=0, description="Proportional fee on traded notional, bps.")
+    fee_bps: float = Field(5.0, ge=0, lt=10_000, description="Pool fee on the swap input, bps.")
     tvl: float = Field(2e7, gt=0, description="Pool value (both sides), quote.")
     gas: float = Field(3.0, ge=0, description="Gas cost of one hedge trade, quote.")
     gas_smooth: float = Field(0.05, gt=0, description="Base units over which gas switches on.")
@@ -206,6 +208,14 @@ class LearnConfig(_Model):
                 raise ValueError(f"{where}: unknown markets {missing}; define them under `markets`")
         if not self.options:
             raise ValueError("options: the book needs at least one leg")
+        for m in self.markets:
+            # The stress window multiplies the fee; the pool's fee is a share of the input.
+            if m.stress is not None and self.venue.fee_bps * m.stress.cost_mult >= 10_000:
+                raise ValueError(
+                    f"markets.{m.name}.stress.cost_mult: venue.fee_bps × cost_mult = "
+                    f"{self.venue.fee_bps * m.stress.cost_mult:g} bps is 100 % or more of the "
+                    "input; lower one of them"
+                )
         return self
 
     def market(self, name: str) -> Market:

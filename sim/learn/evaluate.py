@@ -2,9 +2,10 @@
 
 `run_policy` plays any `sim.hedging` policy through its `decide(HedgeInputs)` on a market's
 paths (the learned one through the same `Learned` object, given its extra features), with the
-venue's exact costs:
-    fee f |q| S;  impact S q²/(x − q) buying q, S q²/(x + |q|) selling (constant product,
-    reserve x at the reference price);  gas per trade.
+venue's costs: the constant-product pool's (`paths.pool_cost`, i.e. `sim.routing.cpmm_cost`
+with base reserve x and quote reserve x S, fee on the input; buys cut at MAX_BUY x), the cost
+rate it gives the policy (`paths.pool_rate` of the re-hedge, as the keeper agent's and the
+keeper's), and gas per trade — the same functions training differentiates.
 Per path it records P&L (book value change + hedge P&L − costs), cost, trade count and the
 largest |net delta| after the step's trade. `evaluate` runs every policy on the same paths of
 every market and summarises each metric with its standard error:
@@ -32,7 +33,7 @@ from sim.hedging import DeltaBand, FixedInterval, HedgeInputs, Learned, NoHedge,
 from sim.learn.book import check_model_book
 from sim.learn.config import LearnConfig
 from sim.learn.features import features_along
-from sim.learn.paths import MarketPaths, positions, simulate_market
+from sim.learn.paths import MAX_BUY, MarketPaths, pool_cost, pool_rate, positions, simulate_market
 
 ALPHA = 0.05
 METRICS = ["score", "pnl_mean", "pnl_std", "cvar95", "cost", "trades", "max_abs_delta"]
@@ -195,8 +196,8 @@ def run_policy(
     last = np.full(n, -math.inf)
     hedge_pnl, cost, trades, max_d = (np.zeros(n) for _ in range(4))
     for k in range(t_steps):
-        s, d, x_res = mp.spot[:, k], mp.delta[:, k], mp.depth[:, k]
-        expected = -(d + h)
+        s, d, fee, x_res = mp.spot[:, k], mp.delta[:, k], mp.fee[:, k], mp.depth[:, k]
+        most = MAX_BUY * x_res
         x = HedgeInputs(
             now=np.full(n, mp.time[k]),
             spot=s,
@@ -204,18 +205,15 @@ def run_policy(
             book_gamma=mp.gamma[:, k],
             hedge=h,
             last_hedge_time=last,
-            cost_rate=mp.fee[:, k] + np.abs(expected) / x_res,
+            cost_rate=pool_rate(fee, x_res, s, np.minimum(-(d + h), most)),
         )
         if features is None:
             dec = policy.decide(x)
         else:
             dec = policy.decide(x, {key: v[:, k] for key, v in features.items()})
-        q = np.where(dec.trade, dec.target_hedge - h, 0.0)
-        q = np.where(q > 0, np.minimum(q, 0.999 * x_res), q)  # cannot buy the whole reserve
-        aq = np.abs(q)
-        impact = np.where(q > 0, s * q * q / (x_res - q), s * q * q / (x_res + aq))
-        traded = aq > 0
-        cost += mp.fee[:, k] * aq * s + impact + gas * traded
+        q = np.minimum(np.where(dec.trade, dec.target_hedge - h, 0.0), most)
+        traded = q != 0
+        cost += pool_cost(fee, x_res, s, q) + gas * traded
         trades += traded
         h = h + q
         last = np.where(traded, mp.time[k], last)

@@ -15,7 +15,13 @@ import numpy as np
 
 from sim.book import OptionPositions, cpmm_lp_greeks, option_greeks
 from sim.learn.config import Grid, LearnConfig, Market, Venue
+from sim.pools.cpmm_vec import BPS
 from sim.processes import GBM, YEAR, Heston, Merton, WorldStreams
+from sim.routing import cpmm_cost, cpmm_rate
+
+MAX_BUY = 0.999
+"""The largest share of the pool's base reserve one hedge buy takes: a buy of all of it has no
+price (`sim.routing.cpmm_cost`), so training and evaluation both cut a buy there."""
 
 
 @dataclass(frozen=True)
@@ -28,8 +34,9 @@ class MarketPaths:
     Attributes:
         time: clock time, seconds: `time_origin` + k dt (0 + k dt on the simulator's clock).
         spot: reference price, quote per base.
-        fee: proportional fee rate of the venue (fraction of notional).
-        depth: base reserve x of the pool at the reference price.
+        fee: fee rate of the venue's pool, a fraction taken from each swap's input (V2).
+        depth: base reserve x of the pool; its quote reserve is y = x · spot (arbitrage keeps
+            it at the reference price). `pool_cost` and `pool_rate` price a trade on it.
         delta, gamma: the book's delta (base) and gamma (base per quote/base), without hedges.
         value: the book's value (live legs at Black–Scholes with their IV, expired legs at their
             payoff when they expired, LP shares at the reference price), quote.
@@ -149,6 +156,24 @@ def venue_along(
     fee = np.broadcast_to(venue.fee_bps / 1e4 * cost_mult, spot.shape).copy()
     depth = venue.tvl / (2.0 * spot) / cost_mult
     return fee, depth
+
+
+def pool_cost(fee, depth, spot, q):
+    """Fee and price impact of trading signed `q` base on the hedge venue at one step: the
+    quote paid (`sim.routing.cpmm_cost`, the keeper's and the simulator's pool cost) less the
+    trade's value q · spot, which the hedge P&L accounts for. The pool is `venue_along`'s:
+    base reserve x = `depth`, quote reserve y = depth · spot (kept at the reference price, so
+    its mid y / x is spot), fee_bps = `fee` · 10⁴ on the input. Arithmetic only: numpy arrays
+    in evaluation, torch tensors (differentiably) in training. Buys below `depth` (cut them
+    at MAX_BUY · depth)."""
+    return cpmm_cost(depth, depth * spot, fee * BPS, q) - q * spot
+
+
+def pool_rate(fee, depth, spot, q):
+    """The policies' cost rate of trading `q` on that pool (`sim.routing.cpmm_rate`: what the
+    keeper agent's `cpmm_cost_rate` and the keeper's `CpmmVenue.cost_rate` give for a pool
+    with these reserves). Arithmetic only, as `pool_cost`; buys below `depth`."""
+    return cpmm_rate(depth, depth * spot, fee * BPS, q)
 
 
 def simulate_market(cfg: LearnConfig, market: Market, n: int, seed: int) -> MarketPaths:

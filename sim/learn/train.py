@@ -4,10 +4,16 @@ Paths, the book's Greeks and values, and the venue's fee and depth along them co
 `sim.learn.paths` (numpy, `sim.processes`); only the hedging loop runs in torch:
 
     h_0 = −Δ_0 (start hedged, as the keeper's `start_hedged`)
-    for each step k:  [lo, hi] = band(features_k(h_k));  h_{k+1} = min(max(h_k, lo), hi)
-        q = h_{k+1} − h_k;  cost += f_k |q| S_k + S_k q² / x_k + gas (1 − exp(−|q| / ε))
+    for each step k:  r_k = rate(−(Δ_k + h_k));  [lo, hi] = band(features_k(h_k), r_k)
+        q = min(min(max(h_k, lo), hi) − h_k, MAX_BUY x_k);  h_{k+1} = h_k + q
+        cost += pool_cost(q) + gas (1 − exp(−|q| / ε))
         hedge P&L += h_{k+1} (S_{k+1} − S_k)
     X = V_T − V_0 + hedge P&L − cost        (V: the book's value, `paths.book_along`)
+
+pool_cost and rate are `paths.pool_cost` / `pool_rate`, i.e. `sim.routing.cpmm_cost` and
+`cpmm_rate` on torch tensors: the exact constant-product cost (fee on the input, reserves x_k
+and x_k S_k) that evaluation charges and the keeper agent and the keeper price with. Only gas
+is smoothed (a step at q = 0 has no gradient); evaluation charges it per trade.
 
 and Adam minimises the configured risk measure of X / pnl_unit (`Objective`). pnl_unit is the
 standard deviation of X under costless hedging to delta neutral at every step on the training
@@ -31,7 +37,7 @@ from sim.learn.config import LearnConfig, Objective
 from sim.learn.features import features_along
 from sim.learn.forecast import FEATURES
 from sim.learn.model import ENDOGENOUS, BandModel
-from sim.learn.paths import MarketPaths, positions, simulate_market
+from sim.learn.paths import MAX_BUY, MarketPaths, pool_cost, pool_rate, positions, simulate_market
 
 
 def skeleton(cfg: LearnConfig) -> BandModel:
@@ -113,17 +119,18 @@ def rollout(
     hedge_pnl = torch.zeros_like(h)
     cost = torch.zeros_like(h)
     for k in range(t_steps):
-        s, dk = spot[:, k], delta[:, k]
+        s, dk, fk, xk = spot[:, k], delta[:, k], fee[:, k], depth[:, k]
         net_delta = dk + h
-        rate = fee[:, k] + net_delta.abs() / depth[:, k]
+        most = MAX_BUY * xk
+        rate = pool_rate(fk, xk, s, torch.minimum(-net_delta, most))
         feats = torch.cat([z[:, k], (net_delta / unit)[:, None], (rate * 1e3)[:, None]], dim=1)
         w = torch.nn.functional.softplus(net(feats)) * unit
-        h_new = torch.minimum(torch.maximum(h, -dk - w[:, 0]), -dk + w[:, 1])
-        q = h_new - h
-        aq = q.abs()
-        cost = cost + fee[:, k] * aq * s + s * q * q / depth[:, k]
+        target = torch.minimum(torch.maximum(h, -dk - w[:, 0]), -dk + w[:, 1])
+        q = torch.minimum(target - h, most)
+        h_new = h + q
+        cost = cost + pool_cost(fk, xk, s, q)
         if gas > 0:
-            cost = cost + gas * (1.0 - torch.exp(-aq / gas_smooth))
+            cost = cost + gas * (1.0 - torch.exp(-q.abs() / gas_smooth))
         hedge_pnl = hedge_pnl + h_new * (spot[:, k + 1] - s)
         h = h_new
     return d["value"][:, -1] - d["value"][:, 0] + hedge_pnl - cost

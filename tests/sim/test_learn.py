@@ -159,7 +159,63 @@ def test_costless_hedging_every_step_is_the_delta_hedged_pnl(cfg):
     mp = simulate_market(free, free.market("gbm"), 50, seed=5)
     pm = run_policy(FixedInterval(interval=1.0), mp, 0.0)
     np.testing.assert_allclose(pm.pnl, delta_hedged_pnl(mp), rtol=1e-9, atol=1e-6)
-    assert np.all(pm.cost < 1e-12) and np.all(pm.max_abs_delta < 1e-9)
+    # The cost is the pool's quote less the trade's value at spot: rounding of ~1e4 quote.
+    assert np.all(np.abs(pm.cost) < 1e-9) and np.all(pm.max_abs_delta < 1e-9)
+
+
+@pytest.mark.parametrize("market", ["gbm", "stress"])
+def test_training_and_evaluation_charge_the_same_costs(cfg, model_path, market):
+    """Training's differentiable rollout (torch) and evaluation's `run_policy` (numpy), the
+    same model on the same paths without gas (the one cost training smooths): the same P&L.
+    Both price a pool trade, and the cost rate the network sees, with `sim.routing`'s
+    `cpmm_cost` / `cpmm_rate`; the stress market's wider fee and thinner pool included."""
+    from sim.learn.evaluate import policy_features
+    from sim.learn.train import exogenous_along, rollout
+
+    m = BandModel.load(model_path)
+    mp = simulate_market(cfg, cfg.market(market), 64, seed=21)
+    net = BandNet(len(m.mean) + 2, cfg.train.network.hidden, cfg.train.network.layers)
+    with torch.no_grad():
+        linears = [x for x in net.mlp if isinstance(x, torch.nn.Linear)]
+        for lin, (w, b) in zip(linears, m.layers, strict=True):
+            lin.weight.copy_(torch.from_numpy(w))
+            lin.bias.copy_(torch.from_numpy(b))
+    exo = exogenous_along(m, mp, features_along(m, mp.spot))
+    data = {k: torch.from_numpy(getattr(mp, k)) for k in ("spot", "delta", "value", "fee", "depth")}
+    data["z"] = torch.from_numpy((exo - m.mean) / m.std)
+    with torch.no_grad():
+        trained = rollout(net, data, m.unit, 0.0, 1.0).numpy()
+    pol = Learned(model=model_path)
+    evaluated = run_policy(pol, mp, 0.0, policy_features(pol, mp))
+    assert np.mean(evaluated.trades) > 3 and np.all(evaluated.cost > 0)  # costs were charged
+    np.testing.assert_allclose(trained, evaluated.pnl, rtol=1e-9, atol=1e-6)
+
+
+def test_learns_pool_is_the_keepers_pool(cfg):
+    """The venue of `sim.learn` (fee fraction, base reserve `depth`, quote reserve depth·S)
+    priced as the keeper prices a pool with those reserves (`CpmmVenue`), and its cost rate
+    is the simulator's keeper agent's (`cpmm_cost_rate`)."""
+    from sim.learn.paths import pool_cost, pool_rate
+    from sim.routing import CpmmVenue, cpmm_cost_rate
+
+    mp = simulate_market(cfg, cfg.market("stress"), 4, seed=2)
+    for k in (0, 12, 23):  # before and inside the stress window
+        for w, q in enumerate((-30.0, -0.2, 0.7, 45.0)):
+            f, x, s = mp.fee[w, k], mp.depth[w, k], mp.spot[w, k]
+            venue = CpmmVenue("pool", x, x * s, f * 1e4)
+            assert pool_cost(f, x, s, q) == pytest.approx(venue.cost(q) - q * s, rel=1e-12)
+            assert pool_rate(f, x, s, q) == venue.cost_rate(q)
+            assert pool_rate(f, x, s, q) == cpmm_cost_rate(x, x * s, f * 1e4, q)
+            # First order: fee plus |q| / x (the pool's depth in base); second order ~ f, |q|/x.
+            first = pytest.approx(f + abs(q) / x, rel=2 * abs(q) / x + 2 * f)
+            assert pool_rate(f, x, s, q) == first
+
+
+def test_a_fee_of_the_whole_input_is_refused(cfg):
+    with pytest.raises(ValueError, match=r"markets.stress.stress.cost_mult: .* 10000 bps"):
+        LearnConfig.model_validate(
+            cfg.model_dump() | {"venue": cfg.venue.model_dump() | {"fee_bps": 2500.0}}
+        )
 
 
 @pytest.mark.parametrize("stat", ["mean", "std", "cvar95"])

@@ -1,18 +1,24 @@
 """The policies' cost rate (`sim.routing`): one definition, vectorised for the simulator's
 worlds and scalar for the keeper's venues, equal to what a small trade really costs on the
-exact integer twins, and free of funding."""
+exact integer twins, and free of funding. The constant-product cost is one arithmetic formula
+that floats, numpy arrays and torch tensors (differentiably, for learned hedging) share."""
 
 import numpy as np
 import pytest
+import torch
 
 from sim.feeds import PriceFeed
 from sim.perp import WAD, PerpMarket, PerpParams, VenueState
 from sim.perp_vec import PerpBatch, VecParams
+from sim.pools import cpmm_vec
 from sim.pools.cpmm import get_amount_in, get_amount_out
 from sim.routing import (
     CpmmVenue,
     PerpVenue,
+    cpmm_cost,
     cpmm_cost_rate,
+    cpmm_rate,
+    cpmm_trade_cost,
     perp_cost_rate,
     route_cost_rate,
     trade_cost_rate,
@@ -129,3 +135,81 @@ def test_route_rate_is_one_venues_rate_or_the_legs_weighted():
     rate = route_cost_rate(30.0, [a, b])
     assert b.cost_rate(30.0) > rate > b.cost_rate(1e-6)  # splitting beats one venue
     assert route_cost_rate(5.0, [CpmmVenue("c", 1000.0, 3e6, 30, max_order=0.0)]) == 0.0
+
+
+# ------------------------------------------------- the constant-product cost on every array type
+
+QS = np.array([-300.0, -40.0, -0.5, -1e-7, 0.0, 1e-7, 0.5, 25.0, 900.0])
+XS = np.array([1000.0, 250.0, 4000.0, 1000.0, 1000.0, 1000.0, 5000.0, 1000.0, 1000.0])
+YS = XS * np.linspace(1900.0, 3100.0, len(XS))
+FEES = np.array([30.0, 5.0, 20.0, 30.0, 1.0, 30.0, 100.0, 0.0, 30.0])
+
+
+def test_pool_cost_is_the_float_twins_router_maths_bit_for_bit():
+    buy = QS > 0
+    want = np.where(
+        buy,
+        cpmm_vec.get_amount_in(np.where(buy, QS, 0.0), YS, XS, FEES),
+        -cpmm_vec.get_amount_out(np.where(buy, 0.0, -QS), XS, YS, FEES),
+    )
+    np.testing.assert_array_equal(cpmm_cost(XS, YS, FEES, QS), want)
+    np.testing.assert_array_equal(cpmm_trade_cost(XS, YS, FEES, QS), want)
+    assert cpmm_trade_cost(10.0, 3e4, 30, 10.0) == np.inf  # the whole reserve: no such buy
+
+
+@pytest.mark.parametrize("q", [-50.0, -2.0, -0.01, 0.01, 2.0, 50.0])
+def test_pool_cost_is_the_integer_twins_and_first_order_fee_plus_impact(q):
+    """On the router's exact integer maths the quote paid differs by its floors only; beyond
+    the trade's value at mid it is fee + impact, f |q| S + S q² / x to first order."""
+    x, y, fee = 1000 * 10**18, 3_000_000 * 10**6, 30
+    size = int(round(abs(q) * 1e18))
+    paid = get_amount_in(size, y, x, fee) if q > 0 else -get_amount_out(size, x, y, fee)
+    cost = cpmm_cost(1000.0, 3e6, 30.0, q)
+    assert cost == pytest.approx(paid / 1e6, abs=2e-6)  # one quote unit of the twin's floor
+    first_order = 0.003 * abs(q) * 3000.0 + 3000.0 * q * q / 1000.0
+    assert cost - q * 3000.0 == pytest.approx(first_order, rel=0.06)
+
+
+def test_pool_cost_and_rate_on_floats_numpy_and_torch_agree():
+    t = [torch.tensor(a, dtype=torch.float64) for a in (XS, YS, FEES, QS)]
+    for fn in (cpmm_cost, cpmm_rate):
+        on_numpy = fn(XS, YS, FEES, QS)
+        np.testing.assert_array_equal(fn(*t).numpy(), on_numpy)
+        floats = [
+            fn(float(a), float(b), float(c), float(d))
+            for a, b, c, d in zip(XS, YS, FEES, QS, strict=True)
+        ]
+        assert all(isinstance(v, float) for v in floats)
+        np.testing.assert_array_equal(floats, on_numpy)
+    # The array form the keeper agent and the keeper use is the same rate.
+    np.testing.assert_array_equal(cpmm_cost_rate(XS, YS, FEES, QS), cpmm_rate(XS, YS, FEES, QS))
+    assert cpmm_rate(1000.0, 3e6, 30.0, 0.0) == pytest.approx(0.003 / 0.997, rel=1e-6)
+
+
+@pytest.mark.parametrize("fn", [cpmm_cost, cpmm_rate])
+def test_pool_cost_and_rate_are_differentiable_in_torch(fn):
+    """The gradient autograd gives matches central finite differences in every argument
+    (away from q = 0, where the fee puts a kink), and is finite at q = 0 too."""
+    away = QS != 0
+    values = [a[away] for a in (XS, YS, FEES, QS)]
+    args = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in values]
+    fn(*args).sum().backward()
+    for i, a in enumerate(values):
+        # Central differences with a step relative to each argument (sizes span 1e-7 to 3e6);
+        # q's step stays below |q| so that it never crosses the kink at 0.
+        h = 1e-5 * np.maximum(np.abs(a), 1.0)
+        if i == 3:
+            h = np.minimum(h, 0.5 * np.abs(a))
+        up, down = list(values), list(values)
+        up[i], down[i] = a + h, a - h
+        numeric = (fn(*up) - fn(*down)) / (2 * h)
+        grad = args[i].grad.numpy()
+        assert np.all(np.isfinite(grad))
+        np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-12, err_msg=f"argument {i}")
+    q = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    fn(torch.full((3,), 1000.0), torch.full((3,), 3e6), torch.full((3,), 30.0), q).sum().backward()
+    assert torch.all(torch.isfinite(q.grad))
+    # d cost / dq at a small buy is the marginal price, y / x / (1 − f) to first order.
+    q = torch.tensor(1e-6, dtype=torch.float64, requires_grad=True)
+    cpmm_cost(1000.0, 3e6, 30.0, q).backward()
+    assert q.grad.item() == pytest.approx(3000.0 / 0.997, rel=1e-6)
