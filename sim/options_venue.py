@@ -41,7 +41,7 @@ from sim.options.pool_vec import (
     mark,
 )
 from sim.oracle import ChainlinkFeed
-from sim.scenario import OptionsPoolConfig
+from sim.scenario import OptionsPoolConfig, OptionsPricing
 
 _TYPE = {
     (True, True): "trades_buy_call",
@@ -51,8 +51,9 @@ _TYPE = {
 }
 
 
-def vec_params(cfg: OptionsPoolConfig) -> VecOptionsParams:
-    """The scenario's pool parameters as `VecOptionsParams`."""
+def vec_params(cfg: OptionsPricing) -> VecOptionsParams:
+    """A pool's pricing parameters (a scenario's pool, the arbitrage study's) as
+    `VecOptionsParams`."""
     return VecOptionsParams(
         **{f: getattr(cfg, f) for f in VecOptionsParams.__dataclass_fields__}  # same names
     )

@@ -304,9 +304,9 @@ class OptionBoardConfig(_Model):
     """Strikes (at most 8 a board, as on chain)."""
 
 
-class OptionsPoolConfig(_Model):
-    """A Lyra-style options AMM (`contracts/OptionsPool.vy`, run by
-    `sim.options.pool_vec.OptionsPoolVec`), priced at an oracle feed's answer.
+class OptionsPricing(_Model):
+    """The pricing, fee and limit parameters of a Lyra-style options AMM
+    (`contracts/OptionsPool.vy`); defaults are the contract's.
 
     Pricing: Black–Scholes at IV = base IV x skew, each trade moving base IV and skew by
     amount / standard_size x impact; fees: option_price_fee x value + spot_price_fee x spot
@@ -314,14 +314,6 @@ class OptionsPoolConfig(_Model):
     longs lock the pool's collateral (call_cap x strike per call, the strike per put).
     """
 
-    name: str = "options"
-    """Pool name, referenced by agents."""
-    oracle: str | None = None
-    """Chainlink-style feed that prices the pool (None: the reference price, never stale)."""
-    liquidity: float = Field(2e6, gt=0)
-    """LP deposit at the start, quote units."""
-    boards: list[OptionBoardConfig] = Field(min_length=1, max_length=8)
-    """Boards (expiries), at most 8 live."""
     max_oracle_delay: float = Field(3600.0, gt=0, le=86_400)
     """Oldest accepted oracle answer, seconds; older answers refuse trades and settlement."""
     standard_size: float = Field(5.0, gt=0)
@@ -352,11 +344,30 @@ class OptionsPoolConfig(_Model):
     """Highest skew a trade may leave."""
 
     @model_validator(mode="after")
-    def _bounds(self):
+    def _limits(self):
         if not self.min_delta < self.max_delta:
             raise ValueError("need min_delta < max_delta (options: bad delta bounds)")
         if not (self.min_base_iv < self.max_base_iv and self.min_skew < self.max_skew):
             raise ValueError("need min < max for base IV and skew (options: bad iv bounds)")
+        return self
+
+
+class OptionsPoolConfig(OptionsPricing):
+    """A Lyra-style options AMM (`contracts/OptionsPool.vy`, run by
+    `sim.options.pool_vec.OptionsPoolVec`), priced at an oracle feed's answer; pricing as in
+    `OptionsPricing`."""
+
+    name: str = "options"
+    """Pool name, referenced by agents."""
+    oracle: str | None = None
+    """Chainlink-style feed that prices the pool (None: the reference price, never stale)."""
+    liquidity: float = Field(2e6, gt=0)
+    """LP deposit at the start, quote units."""
+    boards: list[OptionBoardConfig] = Field(min_length=1, max_length=8)
+    """Boards (expiries), at most 8 live."""
+
+    @model_validator(mode="after")
+    def _boards(self):
         for b in self.boards:
             if b.expiry <= self.trading_cutoff:
                 raise ValueError(

@@ -67,9 +67,11 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim.arbgraph import CexLeg, Pool, add_edge, build_graph, find_cycle, plan
-from sim.options.pool_vec import OptionsPoolVec, VecOptionsParams
+from sim.options.pool_vec import OptionsPoolVec
 from sim.options_arb import OptionsForward
+from sim.options_venue import vec_params
 from sim.pools.cpmm_vec import BPS
+from sim.scenario import OptionsPricing
 
 DAY = 86400.0
 GWEI = 1e-9
@@ -102,13 +104,9 @@ def default_pools() -> list[PoolSpec]:
     ]
 
 
-class OptionsVenueSpec(BaseModel):
-    """The options pool of the study: one board on WETH, quoted in USDC, read off the oracle.
-
-    Pricing parameters as in `sim.scenario.OptionsPoolConfig` (the contract's defaults).
-    """
-
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+class OptionsVenueSpec(OptionsPricing):
+    """The options pool of the study: one board on WETH, quoted in USDC, read off the oracle;
+    pricing, fees and limits as in `sim.scenario.OptionsPricing` (the contract's defaults)."""
 
     liquidity: float = Field(1e7, gt=0)
     """LP deposit, USDC."""
@@ -122,22 +120,6 @@ class OptionsVenueSpec(BaseModel):
     """Skew of each strike (None: 1.0 each)."""
     call_cap: float = Field(4.0, ge=0.1, le=100.0)
     """A call pays at most call_cap x strike."""
-    standard_size: float = Field(5.0, gt=0)
-    """Trade size that moves IVs by one impact, options."""
-    iv_impact: float = Field(0.01, ge=0, le=1)
-    """Base IV move per standard size."""
-    skew_impact: float = Field(0.0075, ge=0, le=1)
-    """Skew move per standard size."""
-    option_price_fee: float = Field(0.01, ge=0, le=0.2)
-    """Fee per unit of option value."""
-    spot_price_fee: float = Field(0.001, ge=0, le=0.05)
-    """Fee per unit of spot, per option."""
-    vega_fee: float = Field(1000.0, ge=0, le=1e6)
-    """Vega-utilisation fee coefficient."""
-    trading_cutoff: float = Field(21_600.0, ge=3_600, le=2_592_000)
-    """No trading within this many seconds of expiry."""
-    max_oracle_delay: float = Field(3_600.0, gt=0, le=86_400)
-    """Oldest oracle answer the pool trades on, seconds."""
 
     @model_validator(mode="after")
     def _check(self) -> OptionsVenueSpec:
@@ -146,12 +128,6 @@ class OptionsVenueSpec(BaseModel):
         if self.skews is not None and len(self.skews) != len(self.moneyness):
             raise ValueError("options_pool.skews: give one skew per moneyness, or leave it out")
         return self
-
-    def params(self) -> VecOptionsParams:
-        names = VecOptionsParams.__dataclass_fields__
-        return VecOptionsParams(
-            **{f: getattr(self, f) for f in names if f in type(self).model_fields}
-        )
 
 
 class ArbStudyConfig(BaseModel):
@@ -284,7 +260,7 @@ def make_options_pool(cfg: ArbStudyConfig) -> OptionsPoolVec:
         strike=[m * cfg.s0["WETH"] for m in o.moneyness],
         board=[0] * k,
         skew=o.skews or [1.0] * k,
-        params=o.params(),
+        params=vec_params(o),
         liquidity=o.liquidity,
     )
 
