@@ -19,6 +19,9 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -346,3 +349,33 @@ def read_manifest(path: Path | None = None, expect_chain_id: int | None = None) 
             f"has id {expect_chain_id}: redeploy with `ammlab chain up` or pass the right manifest"
         )
     return manifest
+
+
+# --------------------------------------------------------------------------- Ape
+
+
+def prepare_ape() -> None:
+    """Ape reads ape-config.yaml from the working directory and expands the upstream URL."""
+    export_upstream_url()
+    os.chdir(project_root())
+    # ape-vyper's settings model trips a pydantic-settings warning on import; it is harmless.
+    warnings.filterwarnings("ignore", message="Field 'import_remapping'")
+    from ape.logging import logger
+
+    logger.set_level("ERROR")  # keep per-transaction INFO lines out of the user's terminal
+
+
+@contextmanager
+def ape_network(choice: str) -> Iterator[Any]:
+    """Connect Ape to `choice`, turning connection failures into one-line ChainErrors."""
+    prepare_ape()
+    from ape import networks
+    from ape.exceptions import ApeException
+
+    if choice.startswith("ethereum:mainnet"):
+        check_upstream_reachable()
+    try:
+        with networks.parse_network_choice(choice) as provider:
+            yield provider
+    except ApeException as err:
+        raise ChainError(f"{choice}: {str(err).splitlines()[0]}") from err

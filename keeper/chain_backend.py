@@ -888,10 +888,8 @@ def chain_for_run(network: str | None, rpc: str | None) -> Iterator[str]:
         with fork_of_upstream() as url:
             yield url
         return
-    from keeper.cli import ape_network  # imports this module: import late
-
     upstream = local_upstream() if network.startswith("ethereum:mainnet") else nullcontext()
-    with upstream, ape_network(network) as provider:
+    with upstream, chainmod.ape_network(network) as provider:
         uri = getattr(provider, "uri", None) or getattr(provider, "http_uri", None)
         if not uri:
             raise ChainError(f"{network}: the provider has no RPC URL to send batches to")

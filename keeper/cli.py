@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-import warnings
-from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlparse
@@ -42,33 +40,6 @@ def _read_chain_book(source: str, block: int | None):
 
 # `ammlab learn train --book-from MANIFEST_OR_RPC` reads the chain through the keeper's reader.
 register_chain_reader(_read_chain_book)
-
-
-def _prepare_ape() -> None:
-    """Ape reads ape-config.yaml from the working directory and expands the upstream URL."""
-    chainmod.export_upstream_url()
-    os.chdir(chainmod.project_root())
-    # ape-vyper's settings model trips a pydantic-settings warning on import; it is harmless.
-    warnings.filterwarnings("ignore", message="Field 'import_remapping'")
-    from ape.logging import logger
-
-    logger.set_level("ERROR")  # keep per-transaction INFO lines out of the user's terminal
-
-
-@contextmanager
-def ape_network(choice: str):
-    """Connect Ape to `choice`, turning connection failures into one-line ChainErrors."""
-    _prepare_ape()
-    from ape import networks
-    from ape.exceptions import ApeException
-
-    if choice.startswith("ethereum:mainnet"):
-        chainmod.check_upstream_reachable()
-    try:
-        with networks.parse_network_choice(choice) as provider:
-            yield provider
-    except ApeException as err:
-        raise ChainError(f"{choice}: {str(err).splitlines()[0]}") from err
 
 
 def _decimal(_ctx, param, value: str) -> Decimal:
@@ -105,7 +76,7 @@ def bring_up(port: int, price: Decimal, load: Path | None, deploy: bool) -> dict
         elif deploy:
             from keeper.deploy import SuiteSpec, deploy_suite
 
-            with ape_network(UPSTREAM_NETWORK):
+            with chainmod.ape_network(UPSTREAM_NETWORK):
                 manifest = deploy_suite(SuiteSpec(price=price))
         if manifest is not None:
             chainmod.write_manifest(manifest)
@@ -212,7 +183,7 @@ def fork_session(swaps: int, seed: int) -> None:
     from keeper.session import format_pool_table, read_pool_state, run_swap_session
 
     manifest = chainmod.read_manifest()
-    with ape_network(FORK_NETWORK) as provider:
+    with chainmod.ape_network(FORK_NETWORK) as provider:
         from ape import chain
 
         click.echo(f"fork of {chainmod.upstream_url()} at block {chain.blocks.head.number} "
@@ -372,7 +343,7 @@ def keeper_run(config: Path | None, live: bool, blocks: int | None, network: str
     if cfg.rpc_url:  # the keeper speaks JSON-RPC itself: no Ape network, no fork started
         m = run(cfg.rpc_url, "rpc_url")
     else:
-        with ape_network(network) as provider:
+        with chainmod.ape_network(network) as provider:
             m = run(getattr(provider, "http_uri", None) or provider.uri, network)
     click.echo(f"{m.ticks} ticks, {m.hedges} hedge legs mined, {m.refused} refused, "
                f"cost {m.cost_quote:.2f} quote; last {m.last}")  # fmt: skip

@@ -32,12 +32,9 @@ from sim.scenario import (
     ArbitrageurConfig,
     CrossArbitrageurConfig,
     GasConfig,
-    InformedOptionTraderConfig,
-    KeeperConfig,
     LiquidatorConfig,
     LPConfig,
     NoiseTraderConfig,
-    OptionTraderConfig,
     OracleSniperConfig,
     PerpTraderConfig,
     SandwichConfig,
@@ -736,48 +733,6 @@ class Liquidator:
             ctx.pay_gas(self.name, "perp_liquidate", where)
 
 
-def make_agents(cfgs, pools: list[str], n: int, seed: int, offset: int) -> list:
-    """Build agents from their configs; each random agent gets its own per-world streams."""
-    from sim.processes import stream_key
-
-    out = []
-    for c in cfgs:
-        if isinstance(c, ArbitrageurConfig):
-            out.append(CexDexArbitrageur(c, pools))
-        elif isinstance(c, CrossArbitrageurConfig):
-            out.append(CrossVenueArbitrageur(c))
-        elif isinstance(c, NoiseTraderConfig):
-            out.append(NoiseTrader(c, WorldStreams(seed, stream_key("agent/" + c.name), n, offset)))
-        elif isinstance(c, LPConfig):
-            out.append(
-                LiquidityProvider(
-                    c, n, WorldStreams(seed, stream_key("agent/" + c.name), n, offset)
-                )
-            )
-        elif isinstance(c, OracleSniperConfig):
-            out.append(OracleSniper(c))
-        elif isinstance(c, SandwichConfig):
-            out.append(SandwichAttacker(c))
-        elif isinstance(c, PerpTraderConfig):
-            streams = WorldStreams(seed, stream_key("agent/" + c.name), n, offset)
-            out.append(PerpTrader(c, n, streams))
-        elif isinstance(c, LiquidatorConfig):
-            out.append(Liquidator(c))
-        elif isinstance(c, KeeperConfig):
-            from sim.keeper_agent import KeeperAgent  # imports this module: import late
-
-            out.append(KeeperAgent(c, n))
-        elif isinstance(c, OptionTraderConfig | InformedOptionTraderConfig):
-            from sim.option_agents import InformedOptionTrader, OptionTrader
-
-            streams = WorldStreams(seed, stream_key("agent/" + c.name), n, offset)
-            cls = OptionTrader if isinstance(c, OptionTraderConfig) else InformedOptionTrader
-            out.append(cls(c, n, streams))
-        else:  # pragma: no cover - the scenario union is closed
-            raise TypeError(f"unknown agent config {type(c).__name__}")
-    return out
-
-
 __all__ = [
     "Agent",
     "BlockContext",
@@ -790,5 +745,4 @@ __all__ = [
     "PerpTrader",
     "OracleSniper",
     "SandwichAttacker",
-    "make_agents",
 ]

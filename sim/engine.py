@@ -34,10 +34,13 @@ from numba import njit
 from sim.agents import (
     BlockContext,
     CexDexArbitrageur,
+    CrossVenueArbitrageur,
+    Liquidator,
     LiquidityProvider,
     NoiseTrader,
+    OracleSniper,
     PerpTrader,
-    make_agents,
+    SandwichAttacker,
 )
 from sim.blocks import GWEI, BaseFee, BlockClock, block_order
 from sim.keeper_agent import KeeperAgent, cross_world
@@ -63,10 +66,20 @@ from sim.processes import (
 )
 from sim.scenario import (
     ArbitrageurConfig,
+    CrossArbitrageurConfig,
     GBMConfig,
     HestonConfig,
+    InformedOptionTraderConfig,
+    KeeperConfig,
+    LiquidatorConfig,
+    LPConfig,
     MertonConfig,
+    NoiseTraderConfig,
+    OptionTraderConfig,
+    OracleSniperConfig,
+    PerpTraderConfig,
     ReplayConfig,
+    SandwichConfig,
     Scenario,
     ScheduledJump,
 )
@@ -162,6 +175,42 @@ def _base_price(sc: Scenario, n: int, offset: int) -> PriceProcess:
             offsets = _streams(sc, "replay", n, offset).uniform() * times[-1]
         return Replay(times, prices, offsets)
     raise TypeError(type(p).__name__)  # pragma: no cover
+
+
+def make_agents(cfgs, pools: list[str], n: int, seed: int, offset: int) -> list:
+    """Build agents from their configs; each random agent gets its own per-world streams."""
+    out = []
+    for c in cfgs:
+        if isinstance(c, ArbitrageurConfig):
+            out.append(CexDexArbitrageur(c, pools))
+        elif isinstance(c, CrossArbitrageurConfig):
+            out.append(CrossVenueArbitrageur(c))
+        elif isinstance(c, NoiseTraderConfig):
+            out.append(NoiseTrader(c, WorldStreams(seed, stream_key("agent/" + c.name), n, offset)))
+        elif isinstance(c, LPConfig):
+            out.append(
+                LiquidityProvider(
+                    c, n, WorldStreams(seed, stream_key("agent/" + c.name), n, offset)
+                )
+            )
+        elif isinstance(c, OracleSniperConfig):
+            out.append(OracleSniper(c))
+        elif isinstance(c, SandwichConfig):
+            out.append(SandwichAttacker(c))
+        elif isinstance(c, PerpTraderConfig):
+            streams = WorldStreams(seed, stream_key("agent/" + c.name), n, offset)
+            out.append(PerpTrader(c, n, streams))
+        elif isinstance(c, LiquidatorConfig):
+            out.append(Liquidator(c))
+        elif isinstance(c, KeeperConfig):
+            out.append(KeeperAgent(c, n))
+        elif isinstance(c, OptionTraderConfig | InformedOptionTraderConfig):
+            streams = WorldStreams(seed, stream_key("agent/" + c.name), n, offset)
+            cls = OptionTrader if isinstance(c, OptionTraderConfig) else InformedOptionTrader
+            out.append(cls(c, n, streams))
+        else:  # pragma: no cover - the scenario union is closed
+            raise TypeError(f"unknown agent config {type(c).__name__}")
+    return out
 
 
 def make_pools(sc: Scenario, ref: np.ndarray) -> dict[str, CpmmBatch]:
@@ -679,11 +728,11 @@ def run_scenario(
 
 
 __all__ = [
-    "CexDexArbitrageur",
     "EngineHooks",
     "Engine",
     "RunResult",
     "YEAR",
     "is_fusable",
+    "make_agents",
     "run_scenario",
 ]

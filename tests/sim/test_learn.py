@@ -490,7 +490,7 @@ def test_the_sim_keeper_agent_feeds_the_spot_history_through_the_same_features(
     agents, seen = [], []
 
     def make(*args):
-        from sim.agents import make_agents
+        from sim.engine import make_agents
 
         out = make_agents(*args)
         agents.extend(a for a in out if isinstance(a, KeeperAgent))
