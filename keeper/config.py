@@ -23,10 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from eth_utils import to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from keeper.errors import KeeperError
+from keeper.reader import Addresses
 from keeper.safety_config import (
     ENV_DELIMITER,
     ENV_PREFIX,
@@ -35,7 +37,8 @@ from keeper.safety_config import (
     describe_config_error,
     load_safety_config,
 )
-from sim.hedging import DeltaBand, PolicyConfig
+from sim.hedging import DeltaBand
+from sim.policies import PolicyConfig
 
 
 class KeeperConfigError(KeeperError):
@@ -227,3 +230,59 @@ def load_keeper_config(path: str | os.PathLike | None = None, **overrides: Any) 
         raise KeeperConfigError(
             describe_config_error(err, source, "keeper config", "keeper/config.example.yaml")
         ) from err
+
+
+def resolve_addresses(
+    cfg: KeeperConfig, manifest: dict[str, Any] | None
+) -> tuple[Addresses, float]:
+    """Addresses from the config, the gaps filled from the manifest; and the spot baseline."""
+    a = cfg.addresses
+    m = manifest or {}
+
+    def pick(explicit: str | None, *path: str, required: bool = True) -> str | None:
+        if explicit:
+            return to_checksum_address(explicit)
+        node: Any = m
+        for p in path:
+            node = node.get(p) if isinstance(node, dict) else None
+        if node is None:
+            if required:
+                raise KeeperConfigError(
+                    f"keeper config field addresses.{path[0] if len(path) == 1 else '_'.join(path)}"
+                    ": no address given and none in the manifest; set it or run `ammlab chain up`"
+                )
+            return None
+        return to_checksum_address(node if isinstance(node, str) else node["address"])
+
+    pools, fees = {}, {}
+    for v in cfg.venues.cpmm:
+        if not v.enabled:
+            continue
+        entry = m.get("pools", {}).get(v.name, {})
+        address = v.address or entry.get("address")
+        fee = v.fee_bps if v.fee_bps is not None else entry.get("fee_bps")
+        if address is None or fee is None:
+            raise KeeperConfigError(
+                f"keeper config field venues.cpmm.{v.name}: no address/fee_bps given and the "
+                "manifest has no pool of that name"
+            )
+        pools[v.name], fees[v.name] = to_checksum_address(address), float(fee)
+    keeper = pick(a.keeper, "keeper") or ""
+    addresses = Addresses(
+        base_token=pick(a.base_token, "tokens", "WETH"),
+        quote_token=pick(a.quote_token, "tokens", "USDC"),
+        feed=pick(a.feed, "feed"),
+        router=pick(a.router, "router"),
+        keeper=keeper,
+        lp_account=pick(a.lp_account, "keeper") if (a.lp_account or m.get("keeper")) else keeper,
+        pools=pools,
+        pool_fees_bps=fees,
+        options_pool=pick(a.options_pool, "options", required=False),
+        perp=pick(cfg.venues.perp.address or a.perp, "perp", required=False)
+        if cfg.venues.perp.enabled
+        else None,
+    )
+    baseline = cfg.inventory.spot_baseline_base
+    if baseline is None:
+        baseline = float(m.get("keeper", {}).get("weth_baseline", 0.0))
+    return addresses, baseline

@@ -1,7 +1,7 @@
 """A learned policy on a chain: its book checked, its features from the feed, and a chain's
 book read for training.
 
-A `sim.hedging.Learned` model is trained for one book (`sim.learn.book`). `LearnedInputs.check`
+A `sim.learn.policy.Learned` model is trained for one book (`sim.learn.book`). `LearnedInputs.check`
 compares it with the book the keeper holds (the options pool's positions, its LP share) when
 the keeper starts and at every tick, and refuses in one line when they differ.
 `LearnedInputs.features` builds the policy's extra state with the one feature code,
@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from keeper import chain as chainmod
-from keeper.config import KeeperConfigError, load_keeper_config
+from keeper.config import KeeperConfigError, load_keeper_config, resolve_addresses
 from keeper.errors import ManifestError
 from keeper.reader import Call, ChainReader, MarketSnapshot
-from sim.hedging import Learned
 from sim.learn.book import BookSnapshot, book_mismatch
 from sim.learn.features import LearnedFeatures
 from sim.learn.model import load_cached
+from sim.learn.policy import Learned
 
 ROUND_CHUNK = 32
 """Rounds read per batched request when reading back."""
@@ -48,8 +48,6 @@ def read_chain_book(source: str, block: int | None = None) -> BookSnapshot:
     `source` is a deployment manifest (the chain at `AMMLAB_UPSTREAM_RPC` or the default
     upstream) or an RPC URL (the contracts of the manifest `ammlab chain up` wrote).
     """
-    from keeper.runtime import resolve_addresses
-
     path = Path(source)
     if path.is_file():
         manifest = chainmod.read_manifest(path)

@@ -45,10 +45,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from eth_utils import to_checksum_address
-
 from keeper import chain as chainmod
-from keeper.config import KeeperConfig, KeeperConfigError
+from keeper.config import KeeperConfig, KeeperConfigError, resolve_addresses
 from keeper.errors import ChainError, ManifestError
 from keeper.execution import Executor, LegResult
 from keeper.guards import (
@@ -61,7 +59,7 @@ from keeper.guards import (
 from keeper.journal import Intent, Journal, ReconcileReport, default_journal_path
 from keeper.killswitch import KillSwitch, Observation
 from keeper.learned import LearnedInputs
-from keeper.reader import Addresses, ChainReader, MarketSnapshot
+from keeper.reader import ChainReader, MarketSnapshot
 from keeper.strategy import HedgeState, LegPlan, Plan, as_floats, plan_hedge
 from keeper.txmanager import (
     ChainResetError,
@@ -71,7 +69,7 @@ from keeper.txmanager import (
     backoff_delays,
     keeper_private_key,
 )
-from sim.hedging import Learned
+from sim.learn.policy import Learned
 
 KEY_ENV = "AMMLAB_KEEPER_KEY"
 """Private key of the keeper account for live runs; unset: anvil's test account #3 (forks)."""
@@ -103,62 +101,6 @@ def _jsonable(x: Any) -> Any:
     if isinstance(x, float) and not math.isfinite(x):
         return str(x)
     return str(x)
-
-
-def resolve_addresses(
-    cfg: KeeperConfig, manifest: dict[str, Any] | None
-) -> tuple[Addresses, float]:
-    """Addresses from the config, the gaps filled from the manifest; and the spot baseline."""
-    a = cfg.addresses
-    m = manifest or {}
-
-    def pick(explicit: str | None, *path: str, required: bool = True) -> str | None:
-        if explicit:
-            return to_checksum_address(explicit)
-        node: Any = m
-        for p in path:
-            node = node.get(p) if isinstance(node, dict) else None
-        if node is None:
-            if required:
-                raise KeeperConfigError(
-                    f"keeper config field addresses.{path[0] if len(path) == 1 else '_'.join(path)}"
-                    ": no address given and none in the manifest; set it or run `ammlab chain up`"
-                )
-            return None
-        return to_checksum_address(node if isinstance(node, str) else node["address"])
-
-    pools, fees = {}, {}
-    for v in cfg.venues.cpmm:
-        if not v.enabled:
-            continue
-        entry = m.get("pools", {}).get(v.name, {})
-        address = v.address or entry.get("address")
-        fee = v.fee_bps if v.fee_bps is not None else entry.get("fee_bps")
-        if address is None or fee is None:
-            raise KeeperConfigError(
-                f"keeper config field venues.cpmm.{v.name}: no address/fee_bps given and the "
-                "manifest has no pool of that name"
-            )
-        pools[v.name], fees[v.name] = to_checksum_address(address), float(fee)
-    keeper = pick(a.keeper, "keeper") or ""
-    addresses = Addresses(
-        base_token=pick(a.base_token, "tokens", "WETH"),
-        quote_token=pick(a.quote_token, "tokens", "USDC"),
-        feed=pick(a.feed, "feed"),
-        router=pick(a.router, "router"),
-        keeper=keeper,
-        lp_account=pick(a.lp_account, "keeper") if (a.lp_account or m.get("keeper")) else keeper,
-        pools=pools,
-        pool_fees_bps=fees,
-        options_pool=pick(a.options_pool, "options", required=False),
-        perp=pick(cfg.venues.perp.address or a.perp, "perp", required=False)
-        if cfg.venues.perp.enabled
-        else None,
-    )
-    baseline = cfg.inventory.spot_baseline_base
-    if baseline is None:
-        baseline = float(m.get("keeper", {}).get("weth_baseline", 0.0))
-    return addresses, baseline
 
 
 def is_outage(err: BaseException) -> bool:

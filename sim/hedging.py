@@ -2,7 +2,9 @@
 
 One code path for simulation, fork and live: the simulator's keeper agent calls a policy with
 arrays over its worlds, the keeper runtime calls the same policy with arrays of one world.
-Policies only decide a target hedge; routing, guards and sending live in the keeper.
+Policies only decide a target hedge; routing, guards and sending live in the keeper. The
+static policies are here; the learned one is `sim.learn.policy.Learned`, and `sim.policies`
+names them all for configs.
 
 Conventions (every array has shape (W,), one entry per world):
     book_delta: the inventory's delta excluding hedges, in base units (e.g. WETH); the
@@ -13,10 +15,8 @@ Conventions (every array has shape (W,), one entry per world):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Annotated, Literal, Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -108,11 +108,13 @@ def _decision(x: HedgeInputs, trade: np.ndarray, target: np.ndarray) -> HedgeDec
     return HedgeDecision(np.where(trade, target, x.hedge), trade)
 
 
-class _PolicyConfig(BaseModel):
+class PolicyBase(BaseModel):
+    """A policy's configuration; `decide(HedgeInputs) -> HedgeDecision` makes it a policy."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class FixedInterval(_PolicyConfig):
+class FixedInterval(PolicyBase):
     """Re-hedge to zero net delta every `interval` seconds (the textbook discrete hedger)."""
 
     kind: Literal["fixed_interval"] = "fixed_interval"
@@ -123,7 +125,7 @@ class FixedInterval(_PolicyConfig):
         return _decision(x, due, -x.book_delta)
 
 
-class DeltaBand(_PolicyConfig):
+class DeltaBand(PolicyBase):
     """Lyra's hedger rule: re-hedge to zero when |net delta| leaves a band, at most once per
     `min_delay` seconds, unless the drift exceeds `override` (then at once)."""
 
@@ -151,7 +153,7 @@ def whalley_wilmott_band(
     return np.cbrt(1.5 * cost_rate * spot * gamma**2 / risk_aversion)
 
 
-class WhalleyWilmott(_PolicyConfig):
+class WhalleyWilmott(PolicyBase):
     """Trade only when net delta leaves the Whalley–Wilmott band, and then only to its edge."""
 
     kind: Literal["whalley_wilmott"] = "whalley_wilmott"
@@ -170,64 +172,10 @@ class WhalleyWilmott(_PolicyConfig):
         return _decision(x, outside & rested, target)
 
 
-class NoHedge(_PolicyConfig):
+class NoHedge(PolicyBase):
     """Never hedge: the baseline every hedger must beat on variance."""
 
     kind: Literal["none"] = "none"
 
     def decide(self, x: HedgeInputs) -> HedgeDecision:
         return _decision(x, np.zeros_like(x.hedge, dtype=bool), x.hedge)
-
-
-class Learned(_PolicyConfig):
-    """A trained no-transaction-band network (`sim.learn`): trade only when the hedge leaves the
-    band the network puts around the delta-neutral hedge, and then only to its edge.
-
-    The model file (`ammlab learn train`) is read on the first decide() and cached; inference
-    is numpy, so neither importing this module nor deciding imports torch.
-
-    A model is trained for one book (`sim.learn.book`): the keeper and the simulator's keeper
-    agent refuse it, in one line, when the book they hold is another one (a leg added or
-    missing, another strike or expiry, a size more than `book_tolerance` apart).
-
-    Extra features beyond `HedgeInputs` go in `features`, a mapping of arrays of shape (W,)
-    (or scalars), computed from the price history by `sim.learn.features` (training, the
-    keeper agent and the keeper alike); each has a default when absent:
-        realised_vol: recent realised volatility, annualised (default: the book's IV);
-        implied_vol: the book's implied volatility (default: the IV the model was trained at);
-        flow: pool arbitrage flow, annualised log-price units (default 0; used only by models
-            trained with it);
-        forecast_vol: forecast volatility for the band scale (default: from `vol_features`
-            through `forecaster`, else no scaling);
-        vol_features: (W, F) inputs of `forecaster` (see `sim.learn.forecast.FEATURES`).
-    """
-
-    kind: Literal["learned"] = "learned"
-    model: Path = Field(description="Model file written by `ammlab learn train`.")
-    forecaster: Path | None = Field(
-        None, description="Volatility forecaster (`ammlab learn forecast`) that scales the band."
-    )
-    band_power: float = Field(
-        1.0, ge=0, description="Band scale = (forecast vol / implied vol) ** band_power."
-    )
-    band_min: float = Field(0.5, gt=0, description="Lowest band scale.")
-    band_max: float = Field(3.0, gt=0, description="Highest band scale.")
-    book_tolerance: float = Field(
-        0.05,
-        ge=0,
-        description="Largest relative difference of a leg's size (and of the LP base) from the "
-        "book the model was trained for; beyond it the model is refused.",
-    )
-
-    def decide(
-        self, x: HedgeInputs, features: Mapping[str, np.ndarray | float] | None = None
-    ) -> HedgeDecision:
-        from sim.learn.policy import learned_decide  # numpy only; no torch
-
-        return learned_decide(self, x, features)
-
-
-PolicyConfig = Annotated[
-    FixedInterval | DeltaBand | WhalleyWilmott | NoHedge | Learned, Field(discriminator="kind")
-]
-"""A policy as it appears in a scenario or keeper config, chosen by `kind`."""

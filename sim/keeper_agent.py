@@ -33,7 +33,8 @@ import numpy as np
 
 from sim.agents import BlockContext
 from sim.book import OptionPositions, compute_book, option_greeks
-from sim.hedging import DeltaBand, HedgeDecision, HedgeInputs, Learned, WhalleyWilmott
+from sim.hedging import DeltaBand, HedgeDecision, HedgeInputs, WhalleyWilmott
+from sim.learn.policy import Learned, check_model_book
 from sim.metrics import CROSS_WORLD_METRICS, KEEPER_METRICS
 from sim.perp_venue import PerpVenue
 from sim.routing import cpmm_cost_rate, perp_cost_rate
@@ -195,8 +196,6 @@ class KeeperAgent:
         if venue is not None:
             venue.batch.deposit(self._slot(venue), self.cfg.margin)
         if self.learned is not None:  # a model trained for another book is refused
-            from sim.learn.book import check_model_book
-
             x, share = self._lp(ctx)
             opts = self._book_options(ctx) or OptionPositions.empty()
             check_model_book(self.policy, opts, ctx.time, np.multiply(x, share),

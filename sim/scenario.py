@@ -18,7 +18,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sim.errors import ConfigError
-from sim.hedging import DeltaBand, PolicyConfig
+from sim.hedging import DeltaBand
+from sim.policies import PolicyConfig
 
 
 class _Model(BaseModel):

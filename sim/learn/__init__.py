@@ -1,7 +1,7 @@
 """Learned hedging and forecasting.
 
 `sim.learn.train` (torch) trains a no-transaction-band hedger through a differentiable
-simulation; `sim.hedging.Learned` runs it (numpy) through the standard `decide`;
+simulation; `sim.learn.policy.Learned` runs it (numpy) through the standard `decide`;
 `sim.learn.forecast` (scikit-learn) forecasts volatility and scales bands from it;
 `sim.learn.evaluate` compares every policy on the same held-out paths; `sim.learn.book` is the
 book a model is trained for (a config's, or a chain's with expiries as block timestamps) and

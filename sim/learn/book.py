@@ -297,35 +297,3 @@ def load_book(source: str, block: int | None = None) -> BookSnapshot:
             f"--book-from {source}: reading a chain needs the keeper; run `ammlab learn train`"
         )
     return _CHAIN_READER(source, block)
-
-
-def check_model_book(
-    policy: object,
-    live: OptionPositions,
-    now: np.ndarray | float,
-    lp_base: np.ndarray | float = 0.0,
-    spot: np.ndarray | float | None = None,
-    who: str = "the keeper",
-) -> None:
-    """Raise ConfigError, in one line, when `policy` (a `sim.hedging.Learned`) was trained for
-    another book than `live` (`book_mismatch`). Batched inputs ((N, P) legs, (N,) scalars)
-    are checked on world 0."""
-    from sim.learn.model import load_cached
-
-    def first(x):
-        a = np.asarray(x, dtype=float)
-        return float(a.reshape(-1)[0]) if a.size else 0.0
-
-    one = OptionPositions(
-        *(np.asarray(a)[0] if np.ndim(a) == 2 else np.asarray(a) for a in
-          (live.size, live.strike, live.expiry, live.is_call, live.iv))
-    )  # fmt: skip
-    why = book_mismatch(
-        load_cached(policy.model).book, one, first(now), first(lp_base),
-        None if spot is None else first(spot), policy.book_tolerance,
-    )  # fmt: skip
-    if why is not None:
-        raise ConfigError(
-            f"{who}: {policy.model} was trained for another book ({why}); train one for this "
-            "book (`ammlab learn train CONFIG --book-from SOURCE`)"
-        )

@@ -29,11 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.hedging import DeltaBand, FixedInterval, HedgeInputs, Learned, NoHedge, WhalleyWilmott
-from sim.learn.book import check_model_book
+from sim.hedging import DeltaBand, FixedInterval, HedgeInputs, NoHedge, WhalleyWilmott
 from sim.learn.config import LearnConfig
 from sim.learn.features import features_along
 from sim.learn.paths import MAX_BUY, MarketPaths, pool_cost, pool_rate, positions, simulate_market
+from sim.learn.policy import Learned, check_model_book
 
 ALPHA = 0.05
 METRICS = ["score", "pnl_mean", "pnl_std", "cvar95", "cost", "trades", "max_abs_delta"]

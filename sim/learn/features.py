@@ -2,7 +2,7 @@
 evaluation, the simulator's keeper agent and the chain keeper.
 
 `features_along` maps spot prices on the model's grid (a price every `dt` seconds) to the
-features a `sim.hedging.Learned` policy takes beyond `HedgeInputs`, at every grid step:
+features a `sim.learn.policy.Learned` policy takes beyond `HedgeInputs`, at every grid step:
 
     realised_vol   realised vol over the last `rv_window` steps (`sim.learn.paths`)
     flow           arbitrage flow of the venue's pool (`sim.learn.forecast`); only for models
@@ -30,7 +30,7 @@ from sim.learn.model import BandModel, load_cached
 from sim.learn.paths import realised_vol
 
 if TYPE_CHECKING:
-    from sim.hedging import Learned
+    from sim.learn.policy import Learned
 
 EPS_S = 1e-6
 """An observation within this many seconds of a grid time counts as at it."""

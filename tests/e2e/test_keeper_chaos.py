@@ -35,11 +35,11 @@ import pytest
 import yaml
 
 from keeper import chain as chainmod
-from keeper.config import load_keeper_config
+from keeper.config import load_keeper_config, resolve_addresses
 from keeper.journal import Journal
 from keeper.killswitch import request_command, status
 from keeper.reader import ChainReader, calldata
-from keeper.runtime import JsonLog, Keeper, resolve_addresses
+from keeper.runtime import JsonLog, Keeper
 from keeper.strategy import HedgeState, plan_hedge
 from keeper.txmanager import CHAOS_ENV
 

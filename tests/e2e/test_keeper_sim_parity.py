@@ -31,9 +31,9 @@ import pytest
 
 from keeper.chain_backend import ChainSession, anvil, cut_scenario
 from keeper.chain_options import pool_label
-from keeper.config import load_keeper_config
+from keeper.config import load_keeper_config, resolve_addresses
 from keeper.reader import ChainReader
-from keeper.runtime import resolve_addresses, without_venues
+from keeper.runtime import without_venues
 from keeper.strategy import HedgeState, plan_hedge
 from sim.exact_world import NUMERAIRE, RISKY, BlockRecord
 from sim.keeper_agent import KeeperAgent

@@ -15,9 +15,10 @@ from click.testing import CliRunner
 from keeper.config import KeeperConfigError, load_keeper_config
 from keeper.deploy import role_account
 from keeper.runtime import JsonLog, Keeper
-from sim.hedging import HedgeInputs, Learned
+from sim.hedging import HedgeInputs
 from sim.learn.features import features_along
 from sim.learn.model import BandModel
+from sim.learn.policy import Learned
 
 pytestmark = [pytest.mark.chain, pytest.mark.fork, pytest.mark.slow]
 

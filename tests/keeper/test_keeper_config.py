@@ -4,8 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from keeper.config import KeeperConfigError, load_keeper_config
-from keeper.runtime import resolve_addresses
+from keeper.config import KeeperConfigError, load_keeper_config, resolve_addresses
 from sim.hedging import DeltaBand, WhalleyWilmott
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "keeper" / "config.example.yaml"

@@ -9,10 +9,10 @@ from sim.hedging import (
     FixedInterval,
     HedgeInputs,
     NoHedge,
-    PolicyConfig,
     WhalleyWilmott,
     whalley_wilmott_band,
 )
+from sim.policies import PolicyConfig
 
 
 def inputs(**overrides):

@@ -14,7 +14,7 @@ from pydantic import TypeAdapter
 
 from sim.book import OptionPositions
 from sim.errors import ConfigError
-from sim.hedging import FixedInterval, HedgeInputs, Learned, NoHedge, PolicyConfig
+from sim.hedging import FixedInterval, HedgeInputs, NoHedge
 from sim.learn.book import BookSnapshot, Leg, apply_book, book_mismatch
 from sim.learn.cli import learn
 from sim.learn.config import LearnConfig, load_config
@@ -30,7 +30,9 @@ from sim.learn.features import LearnedFeatures, features_along
 from sim.learn.forecast import band_scale, fit_forecaster
 from sim.learn.model import BandModel, ModelFileError
 from sim.learn.paths import simulate_market
+from sim.learn.policy import Learned
 from sim.learn.train import BandNet, delta_hedged_pnl, train
+from sim.policies import PolicyConfig
 
 TINY = "scenarios/learn/tiny.yaml"
 K = 3.0  # standard errors
@@ -58,7 +60,7 @@ def model_path(cfg, tmp_path_factory):
 
 def test_importing_hedging_and_deciding_never_imports_torch(model_path):
     code = (
-        "import sys, numpy as np; from sim.hedging import Learned, HedgeInputs;"
+        "import sys, numpy as np; from sim.learn.policy import Learned; from sim.hedging import HedgeInputs;"
         f"p = Learned(model=r'{model_path}');"
         "p.decide(HedgeInputs.single(now=0., spot=2000., book_delta=-25., book_gamma=-0.2,"
         " hedge=20., last_hedge_time=-1e9, cost_rate=0.001));"
