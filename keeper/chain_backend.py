@@ -36,6 +36,7 @@ gas price 0 on a zero base fee, so balances move only by what the contracts do.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import tempfile
@@ -103,7 +104,9 @@ class ParityError(KeeperError):
 # --------------------------------------------------------------------------- ABI helpers
 
 
+@functools.cache
 def _sel(signature: str) -> str:
+    """4-byte selector of `signature` (cached: every transaction of a run needs one)."""
     return keccak(text=signature)[:4].hex()
 
 
