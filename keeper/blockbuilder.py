@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlparse
 
 import requests
 
@@ -28,6 +29,10 @@ class RpcBatch:
         self.url = url
         self.timeout = timeout
         self._session = requests.Session()
+        if urlparse(url).hostname in ("127.0.0.1", "localhost", "::1"):
+            # No proxy applies to a local node, and looking the proxy settings up in the
+            # environment costs ~1 ms a request (6 % of a dense chain-backend run).
+            self._session.trust_env = False
 
     def _post(self, calls: list[tuple[str, list]]) -> dict[int, dict]:
         """Send `calls` in one request; the replies by index."""
