@@ -99,8 +99,7 @@ class OracleSwapPart(ExactPart):
         ts = w.timestamp
         twin = self.twins[venue]
         try:
-            out = twin.quote(token_in, amount_in, rd.answer, rd.updated_at, ts)
-            out = twin.swap(token_in, amount_in, out, rd.answer, rd.updated_at, ts, ts)
+            out = twin.swap(token_in, amount_in, 0, rd.answer, rd.updated_at, ts, ts)
         except Revert:
             return None
         token_out = RISKY if token_in == NUMERAIRE else NUMERAIRE

@@ -56,6 +56,15 @@ REASONS = {
 CODE_OF = {v: k for k, v in REASONS.items()}
 
 
+_WAD_FIELDS = (
+    "standard_size", "iv_impact", "skew_impact", "option_price_fee", "spot_price_fee",
+    "vega_fee", "min_delta", "max_delta",
+)  # fmt: skip
+"""Parameters the contract keeps in wad."""
+_IV_BOUNDS = ("min_base_iv", "max_base_iv", "min_skew", "max_skew")
+"""Wad bounds the contract's owner sets after deployment (constructor: the defaults)."""
+
+
 @dataclass(frozen=True)
 class VecOptionsParams:
     """`OptionsParams` plus the IV bounds, in float units (wad / 1e18; seconds stay seconds).
@@ -91,39 +100,20 @@ class VecOptionsParams:
     @classmethod
     def from_pool(cls, pool: OptionsPool) -> VecOptionsParams:
         """The float parameters of an integer twin's current settings."""
-        w = float(WAD)
-        return cls(
-            max_oracle_delay=float(pool.max_oracle_delay),
-            standard_size=pool.standard_size / w,
-            iv_impact=pool.iv_impact / w,
-            skew_impact=pool.skew_impact / w,
-            option_price_fee=pool.option_price_fee / w,
-            spot_price_fee=pool.spot_price_fee / w,
-            vega_fee=pool.vega_fee / w,
-            min_delta=pool.min_delta / w,
-            max_delta=pool.max_delta / w,
-            trading_cutoff=float(pool.trading_cutoff),
-            min_base_iv=pool.min_base_iv / w,
-            max_base_iv=pool.max_base_iv / w,
-            min_skew=pool.min_skew / w,
-            max_skew=pool.max_skew / w,
-        )
+        return cls._from_wad(pool, _WAD_FIELDS + _IV_BOUNDS)
 
     @classmethod
     def from_int(cls, p: OptionsParams) -> VecOptionsParams:
         """The float parameters of constructor parameters (default IV bounds)."""
-        w = float(WAD)
+        return cls._from_wad(p, _WAD_FIELDS)
+
+    @classmethod
+    def _from_wad(cls, src, wad_fields: tuple[str, ...]) -> VecOptionsParams:
+        """Seconds as they are, every field in `wad_fields` from wad to float."""
         return cls(
-            max_oracle_delay=float(p.max_oracle_delay),
-            standard_size=p.standard_size / w,
-            iv_impact=p.iv_impact / w,
-            skew_impact=p.skew_impact / w,
-            option_price_fee=p.option_price_fee / w,
-            spot_price_fee=p.spot_price_fee / w,
-            vega_fee=p.vega_fee / w,
-            min_delta=p.min_delta / w,
-            max_delta=p.max_delta / w,
-            trading_cutoff=float(p.trading_cutoff),
+            max_oracle_delay=float(src.max_oracle_delay),
+            trading_cutoff=float(src.trading_cutoff),
+            **{f: getattr(src, f) / float(WAD) for f in wad_fields},
         )
 
 
