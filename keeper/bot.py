@@ -17,11 +17,11 @@ import os
 from ape import chain
 from silverback import SilverbackBot
 
-from keeper import chain as chainmod
 from keeper.config import load_keeper_config
-from keeper.errors import ManifestError
 from keeper.killswitch import SEVERITY
 from keeper.runtime import Keeper
+from sim.chain import node as chainmod
+from sim.errors import ManifestError
 
 CONFIG_ENV = "AMMLAB_KEEPER_CONFIG"
 

@@ -37,8 +37,8 @@ from keeper.safety_config import (
     describe_config_error,
     load_safety_config,
 )
-from sim.hedging import DeltaBand
-from sim.policies import PolicyConfig
+from sim.decisions.hedging import DeltaBand
+from sim.decisions.policies import PolicyConfig
 
 
 class KeeperConfigError(KeeperError):
@@ -170,7 +170,7 @@ class KeeperConfig(BaseSettings):
     chain_id: int = Field(1, gt=0)
     """Expected chain id (1: mainnet or a fork of it)."""
     policy: PolicyConfig = DeltaBand()
-    """Hedging policy (sim.hedging), chosen by `kind`."""
+    """Hedging policy (sim.decisions.hedging), chosen by `kind`."""
     venues: VenuesConfig = VenuesConfig()
     addresses: AddressesConfig = AddressesConfig()
     inventory: InventoryConfig = InventoryConfig()

@@ -1,13 +1,9 @@
-"""Exceptions of the keeper package. The CLI prints them as one line, no stack trace."""
+"""Exceptions of the keeper package. The CLI prints them as one line, no stack trace.
+
+Errors of the node side (an unreachable RPC, a manifest for another chain) are
+`sim.errors.ChainError`, shared with the simulator's chain engine.
+"""
 
 
 class KeeperError(Exception):
     """Base of every error raised by `keeper`; the message says what to do."""
-
-
-class ChainError(KeeperError):
-    """The chain is missing, unreachable, or not the one expected."""
-
-
-class ManifestError(ChainError):
-    """A deployment manifest is missing, malformed, or for another chain."""

@@ -26,7 +26,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from keeper.blockbuilder import RpcBatch
 from keeper.config import KeeperConfig
 from keeper.guards import GuardInputs, run_guards
 from keeper.journal import Journal, intent_key
@@ -34,6 +33,7 @@ from keeper.killswitch import KillSwitch, order_allowed
 from keeper.reader import Addresses, MarketSnapshot, calldata
 from keeper.strategy import GWEI, LegPlan, Plan
 from keeper.txmanager import SimulationRevert, TxError, TxManager
+from sim.chain.blockbuilder import RpcBatch
 
 MAX_UINT256 = 2**256 - 1
 SWAP_EXACT_IN = "swapExactTokensForTokens(address,address,uint256,uint256,address,uint256)"

@@ -9,7 +9,7 @@ Actions, by severity: `allow` < `reduce_only` (the oracle cannot be trusted: onl
 shrink the position may go; the kill switch is told) < `refuse` (this trade must not be sent).
 
 TWAP: a Uniswap-V2 pool accumulates `price0CumulativeLast += UQ112x112(reserve1 / reserve0) *
-elapsed` (mod 2**256) with `blockTimestampLast` mod 2**32 (see sim/pools/cpmm.py). The average
+elapsed` (mod 2**256) with `blockTimestampLast` mod 2**32 (see sim/venues/cpmm/twin.py). The average
 price of token0 in token1 between two observations is the difference of the cumulatives over
 the difference of the times; the counterfactual cumulative "now" adds the current reserves'
 price for the seconds since the pool's last update (Uniswap's `currentCumulativePrices`).
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from keeper.safety_config import GuardLimits
-from sim.pools.cpmm import encode_price
+from sim.venues.cpmm.twin import encode_price
 
 Action = Literal["allow", "reduce_only", "refuse"]
 _SEVERITY = {"allow": 0, "reduce_only": 1, "refuse": 2}

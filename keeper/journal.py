@@ -49,7 +49,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from keeper.errors import ChainError, KeeperError
+from keeper.errors import KeeperError
+from sim.errors import ChainError
 
 SCHEMA_VERSION = 2
 

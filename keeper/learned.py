@@ -20,10 +20,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-from keeper import chain as chainmod
 from keeper.config import KeeperConfigError, load_keeper_config, resolve_addresses
-from keeper.errors import ManifestError
 from keeper.reader import Call, ChainReader, MarketSnapshot
+from sim.chain import node as chainmod
+from sim.errors import ManifestError
 from sim.learn.book import BookSnapshot, book_mismatch
 from sim.learn.features import LearnedFeatures
 from sim.learn.model import load_cached

@@ -29,11 +29,11 @@ import numpy as np
 from eth_abi import decode, encode
 from eth_utils import keccak, to_checksum_address
 
-from keeper.blockbuilder import RpcBatch
-from keeper.errors import ChainError
-from sim.book import OptionPositions
-from sim.options.pool import Board, Strike
-from sim.perp import VenueState
+from sim.chain.blockbuilder import RpcBatch
+from sim.decisions.book import OptionPositions
+from sim.errors import ChainError
+from sim.venues.options.twin import Board, Strike
+from sim.venues.perp.twin import VenueState
 
 WAD = 10**18
 MAX_BOARDS = 8
@@ -204,7 +204,7 @@ def option_positions(boards: dict[int, Board], strikes: dict[int, Strike]) -> Op
     """The options pool's own positions (pool side: long what traders sold it), one entry per
     strike and kind with open interest, IV = baseIv × skew (the pool's pricing IV).
 
-    Accepts the twin's `Board`/`Strike` (sim.options.pool) as the reader produces them, so the
+    Accepts the twin's `Board`/`Strike` (sim.venues.options.twin) as the reader produces them, so the
     simulator and the keeper share this conversion. Settled boards are left out.
     """
     size, strike, expiry, is_call, iv = [], [], [], [], []

@@ -45,9 +45,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from keeper import chain as chainmod
 from keeper.config import KeeperConfig, KeeperConfigError, resolve_addresses
-from keeper.errors import ChainError, ManifestError
 from keeper.execution import Executor, LegResult
 from keeper.guards import (
     CumulativeObservation,
@@ -69,6 +67,8 @@ from keeper.txmanager import (
     backoff_delays,
     keeper_private_key,
 )
+from sim.chain import node as chainmod
+from sim.errors import ChainError, ManifestError
 from sim.learn.policy import Learned
 
 KEY_ENV = "AMMLAB_KEEPER_KEY"
@@ -488,7 +488,7 @@ class Keeper:
     def _equity(self, snap: MarketSnapshot, plan: Plan) -> float:
         """Mark-to-market of what the keeper's book and hedges are worth, quote units:
         options (pool side) + LP shares + the keeper's tokens + perp equity at the oracle."""
-        from sim.book import option_greeks
+        from sim.decisions.book import option_greeks
 
         opts = float(option_greeks(snap.option_positions(), snap.spot, snap.timestamp)["price"])
         lp = sum(p.lp_share * (p.base * snap.spot + p.quote) for p in snap.pools)

@@ -1,6 +1,6 @@
 """The keeper's decisions, as pure functions of a `MarketSnapshot` (no chain, no clock).
 
-snapshot → book (`sim.book.compute_book`: the options pool's positions, LP shares) → hedge
+snapshot → book (`sim.decisions.book.compute_book`: the options pool's positions, LP shares) → hedge
 already held (perp position + spot base beyond the baseline) → `HedgeInputs.from_book` →
 `policy.decide` → order = target − hedge → kill-switch mode and caps → `split_order` across
 the venues (the pools as `CpmmVenue`, the perp as `PerpVenue`, gas priced in) → legs, each
@@ -28,12 +28,9 @@ import numpy as np
 from keeper.config import KeeperConfig
 from keeper.killswitch import order_allowed
 from keeper.reader import MarketSnapshot, option_positions
-from sim.book import Book, compute_book
-from sim.hedging import HedgeDecision, HedgeInputs, Policy
-from sim.options.pool import Board, Strike
-from sim.perp import WAD
-from sim.pools.cpmm import get_amount_in, get_amount_out
-from sim.routing import (
+from sim.decisions.book import Book, compute_book
+from sim.decisions.hedging import HedgeDecision, HedgeInputs, Policy
+from sim.decisions.routing import (
     CpmmVenue,
     PerpVenue,
     Route,
@@ -43,6 +40,9 @@ from sim.routing import (
     route_cost_rate,
     split_order,
 )
+from sim.venues.cpmm.twin import get_amount_in, get_amount_out
+from sim.venues.options.twin import Board, Strike
+from sim.venues.perp.twin import WAD
 
 GWEI = 10**9
 
@@ -72,7 +72,7 @@ def hedge_inputs_from_state(
     """The book and the policy's inputs from state in the twins' terms.
 
     One conversion for the keeper (from a chain snapshot) and the simulator (from its twins):
-    `boards`/`strikes` as `sim.options.pool` holds them, `lp_positions` as (base reserve,
+    `boards`/`strikes` as `sim.venues.options.twin` holds them, `lp_positions` as (base reserve,
     LP share) per pool, the hedge as perp size + spot base beyond the baseline. `cost_rate`
     is the rate, or a function of the expected re-hedge order −(book delta + hedge) that
     prices it (`cost_rate` below), as the simulator's keeper agent does.
@@ -166,7 +166,7 @@ def build_venues(
 def cost_rate(venues_buy: list[Venue], venues_sell: list[Venue], order: float) -> float:
     """The policies' `cost_rate` for an expected order of `order` base: fee + impact of the
     split the router would make on that side, as a fraction of its notional at each venue's
-    mid; funding and gas excluded (`sim.routing.route_cost_rate`, where the definition and
+    mid; funding and gas excluded (`sim.decisions.routing.route_cost_rate`, where the definition and
     its reasons live). With one venue it equals the simulator's keeper agent's rate."""
     return route_cost_rate(order, venues_buy if order >= 0 else venues_sell)
 

@@ -64,9 +64,10 @@ from eth_abi import decode as abi_decode
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
-from keeper.errors import ChainError, KeeperError
+from keeper.errors import KeeperError
 from keeper.journal import Attempt, Intent, Journal, ReconcileReport, SignedTx, settle
 from keeper.safety_config import TxLimits
+from sim.errors import ChainError
 
 GWEI = 10**9
 ERROR_STRING_SELECTOR = "0x08c379a0"

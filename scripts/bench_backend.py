@@ -27,8 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from keeper import chain as chainmod
-from keeper.chain_backend import ChainSession, cut_scenario
+from sim.chain import node as chainmod
+from sim.chain.backend import ChainSession, cut_scenario
 from sim.scenario import load_scenario, scenario_from_dict
 
 

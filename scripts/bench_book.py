@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from sim.book import OptionPositions, compute_book
+from sim.decisions.book import OptionPositions, compute_book
 
 DAY = 86_400.0
 

@@ -5,7 +5,7 @@ Run from the repository root::
     python scripts/bench_bs.py [--n 20000] [--seed 1] [--no-gas]
 
 Accuracy: N random options of the contract's domain (seeded), evaluated with the exact integer
-twin `sim.options.bs` (equal to the contract to the wei: tests/contracts/test_black_scholes.py)
+twin `sim.venues.options.bs` (equal to the contract to the wei: tests/contracts/test_black_scholes.py)
 and compared with a 50-digit `decimal` reference. Sampling: spot log-uniform in [1e-6, 1e12]
 quote units, strike/spot log-uniform in [0.2, 5], tau uniform in [1 h, 2 y], vol log-uniform in
 [1 %, 500 %], rate 0 for half the draws and uniform in [-5 %, 20 %] for the rest, call or put
@@ -35,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sim.options import bs  # noqa: E402
+from sim.venues.options import bs  # noqa: E402
 
 WAD = 10**18
 DAY = 86_400

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from ape import accounts, chain, networks, project
 
-from sim.pools import cpmm
+from sim.venues.cpmm import twin as cpmm
 
 E18 = 10**18
 # Genuine Uniswap V2 pair (Solidity 0.5.16) with V2's test ERC20, per transaction, measured

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from keeper.config import load_keeper_config  # noqa: E402
 from keeper.reader import MarketSnapshot, PerpSnapshot, PoolSnapshot  # noqa: E402
 from keeper.strategy import HedgeState, plan_hedge  # noqa: E402
-from sim.book import OptionPositions, compute_book  # noqa: E402
-from sim.options.pool import Board, Strike  # noqa: E402
+from sim.decisions.book import OptionPositions, compute_book  # noqa: E402
+from sim.venues.options.twin import Board, Strike  # noqa: E402
 
 E18 = 10**18
 NOW = 1_700_000_000

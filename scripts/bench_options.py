@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sim.options.pool import DEFAULT_CALL_CAP, OptionsParams  # noqa: E402
+from sim.venues.options.twin import DEFAULT_CALL_CAP, OptionsParams  # noqa: E402
 
 E18 = 10**18
 USDC = 10**6

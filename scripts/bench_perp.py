@@ -6,8 +6,8 @@ a `PerpMarket` with the default parameters, and measures each transaction's ``ga
 (21,000 intrinsic and calldata included): the first deposit, a later deposit, opening a
 position (first trade in a new second: funding accrues), growing it, closing it,
 withdrawing, and a liquidation after a 30 % oracle gap. Then it times the exact integer
-twin (`sim.perp.PerpMarket`: transitions per second, one Python thread) and the vectorised
-twin (`sim.perp_vec.PerpBatch`: world-transitions per second) on a mixed workload of
+twin (`sim.venues.perp.twin.PerpMarket`: transitions per second, one Python thread) and the vectorised
+twin (`sim.venues.perp.batch.PerpBatch`: world-transitions per second) on a mixed workload of
 deposits, trades, oracle moves and liquidation attempts. It prints markdown tables that the
 README can include.
 """
@@ -21,9 +21,9 @@ import numpy as np
 from ape import accounts, chain, networks, project
 
 from sim.errors import Revert
-from sim.feeds import PriceFeed
-from sim.perp import MAX_UINT256, PerpMarket, PerpParams
-from sim.perp_vec import PerpBatch, VecParams
+from sim.venues.perp.batch import PerpBatch, VecParams
+from sim.venues.perp.twin import MAX_UINT256, PerpMarket, PerpParams
+from sim.venues.pricefeed.twin import PriceFeed
 
 E18 = 10**18
 USDC = 10**6
@@ -134,10 +134,10 @@ def main() -> None:
     print("| twin | throughput |")
     print("|---|---:|")
     print(
-        f"| sim.perp.PerpMarket (exact ints) | {twin_throughput(args.transitions):,.0f} transitions/s |"
+        f"| sim.venues.perp.twin.PerpMarket (exact ints) | {twin_throughput(args.transitions):,.0f} transitions/s |"
     )
     print(
-        f"| sim.perp_vec.PerpBatch (10,000 worlds) | {vec_throughput():,.0f} world-transitions/s |"
+        f"| sim.venues.perp.batch.PerpBatch (10,000 worlds) | {vec_throughput():,.0f} world-transitions/s |"
     )
 
 

@@ -1,4 +1,4 @@
-"""Print the simulator benchmark table (see sim/bench.py), plus rows for the perp and keeper
+"""Print the simulator benchmark table (see sim/engine/bench.py), plus rows for the perp and keeper
 scenarios. Usage: python scripts/bench_sim.py [--quick].
 
 The extra rows run on the general path (every agent acts on the whole batch each block), so
@@ -10,7 +10,7 @@ order and candidate strike (Black-Scholes over worlds x strikes) and hedges the 
 
 import sys
 
-from sim.bench import main, throughput
+from sim.engine.bench import main, throughput
 
 EXTRA = [
     ("keeper_lp", "keeper_lp (LP share hedged on the perp, delta band)"),
@@ -21,7 +21,7 @@ EXTRA = [
 
 
 def extra_rows(quick: bool) -> None:
-    """Rows in the same columns as sim.bench's table, printed right after it."""
+    """Rows in the same columns as sim.engine.bench's table, printed right after it."""
     paths, blocks = (1_000, 200) if quick else (10_000, 720)
     for name, label in EXTRA:
         rate, secs, per_cpu, path = throughput(name, paths, blocks)

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sim.sweep import run_sweep
+from sim.studies.sweep import run_sweep
 
 SCENARIO = """\
 name: bench_sweep

@@ -1,5 +1,5 @@
-"""`ape run deploy --network ethereum:mainnet:node`: deploy and seed the suite on any network
-Ape is connected to, and write the manifest (same as `ammlab chain up` does on its upstream).
+"""`ape run deploy --network ethereum:mainnet:node`: deploy and seed the suite on the anvil Ape
+is connected to, and write the manifest (as `ammlab chain up` does on its upstream).
 
 Set AMMLAB_HOME to choose where the manifest goes.
 """
@@ -7,8 +7,8 @@ Set AMMLAB_HOME to choose where the manifest goes.
 import click
 from ape.cli import ConnectedProviderCommand
 
-from keeper.chain import manifest_path, write_manifest
-from keeper.deploy import SuiteSpec, deploy_suite
+from sim.chain.node import manifest_path, write_manifest
+from sim.chain.suite import SuiteSpec, deploy_suite
 
 
 @click.command(cls=ConnectedProviderCommand)
@@ -16,6 +16,8 @@ from keeper.deploy import SuiteSpec, deploy_suite
 def cli(price):
     from decimal import Decimal
 
-    manifest = deploy_suite(SuiteSpec(price=Decimal(price)))
+    from ape import chain
+
+    manifest = deploy_suite(chain.provider.uri, SuiteSpec(price=Decimal(price)))
     write_manifest(manifest)
     click.echo(f"suite deployed on chain {manifest['chain_id']}; manifest at {manifest_path()}")

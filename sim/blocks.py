@@ -3,13 +3,70 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
-from sim.processes import WorldStreams
-from sim.scenario import BlocksConfig, GasConfig
+from sim.config import ConfigModel
+from sim.streams import WorldStreams
 
 GWEI = 1e-9
+
+
+class BlocksConfig(ConfigModel):
+    """Block clock."""
+
+    n_blocks: int = Field(7200, ge=1)
+    """Blocks per world (7200 x 12 s = one day)."""
+    block_time: float = Field(12.0, gt=0)
+    """Block time in seconds (the mean when `poisson`)."""
+    poisson: bool = False
+    """Exponential inter-block times (Poisson block arrivals) instead of a fixed block time."""
+    ordering: Literal["arb_first", "fifo", "random"] = "arb_first"
+    """In-block order: arbitrageurs first (priority fee), configuration order, or a random order
+    drawn per block (shared by every world of the batch)."""
+
+
+class GasUnits(ConfigModel):
+    """Gas units per transaction type."""
+
+    swap: int = Field(110_000, ge=0)
+    """Gas units of a swap."""
+    mint: int = Field(150_000, ge=0)
+    """Gas units of adding liquidity."""
+    burn: int = Field(120_000, ge=0)
+    """Gas units of removing liquidity."""
+    oracle_update: int = Field(80_000, ge=0)
+    """Gas units of an oracle answer update."""
+    perp_trade: int = Field(160_000, ge=0)
+    """Gas units of a perp `modifyPosition` (anvil: open 157,447, see README)."""
+    perp_margin: int = Field(85_000, ge=0)
+    """Gas units of a perp `depositMargin` or `withdrawMargin` (anvil: <= 85,108)."""
+    perp_liquidate: int = Field(85_000, ge=0)
+    """Gas units of a perp `liquidate` (anvil: 84,104 after a 30 % gap)."""
+    option_trade: int = Field(220_000, ge=0)
+    """Gas units of an options pool `openPosition` / `closePosition` (anvil: 160,150 to
+    221,933, see README)."""
+    option_claim: int = Field(82_000, ge=0)
+    """Gas units of an options pool `claim` after settlement (anvil: 81,576)."""
+
+
+class GasConfig(ConfigModel):
+    """Base fee process and gas costs."""
+
+    base_fee_gwei: float = Field(10.0, ge=0)
+    """Initial (and long-run) base fee, gwei."""
+    base_fee_vol: float = Field(0.0, ge=0)
+    """Per-block standard deviation of the log base fee (0 = constant base fee)."""
+    base_fee_reversion: float = Field(0.05, ge=0, le=1)
+    """Per-block pull of the log base fee back to its long-run value (EIP-1559-like walk)."""
+    priority_fee_gwei: float = Field(0.0, ge=0)
+    """Priority fee paid by every transaction, gwei."""
+    native_price: float | None = Field(None, gt=0)
+    """Gas token price in numeraire; None means the risky asset is the gas token."""
+    units: GasUnits = GasUnits()
+    """Gas units per transaction type."""
 
 
 class BlockClock:

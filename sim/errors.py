@@ -19,3 +19,11 @@ class Revert(SimError):
 
 class ConfigError(SimError):
     """A scenario or parameter is invalid; the message names the field and what to do."""
+
+
+class ChainError(SimError):
+    """The chain is missing, unreachable, or not the one expected; the message says what to do."""
+
+
+class ManifestError(ChainError):
+    """A deployment manifest is missing, malformed, or for another chain."""

@@ -4,230 +4,26 @@ Units: time in seconds, volatility and drift annualised with a 365-day year (YEA
 prices in numeraire per risky asset. Every process is a batch over N worlds and is stepped by a
 per-world time increment dt (shape (N,)) so fixed and Poisson block times share one code path.
 
-Randomness: `WorldStreams` gives each world its own xoshiro256** stream, seeded by
-splitmix64 from (seed, key, world index). World i therefore draws the same numbers whatever the
-batch size, the chunking or the number of threads, and two components with different keys never
-share numbers (adding an agent does not move the price path).
+Randomness comes from per-world streams (`sim.streams.WorldStreams`).
 """
 
 from __future__ import annotations
 
 import math
-import os
-import types
-import zlib
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import Annotated, Literal
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
+from pydantic import Field, model_validator
 
+from sim.config import ConfigModel
 from sim.errors import ConfigError
+from sim.streams import PARALLEL_MIN, WorldStreams, dual_kernel, normal_pair_draw
 
 YEAR = 365.0 * 86400.0
 """Seconds in the year that annualised parameters refer to."""
-
-_M1 = np.uint64(0x9E3779B97F4A7C15)
-_M2 = np.uint64(0xBF58476D1CE4E5B9)
-_M3 = np.uint64(0x94D049BB133111EB)
-
-
-@njit(cache=True, inline="always")
-def _splitmix(x):
-    z = x + _M1
-    z = (z ^ (z >> np.uint64(30))) * _M2
-    z = (z ^ (z >> np.uint64(27))) * _M3
-    return z ^ (z >> np.uint64(31))
-
-
-@njit(cache=True, inline="always")
-def _rotl(x, k):
-    return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
-
-
-@njit(cache=True, inline="always")
-def xo_next(s0, s1, s2, s3):
-    """One xoshiro256** step on a state held in four locals; returns (out, s0, s1, s2, s3)."""
-    out = _rotl(s1 * np.uint64(5), 7) * np.uint64(9)
-    t = s1 << np.uint64(17)
-    s2 ^= s0
-    s3 ^= s1
-    s1 ^= s2
-    s0 ^= s3
-    s2 ^= t
-    s3 = _rotl(s3, 45)
-    return out, s0, s1, s2, s3
-
-
-@njit(cache=True, inline="always")
-def to_unit(r):
-    """Map 64 random bits to a float in the open interval (0, 1)."""
-    return (float(r >> np.uint64(11)) + 0.5) * (1.0 / 9007199254740992.0)
-
-
-@njit(cache=True)
-def _seed_states(seed, key, n, offset):
-    st = np.empty((n, 4), dtype=np.uint64)
-    base = _splitmix(_splitmix(np.uint64(seed)) ^ np.uint64(key))
-    for w in range(n):
-        z = _splitmix(base ^ _splitmix(np.uint64(w + offset)))
-        for j in range(4):
-            z = _splitmix(z)
-            st[w, j] = z
-    return st
-
-
-@njit(cache=True, inline="always")
-def normal_pair_draw(s0, s1, s2, s3):
-    """Box-Muller: two independent N(0,1) from two uniforms; returns (z0, z1, s0..s3)."""
-    r, s0, s1, s2, s3 = xo_next(s0, s1, s2, s3)
-    u1 = to_unit(r)
-    r, s0, s1, s2, s3 = xo_next(s0, s1, s2, s3)
-    u2 = to_unit(r)
-    rad = math.sqrt(-2.0 * math.log(u1))
-    ang = 2.0 * math.pi * u2
-    return rad * math.cos(ang), rad * math.sin(ang), s0, s1, s2, s3
-
-
-def _normals_py(st, spare, has, out):
-    k, n = out.shape
-    for w in prange(n):
-        s0, s1, s2, s3 = st[w, 0], st[w, 1], st[w, 2], st[w, 3]
-        sp = spare[w]
-        h = has[w]
-        for t in range(k):
-            if h:
-                out[t, w] = sp
-                h = False
-            else:
-                z0, z1, s0, s1, s2, s3 = normal_pair_draw(s0, s1, s2, s3)
-                out[t, w] = z0
-                sp = z1
-                h = True
-        st[w, 0], st[w, 1], st[w, 2], st[w, 3] = s0, s1, s2, s3
-        spare[w] = sp
-        has[w] = h
-
-
-def _uniforms_py(st, out):
-    k, n = out.shape
-    for w in prange(n):
-        s0, s1, s2, s3 = st[w, 0], st[w, 1], st[w, 2], st[w, 3]
-        for t in range(k):
-            r, s0, s1, s2, s3 = xo_next(s0, s1, s2, s3)
-            out[t, w] = to_unit(r)
-        st[w, 0], st[w, 1], st[w, 2], st[w, 3] = s0, s1, s2, s3
-
-
-def _poisson_py(st, lam, out):
-    n = out.shape[0]
-    for w in prange(n):
-        s0, s1, s2, s3 = st[w, 0], st[w, 1], st[w, 2], st[w, 3]
-        r, s0, s1, s2, s3 = xo_next(s0, s1, s2, s3)
-        u = to_unit(r)
-        # Inverse transform: fine for the small means used per block (< ~50).
-        p = math.exp(-lam[w])
-        c = p
-        k = 0
-        while u > c and k < 1000:
-            k += 1
-            p *= lam[w] / k
-            c += p
-        out[w] = k
-        st[w, 0], st[w, 1], st[w, 2], st[w, 3] = s0, s1, s2, s3
-
-
-def dual_kernel(fn):
-    """A serial and a parallel build of one kernel: thread start-up costs more than small
-    batches take, so batches under PARALLEL_MIN worlds run serially (same numbers either way).
-
-    The parallel build gets its own function object and qualified name: numba names its cache
-    files after the function, and two builds of one function would otherwise share (and
-    clobber) one cache entry, silently running the serial code in place of the parallel one.
-    """
-    par = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_par")
-    par.__qualname__ = fn.__qualname__ + "_par"
-    return njit(cache=True, nogil=True)(fn), njit(cache=True, parallel=True, nogil=True)(par)
-
-
-PARALLEL_MIN = int(os.environ.get("AMMLAB_SIM_PARALLEL_MIN", str(2**62)))
-"""Smallest batch for which the general path's per-block kernels run multi-threaded.
-
-Default: never. Each block launches a dozen small kernels, and on a shared 2-core machine the
-thread barriers of a dozen launches per block cost more than they save (measured: serial
-1.0e6 vs OpenMP 0.6-0.8e6 world-blocks/s on the full scenario under load 4). Set
-AMMLAB_SIM_PARALLEL_MIN=4096 on an idle many-core machine. The fused reference kernel is
-always parallel (one launch per segment of blocks).
-"""
-_normals_s, _normals_p = dual_kernel(_normals_py)
-_uniforms_s, _uniforms_p = dual_kernel(_uniforms_py)
-_poisson_s, _poisson_p = dual_kernel(_poisson_py)
-
-
-def _normals(st, spare, has, out):
-    (_normals_p if out.shape[1] >= PARALLEL_MIN else _normals_s)(st, spare, has, out)
-
-
-def _uniforms(st, out):
-    (_uniforms_p if out.shape[1] >= PARALLEL_MIN else _uniforms_s)(st, out)
-
-
-def _poisson(st, lam, out):
-    (_poisson_p if out.shape[0] >= PARALLEL_MIN else _poisson_s)(st, lam, out)
-
-
-def stream_key(name: str) -> int:
-    """Stable 32-bit key for a component name (crc32, independent of PYTHONHASHSEED)."""
-    return zlib.crc32(name.encode())
-
-
-class WorldStreams:
-    """Independent per-world random streams (xoshiro256**, Box-Muller normals).
-
-    Args:
-        seed: scenario seed.
-        key: component key (see `stream_key`), so components draw disjoint numbers.
-        n: number of worlds.
-        offset: index of the first world (for chunks of a larger batch).
-    """
-
-    def __init__(self, seed: int, key: int, n: int, offset: int = 0):
-        self.state = _seed_states(np.uint64(seed), np.uint64(key), n, offset)
-        self.spare = np.zeros(n)
-        self.has_spare = np.zeros(n, dtype=np.bool_)
-
-    @classmethod
-    def from_rng(cls, rng: np.random.Generator, n: int) -> WorldStreams:
-        """Streams seeded from a numpy Generator (for the pure generators)."""
-        seed, key = (int(v) for v in rng.integers(0, 2**63, size=2))
-        return cls(seed, key, n)
-
-    @property
-    def n(self) -> int:
-        return self.state.shape[0]
-
-    def normal(self, k: int | None = None) -> np.ndarray:
-        """Standard normals, shape (N,) or (k, N) when k is given."""
-        out = np.empty((1 if k is None else k, self.n))
-        _normals(self.state, self.spare, self.has_spare, out)
-        return out[0] if k is None else out
-
-    def uniform(self, k: int | None = None) -> np.ndarray:
-        """Uniforms on (0, 1), shape (N,) or (k, N)."""
-        out = np.empty((1 if k is None else k, self.n))
-        _uniforms(self.state, out)
-        return out[0] if k is None else out
-
-    def exponential(self) -> np.ndarray:
-        """Exp(1) variates, shape (N,)."""
-        return -np.log(self.uniform())
-
-    def poisson(self, lam: np.ndarray | float) -> np.ndarray:
-        """Poisson counts with per-world means `lam`, shape (N,) int64."""
-        lam_arr = np.broadcast_to(np.asarray(lam, dtype=np.float64), (self.n,)).copy()
-        out = np.empty(self.n, dtype=np.int64)
-        _poisson(self.state, lam_arr, out)
-        return out
 
 
 class PriceProcess(ABC):
@@ -519,3 +315,98 @@ def generate_heston(
         WorldStreams.from_rng(rng, n_paths),
     )
     return _simulate(proc, n_paths, n_steps, dt)
+
+
+# ---------------------------------------------------------------- scenario configs
+
+
+class ScheduledJump(ConfigModel):
+    """A price gap at a set time: every world's price is multiplied by (1 + move) then."""
+
+    time: float = Field(ge=0)
+    """When the gap happens, seconds since the start of the run (warm-up included); it lands
+    in the first block whose time is at or after it."""
+    move: float = Field(gt=-1)
+    """Relative price change, e.g. -0.3 for a 30 % drop."""
+
+
+class _PriceBase(ConfigModel):
+    s0: float = Field(2000.0, gt=0)
+    """Initial reference price, numeraire per risky asset."""
+    mu: float = 0.0
+    """Annualised drift of the price (dS/S = mu dt + ...)."""
+    scheduled_jumps: list[ScheduledJump] = Field(default_factory=list)
+    """Deterministic price gaps on top of the process (stress tests), applied in time order."""
+
+
+class _SigmaMixin(ConfigModel):
+    sigma: float | None = Field(None, ge=0)
+    """Annualised volatility (per sqrt(year)). Give this or `sigma_per_day`."""
+    sigma_per_day: float | None = Field(None, ge=0)
+    """Convenience: volatility per sqrt(day); sigma = sigma_per_day * sqrt(365)."""
+
+    @model_validator(mode="after")
+    def _one_sigma(self):
+        if (self.sigma is None) == (self.sigma_per_day is None):
+            raise ValueError("give exactly one of 'sigma' (annualised) or 'sigma_per_day'")
+        return self
+
+    @property
+    def sigma_annual(self) -> float:
+        """Annualised volatility whichever way it was given."""
+        if self.sigma is not None:
+            return self.sigma
+        return float(self.sigma_per_day) * math.sqrt(365.0)
+
+
+class GBMConfig(_PriceBase, _SigmaMixin):
+    """Geometric Brownian motion."""
+
+    kind: Literal["gbm"] = "gbm"
+    """Process selector."""
+
+
+class MertonConfig(_PriceBase, _SigmaMixin):
+    """Merton jump-diffusion: GBM plus log-normal jumps at Poisson times."""
+
+    kind: Literal["merton"] = "merton"
+    """Process selector."""
+    jump_rate: float = Field(12.0, ge=0)
+    """Mean number of jumps per year."""
+    jump_mean: float = -0.02
+    """Mean of a jump in log price."""
+    jump_std: float = Field(0.05, ge=0)
+    """Standard deviation of a jump in log price."""
+
+
+class HestonConfig(_PriceBase):
+    """Heston stochastic volatility."""
+
+    kind: Literal["heston"] = "heston"
+    """Process selector."""
+    v0: float = Field(0.64, ge=0)
+    """Initial annualised variance (0.64 = 80% vol)."""
+    kappa: float = Field(4.0, ge=0)
+    """Mean-reversion speed of the variance, per year."""
+    theta: float = Field(0.64, ge=0)
+    """Long-run annualised variance."""
+    xi: float = Field(1.0, ge=0)
+    """Volatility of variance, per sqrt(year)."""
+    rho: float = Field(-0.5, ge=-1, le=1)
+    """Correlation of price and variance shocks."""
+
+
+class ReplayConfig(ConfigModel):
+    """Replay of a (timestamp, price) CSV; timestamps in seconds."""
+
+    kind: Literal["replay"] = "replay"
+    """Process selector."""
+    path: str
+    """CSV file with a header and columns timestamp,price; relative to the scenario file."""
+    random_start: bool = False
+    """Start each world at a uniformly random point of the record (wrapping around)."""
+
+
+PriceConfig = Annotated[
+    GBMConfig | MertonConfig | HestonConfig | ReplayConfig, Field(discriminator="kind")
+]

@@ -7,7 +7,7 @@ AMMLAB_UPSTREAM_RPC), so the suite never touches a user's running `ammlab chain 
 import os
 import tempfile
 
-from keeper import chain as chainmod
+from sim.chain import node as chainmod
 
 _HOME = tempfile.mkdtemp(prefix="ammlab-test-home-")
 os.environ[chainmod.HOME_ENV] = _HOME

@@ -7,9 +7,9 @@ on the simulator's clock otherwise), the spot it was taken at and its LP positio
 `book_mismatch` compares it with the book a keeper holds now.
 
 A chain's book enters training through `--book-from SOURCE`: a book JSON file (this module's
-format), a model file (the book it was trained for), or, when the keeper package is installed
-and registers its reader (`register_chain_reader`, done by `ammlab`), a deployment manifest or
-an RPC URL. `sim` itself never talks to a chain.
+format), a model file (the book it was trained for), or a deployment manifest or an RPC URL
+through the keeper's reader, which `ammlab` passes to `load_book`. `sim` itself never reads a
+chain's book.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.atomic import atomic_write_text
-from sim.book import OptionPositions
+from sim.decisions.book import OptionPositions
 from sim.errors import ConfigError
 from sim.learn.config import LearnConfig
 
@@ -73,7 +73,7 @@ class BookSnapshot:
         lp_base: float = 0.0,
         source: str = "",
     ) -> BookSnapshot:
-        """The live legs of `sim.book.OptionPositions` (P,) (expired and empty ones left out)."""
+        """The live legs of `sim.decisions.book.OptionPositions` (P,) (expired and empty ones left out)."""
         legs = tuple(
             Leg("call" if c else "put", float(k), float(e), float(s), float(v))
             for s, k, e, c, v in zip(
@@ -257,19 +257,16 @@ def book_mismatch(
 # ----------------------------------------------------------------------------- sources
 
 ChainReader = Callable[[str, "int | None"], BookSnapshot]
-_CHAIN_READER: ChainReader | None = None
+"""`reader(manifest path or RPC URL, block) -> BookSnapshot`: the keeper's reader, which
+`ammlab` passes in (the simulator does not read chains' books itself)."""
 
 
-def register_chain_reader(reader: ChainReader) -> None:
-    """Let `load_book` read manifests and RPC URLs (the keeper's reader; `ammlab` does this)."""
-    global _CHAIN_READER
-    _CHAIN_READER = reader
-
-
-def load_book(source: str, block: int | None = None) -> BookSnapshot:
-    """A book from `source`: a book JSON file, a model file (its book), or through the
-    registered chain reader a deployment manifest or an RPC URL (at `block`, default the
-    latest). Errors name the source and what to do (ConfigError)."""
+def load_book(
+    source: str, block: int | None = None, chain_reader: ChainReader | None = None
+) -> BookSnapshot:
+    """A book from `source`: a book JSON file, a model file (its book), or through
+    `chain_reader` a deployment manifest or an RPC URL (at `block`, default the latest).
+    Errors name the source and what to do (ConfigError)."""
     p = Path(source)
     if p.is_file():
         try:
@@ -292,8 +289,8 @@ def load_book(source: str, block: int | None = None) -> BookSnapshot:
             f"--book-from {source}: no such file, and not an RPC URL (http://...); give a book "
             "or model file, a deployment manifest (`ammlab chain up`) or an RPC URL"
         )
-    if _CHAIN_READER is None:
+    if chain_reader is None:
         raise ConfigError(
             f"--book-from {source}: reading a chain needs the keeper; run `ammlab learn train`"
         )
-    return _CHAIN_READER(source, block)
+    return chain_reader(source, block)

@@ -14,8 +14,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from sim.decisions.hedging import DeltaBand, FixedInterval, NoHedge, WhalleyWilmott
 from sim.errors import ConfigError
-from sim.hedging import DeltaBand, FixedInterval, NoHedge, WhalleyWilmott
 
 
 class _Model(BaseModel):
@@ -50,7 +50,7 @@ class Venue(_Model):
 
     The pool has base reserve x = tvl / (2 S) and quote reserve y = x S (S the reference
     price); a trade of q base costs what the router charges on it, fee on the input
-    (`sim.routing.cpmm_cost`: y q / ((x − q)(1 − f)) buying, the symmetric sell; first order
+    (`sim.decisions.routing.cpmm_cost`: y q / ((x − q)(1 − f)) buying, the symmetric sell; first order
     f |q| S + S q² / x), the same function in training, evaluation, the simulator's keeper
     agent and the keeper; plus `gas` quote per trade (training uses the smooth
     gas·(1 − exp(−|q|/gas_smooth))).

@@ -1,8 +1,8 @@
 """One evaluation routine for every hedging policy, on the same held-out paths.
 
-`run_policy` plays any `sim.hedging` policy through its `decide(HedgeInputs)` on a market's
+`run_policy` plays any `sim.decisions.hedging` policy through its `decide(HedgeInputs)` on a market's
 paths (the learned one through the same `Learned` object, given its extra features), with the
-venue's costs: the constant-product pool's (`paths.pool_cost`, i.e. `sim.routing.cpmm_cost`
+venue's costs: the constant-product pool's (`paths.pool_cost`, i.e. `sim.decisions.routing.cpmm_cost`
 with base reserve x and quote reserve x S, fee on the input; buys cut at MAX_BUY x), the cost
 rate it gives the policy (`paths.pool_rate` of the re-hedge, as the keeper agent's and the
 keeper's), and gas per trade — the same functions training differentiates.
@@ -13,7 +13,7 @@ every market and summarises each metric with its standard error:
     mean P&L, cost, trades, max|Δ|: sample mean, SE sd/√n;
     P&L std s: SE sqrt(m4 − s⁴)/(2 s √n) (delta method on s², valid for fat tails);
     CVaR95 (mean of the worst 5 % of P&L, q + E[min(X − q, 0)]/α): SE sd(min(X − q, 0))/(α√n)
-        (Hong and Liu 2009, as `sim.keeper_agent.cross_world`).
+        (Hong and Liu 2009, as `sim.agents.keeper.cross_world`).
 
 The verdict compares the learned policy with the best static policy on each of mean P&L, P&L
 std and CVaR95: the paired difference (same paths) and its SE from a paired bootstrap; it is
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.hedging import DeltaBand, FixedInterval, HedgeInputs, NoHedge, WhalleyWilmott
+from sim.decisions.hedging import DeltaBand, FixedInterval, HedgeInputs, NoHedge, WhalleyWilmott
 from sim.learn.config import LearnConfig
 from sim.learn.features import features_along
 from sim.learn.paths import MAX_BUY, MarketPaths, pool_cost, pool_rate, positions, simulate_market

@@ -13,15 +13,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.book import OptionPositions, cpmm_lp_greeks, option_greeks
+from sim.decisions.book import OptionPositions, cpmm_lp_greeks, option_greeks
+from sim.decisions.routing import cpmm_cost, cpmm_rate
 from sim.learn.config import Grid, LearnConfig, Market, Venue
-from sim.pools.cpmm_vec import BPS
-from sim.processes import GBM, YEAR, Heston, Merton, WorldStreams
-from sim.routing import cpmm_cost, cpmm_rate
+from sim.processes import GBM, YEAR, Heston, Merton
+from sim.streams import WorldStreams
+from sim.venues.cpmm.batch import BPS
 
 MAX_BUY = 0.999
 """The largest share of the pool's base reserve one hedge buy takes: a buy of all of it has no
-price (`sim.routing.cpmm_cost`), so training and evaluation both cut a buy there."""
+price (`sim.decisions.routing.cpmm_cost`), so training and evaluation both cut a buy there."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def simulate_spot(market: Market, grid: Grid, n: int, rng: np.random.Generator) 
 
 
 def positions(cfg: LearnConfig) -> OptionPositions:
-    """The config's option legs as `sim.book.OptionPositions` (P,), expiries as clock times
+    """The config's option legs as `sim.decisions.book.OptionPositions` (P,), expiries as clock times
     (`time_origin` + the legs' seconds)."""
     o = cfg.options
     return OptionPositions(
@@ -118,11 +119,11 @@ def book_along(
     lp_base: float = 0.0,
     s0: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(delta, gamma, value) of the book along paths, each (N, T + 1), with `sim.book`'s
+    """(delta, gamma, value) of the book along paths, each (N, T + 1), with `sim.decisions.book`'s
     Black–Scholes; a leg settles at its payoff at the first grid time at or after expiry.
 
     `lp_base` base held at spot `s0` through LP shares of a constant-product pool kept at the
-    reference price: its base is x = lp_base √(s0/S) (`sim.book.cpmm_lp_greeks` gives its delta
+    reference price: its base is x = lp_base √(s0/S) (`sim.decisions.book.cpmm_lp_greeks` gives its delta
     and gamma) and it is worth its two equal sides, 2 x S.
     """
     n, t1 = spot.shape
@@ -160,7 +161,7 @@ def venue_along(
 
 def pool_cost(fee, depth, spot, q):
     """Fee and price impact of trading signed `q` base on the hedge venue at one step: the
-    quote paid (`sim.routing.cpmm_cost`, the keeper's and the simulator's pool cost) less the
+    quote paid (`sim.decisions.routing.cpmm_cost`, the keeper's and the simulator's pool cost) less the
     trade's value q · spot, which the hedge P&L accounts for. The pool is `venue_along`'s:
     base reserve x = `depth`, quote reserve y = depth · spot (kept at the reference price, so
     its mid y / x is spot), fee_bps = `fee` · 10⁴ on the input. Arithmetic only: numpy arrays
@@ -170,7 +171,7 @@ def pool_cost(fee, depth, spot, q):
 
 
 def pool_rate(fee, depth, spot, q):
-    """The policies' cost rate of trading `q` on that pool (`sim.routing.cpmm_rate`: what the
+    """The policies' cost rate of trading `q` on that pool (`sim.decisions.routing.cpmm_rate`: what the
     keeper agent's `cpmm_cost_rate` and the keeper's `CpmmVenue.cost_rate` give for a pool
     with these reserves). Arithmetic only, as `pool_cost`; buys below `depth`."""
     return cpmm_rate(depth, depth * spot, fee * BPS, q)

@@ -10,9 +10,9 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from sim.book import OptionPositions
+from sim.decisions.book import OptionPositions
+from sim.decisions.hedging import HedgeDecision, HedgeInputs, PolicyBase, _decision
 from sim.errors import ConfigError
-from sim.hedging import HedgeDecision, HedgeInputs, PolicyBase, _decision
 from sim.learn.book import book_mismatch
 from sim.learn.forecast import band_scale
 from sim.learn.model import load_cached

@@ -10,7 +10,7 @@ Paths, the book's Greeks and values, and the venue's fee and depth along them co
         hedge P&L += h_{k+1} (S_{k+1} − S_k)
     X = V_T − V_0 + hedge P&L − cost        (V: the book's value, `paths.book_along`)
 
-pool_cost and rate are `paths.pool_cost` / `pool_rate`, i.e. `sim.routing.cpmm_cost` and
+pool_cost and rate are `paths.pool_cost` / `pool_rate`, i.e. `sim.decisions.routing.cpmm_cost` and
 `cpmm_rate` on torch tensors: the exact constant-product cost (fee on the input, reserves x_k
 and x_k S_k) that evaluation charges and the keeper agent and the keeper price with. Only gas
 is smoothed (a step at q = 0 has no gradient); evaluation charges it per trade.

@@ -14,9 +14,9 @@ prices follow a correlated GBM (zero drift, volatility per sqrt(day)). The venue
   constant-product depth (`perp_depth` WETH of virtual reserve, so a fill's premium grows with
   its size like a perp's skew premium) and a taker fee. Its counterparty (the perp's LPs) is the
   venue's "LP".
-* optionally an options pool on WETH (`sim.options.pool_vec.OptionsPoolVec`, the contract's
+* optionally an options pool on WETH (`sim.venues.options.batch.OptionsPoolVec`, the contract's
   vectorised twin) priced off the same oracle, one board of strikes around the initial price.
-  It enters the graph through its synthetic forwards (`sim.options_arb`): buying a call and
+  It enters the graph through its synthetic forwards (`sim.venues.options.forward`): buying a call and
   selling a put at one strike (plus the strike as collateral) is one WETH delivered at expiry,
   so with the pool's zero rate it converts USDC to WETH at K + C_ask − P_bid and back at
   K + C_bid − P_ask, which parity puts at the oracle price plus the two legs' fees (option
@@ -26,11 +26,11 @@ prices follow a correlated GBM (zero drift, volatility per sqrt(day)). The venue
   move after a fill: against a stale oracle the arbitrageur repeats it, as many times a block
   as `max_cycles` lets it.
 
-The arbitrageur. Each block it builds the token graph of every venue (`sim.arbgraph`: edge
+The arbitrageur. Each block it builds the token graph of every venue (`sim.decisions.arbgraph`: edge
 weight -ln(marginal rate after fee), best venue per direction), asks for a negative cycle
 (Bellman-Ford), sizes it in closed form (the cycle is a Möbius map a·x/(b + c·x) of its input,
 x* = (sqrt(ab) - b)/c; a CEX leg is the linear map p·x; a cycle through the options pool's
-forward is sized numerically on the pool's own pricing, `sim.arbgraph.plan`), and executes it
+forward is sized numerically on the pool's own pricing, `sim.decisions.arbgraph.plan`), and executes it
 if its profit at the reference prices pays its gas (one swap's gas units per pool hop, a perp
 trade's per perp hop, two option trades' per forward; gas priced in WETH). It repeats until
 no cycle pays, at most `max_cycles` times a block. A screen skips the graph in blocks where
@@ -66,12 +66,12 @@ import networkx as nx
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sim.arbgraph import CexLeg, Pool, add_edge, build_graph, find_cycle, plan
-from sim.options.pool_vec import OptionsPoolVec
-from sim.options_arb import OptionsForward
-from sim.options_venue import vec_params
-from sim.pools.cpmm_vec import BPS
-from sim.scenario import OptionsPricing
+from sim.decisions.arbgraph import CexLeg, Pool, add_edge, build_graph, find_cycle, plan
+from sim.venues.cpmm.batch import BPS
+from sim.venues.options.batch import OptionsPoolVec
+from sim.venues.options.config import OptionsPricing
+from sim.venues.options.forward import OptionsForward
+from sim.venues.options.venue import vec_params
 
 DAY = 86400.0
 GWEI = 1e-9
@@ -549,7 +549,7 @@ def one_at_a_time(
 
 
 def study_task(task: dict[str, Any]) -> dict[str, Any]:
-    """Worker entry (a `sim.sweep.execute` task): run one point, return its summary."""
+    """Worker entry (a `sim.studies.sweep.execute` task): run one point, return its summary."""
     import time
 
     t0 = time.perf_counter()
@@ -583,7 +583,7 @@ def run_study(
     report=None,
 ) -> list[dict[str, Any]]:
     """Run study points on the sweep machinery (process pool or Dask); results in point order."""
-    from sim.sweep import execute
+    from sim.studies.sweep import execute
 
     tasks = [{"run_id": f"p{i:03d}", "point": p} for i, p in enumerate(points)]
     results = execute(tasks, workers, scheduler, report, fn=study_task)

@@ -13,7 +13,7 @@ import ape
 import pytest
 
 from sim.errors import Revert
-from sim.pools.cpmm import ZERO_ADDRESS, CPMMPool
+from sim.venues.cpmm.twin import ZERO_ADDRESS, CPMMPool
 
 E18 = 10**18
 FUNDS = 2**120  # per user and token: enough to push a pool past uint112 on purpose

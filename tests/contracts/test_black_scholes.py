@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from sim.errors import Revert
-from sim.options import bs
+from sim.venues.options import bs
 
 pytestmark = pytest.mark.chain
 

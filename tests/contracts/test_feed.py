@@ -1,4 +1,4 @@
-"""PriceFeed: Chainlink AggregatorV3 semantics, checked against the `sim.feeds` twin."""
+"""PriceFeed: Chainlink AggregatorV3 semantics, checked against the `sim.venues.pricefeed.twin` twin."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import ape
 import pytest
 
 from sim.errors import Revert
-from sim.feeds import PriceFeed as FeedTwin
+from sim.venues.pricefeed.twin import PriceFeed as FeedTwin
 
 pytestmark = pytest.mark.chain
 

@@ -2,7 +2,7 @@
 
 Hypothesis draws sequences of deposits, withdrawals, opens and closes (long/short,
 call/put), oracle moves, waits, settlement, claims and hedge moves. Each step runs on chain
-and on `sim.options.pool.OptionsPool` at the same block timestamp, must succeed on both or
+and on `sim.venues.options.twin.OptionsPool` at the same block timestamp, must succeed on both or
 revert with the same reason, and leave identical accounting, boards, strikes, positions,
 token balance, NAV and Greeks; the solvency invariants (assets >= locked, the token balance
 covers every claim) are checked after every step. Each example starts from the fixture
@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from sim.errors import Revert
-from sim.feeds import PriceFeed
-from sim.options.pool import DEFAULT_CALL_CAP, OptionsParams, OptionsPool
+from sim.venues.options.twin import DEFAULT_CALL_CAP, OptionsParams, OptionsPool
+from sim.venues.pricefeed.twin import PriceFeed
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import ape
 import pytest
 
-from sim.feeds import PriceFeed
-from sim.options.pool import DEFAULT_CALL_CAP, OptionsParams, OptionsPool
+from sim.venues.options.twin import DEFAULT_CALL_CAP, OptionsParams, OptionsPool
+from sim.venues.pricefeed.twin import PriceFeed
 
 pytestmark = pytest.mark.chain
 

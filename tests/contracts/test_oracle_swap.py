@@ -1,4 +1,4 @@
-"""OracleSwap: an oracle-priced spot venue, checked against the `sim.oracle_swap` twin.
+"""OracleSwap: an oracle-priced spot venue, checked against the `sim.venues.oracle_swap.twin` twin.
 
 A differential sequence of feed rounds and swaps in both directions (with 18/6/8 decimals,
 the WETH/USDC/Chainlink shape) must leave the contract and the twin with the same outputs
@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.errors import Revert
-from sim.oracle_swap import NUMERAIRE, RISKY, OracleSwap, amount_out
+from sim.venues.oracle_swap.twin import NUMERAIRE, RISKY, OracleSwap, amount_out
 
 pytestmark = pytest.mark.chain
 

@@ -3,7 +3,7 @@
 Hypothesis draws sequences of margin deposits and withdrawals, trades (with a slippage bound
 at, one wei inside, or far from the fill price), oracle moves, waits (some long enough for
 the oracle to go stale), liquidations and insurance top-ups by three traders. Every step runs
-on the deployed `PerpMarket` and on `sim.perp.PerpMarket`, must succeed or revert with the
+on the deployed `PerpMarket` and on `sim.venues.perp.twin.PerpMarket`, must succeed or revert with the
 same reason on both, and every example ends with identical positions, margins, funding index
 and time, open interest, skew, insurance fund, bad debt, total margin, token balances and
 equity views. Each example starts from the same fresh market (chain snapshot restored).
@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.errors import Revert
-from sim.feeds import PriceFeed
-from sim.perp import PerpMarket, PerpParams
+from sim.venues.perp.twin import PerpMarket, PerpParams
+from sim.venues.pricefeed.twin import PriceFeed
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ape
 import pytest
 
-from sim.perp import PerpParams
+from sim.venues.perp.twin import PerpParams
 
 pytestmark = pytest.mark.chain
 

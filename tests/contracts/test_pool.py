@@ -5,7 +5,7 @@ from __future__ import annotations
 import ape
 import pytest
 
-from sim.pools.cpmm import MINIMUM_LIQUIDITY, ZERO_ADDRESS, encode_price
+from sim.venues.cpmm.twin import MINIMUM_LIQUIDITY, ZERO_ADDRESS, encode_price
 
 E18 = 10**18
 

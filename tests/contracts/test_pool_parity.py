@@ -2,7 +2,7 @@
 
 Hypothesis draws sequences of transfers, mints, burns, swaps (exact, one wei too greedy,
 or one wei short), skims, syncs and waits; every step runs on the deployed pool and on
-`sim.pools.cpmm.CPMMPool`, must succeed or revert with the same reason on both, and must
+`sim.venues.cpmm.twin.CPMMPool`, must succeed or revert with the same reason on both, and must
 leave identical balances, reserves, timestamp, LP supply, LP balances and cumulative prices.
 Each example starts from the empty pool (chain snapshot restored after it).
 """
@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from sim.errors import Revert
-from sim.pools import cpmm
+from sim.venues.cpmm import twin as cpmm
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.errors import Revert
-from sim.pools import cpmm
+from sim.venues.cpmm import twin as cpmm
 
 pytestmark = pytest.mark.chain
 

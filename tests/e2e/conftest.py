@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from keeper import chain as chainmod
+from sim.chain import node as chainmod
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -16,15 +16,12 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="session")
 def upstream():
     """The local upstream (chain id 1) with the suite deployed; stopped at the end."""
-    from ape import networks
-
-    from keeper.deploy import deploy_suite
+    from sim.chain.suite import deploy_suite
 
     port = urlparse(os.environ[chainmod.UPSTREAM_ENV]).port
     record = chainmod.start_upstream(port=port)
     try:
-        with networks.parse_network_choice("ethereum:mainnet:node"):
-            manifest = deploy_suite()
+        manifest = deploy_suite(record.url)
         chainmod.write_manifest(manifest)
         yield record, manifest
     finally:

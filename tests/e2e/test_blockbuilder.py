@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 from ape import networks, project
+from ape_suite import load_suite, role_account
 from web3 import Web3
 
-from keeper.blockbuilder import BlockBuilder
-from keeper.deploy import load_suite, role_account
+from sim.chain.blockbuilder import BlockBuilder
 from sim.errors import Revert
-from sim.pools.cpmm import CPMMPool, get_amount_out
+from sim.venues.cpmm.twin import CPMMPool, get_amount_out
 
 pytestmark = [pytest.mark.chain, pytest.mark.fork]
 

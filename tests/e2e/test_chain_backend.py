@@ -9,18 +9,17 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from keeper.chain_backend import (
-    Divergence,
-    chain_run,
-    cut_scenario,
-    fork_of_upstream,
-    replay,
-    replay_bundle,
-    run_on_chain,
-)
-from sim.engine import Engine
-from sim.exact_world import NUMERAIRE, ExactWorld
+from sim.chain.backend import run_on_chain
+from sim.chain.bundles import replay_bundle
+from sim.chain.node import fork_of_upstream
+from sim.chain.parity import Divergence
+from sim.cli.run import sim_group
+from sim.engine.core import Engine
+from sim.engine.exact import ExactWorld
+from sim.run import cut_for_chain as cut_scenario
 from sim.scenario import load_scenario
+from sim.venues.base import NUMERAIRE
+from sim.venues.cpmm.exact import CpmmPart
 
 pytestmark = [pytest.mark.chain, pytest.mark.fork, pytest.mark.slow]
 
@@ -69,16 +68,29 @@ def test_off_by_one_twin_is_caught_at_its_block_and_the_bundle_reproduces_it(
     honest = ExactWorld(sc).run().blocks
     block, swap = _first_swap_block(honest, BREAK_AT)
 
-    exact_out = ExactWorld.amount_out
+    exact_out = CpmmPart.amount_out
 
     def short_by_one(self, pool, token_in, amount_in):
         out = exact_out(self, pool, token_in, amount_in)
-        return out - 1 if self._open is not None and self._open.block >= BREAK_AT else out
+        opened = self.world._open
+        return out - 1 if opened is not None and opened.block >= BREAK_AT else out
 
-    monkeypatch.setattr(ExactWorld, "amount_out", short_by_one)
+    monkeypatch.setattr(CpmmPart, "amount_out", short_by_one)
     out_dir = tmp_path / "out"
     res = CliRunner().invoke(
-        chain_run, [str(PARITY), "--rpc", fork_url, "--blocks", "80", "--out", str(out_dir)]
+        sim_group,
+        [
+            "run",
+            "--backend",
+            "chain",
+            str(PARITY),
+            "--rpc",
+            fork_url,
+            "--blocks",
+            "80",
+            "--out",
+            str(out_dir),
+        ],
     )
     assert res.exit_code == 1, res.output
     assert f"parity lost at block {block.block}" in res.output
@@ -102,7 +114,7 @@ def test_off_by_one_twin_is_caught_at_its_block_and_the_bundle_reproduces_it(
 
     monkeypatch.undo()  # the replay needs no simulator: the bundle holds actions and state
     assert replay_bundle(bundles[0]) == div
-    res = CliRunner().invoke(replay, [str(bundles[0])])
+    res = CliRunner().invoke(sim_group, ["replay", str(bundles[0])])
     assert res.exit_code == 0, res.output
     assert "reproduced" in res.output
 
@@ -115,14 +127,13 @@ def test_fee_off_by_one_bp_is_caught_on_that_pool(fork_url, tmp_path, monkeypatc
         for r in honest
         if any(a["kind"] == "swap" and a["pool"] == "pool2" for a in r.actions)
     )
-    setup = ExactWorld._setup
+    setup = CpmmPart.setup
 
     def fee_plus_one(self):
-        rec = setup(self)
+        setup(self)
         self.twins["pool2"].fee_bps += 1
-        return rec
 
-    monkeypatch.setattr(ExactWorld, "_setup", fee_plus_one)
+    monkeypatch.setattr(CpmmPart, "setup", fee_plus_one)
     run = run_on_chain(sc, fork_url, bundle_dir=tmp_path)
     div = run.report.divergence
     assert div is not None and div.block == first
@@ -131,7 +142,19 @@ def test_fee_off_by_one_bp_is_caught_on_that_pool(fork_url, tmp_path, monkeypatc
 
 def test_chain_run_writes_the_fast_engines_outputs_and_real_gas(fork_url, tmp_path):
     res = CliRunner().invoke(
-        chain_run, [str(PARITY), "--rpc", fork_url, "--blocks", "30", "--out", str(tmp_path)]
+        sim_group,
+        [
+            "run",
+            "--backend",
+            "chain",
+            str(PARITY),
+            "--rpc",
+            fork_url,
+            "--blocks",
+            "30",
+            "--out",
+            str(tmp_path),
+        ],
     )
     assert res.exit_code == 0, res.output
     assert "parity: ok" in res.output
@@ -141,5 +164,8 @@ def test_chain_run_writes_the_fast_engines_outputs_and_real_gas(fork_url, tmp_pa
     assert "pool.lvr_rate" in summary["metrics"] and "agent.arb.pnl" in summary["metrics"]
     assert summary["chain"]["gas"]["swap"]["mean"] > 0
     assert list(tmp_path.glob("worlds.*"))
-    res = CliRunner().invoke(chain_run, [str(PARITY), "--paths", "2"])
+    res = CliRunner().invoke(
+        sim_group,
+        ["run", "--backend", "chain", str(PARITY), "--paths", "2", "--out", str(tmp_path)],
+    )
     assert res.exit_code == 2 and "--paths" in res.output

@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keeper.chain_backend import anvil, cut_scenario, run_on_chain
-from sim.engine import Engine
+from sim.chain.backend import run_on_chain
+from sim.chain.node import private_anvil as anvil
+from sim.engine.core import Engine
+from sim.run import cut_for_chain as cut_scenario
 from sim.scenario import load_scenario
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]

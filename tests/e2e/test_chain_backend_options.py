@@ -12,23 +12,20 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from keeper.chain_backend import (
-    Divergence,
-    anvil,
-    calldata,
-    chain_run,
-    cut_scenario,
-    replay,
-    replay_bundle,
-    run_on_chain,
-)
-from keeper.chain_options import pool_label
-from sim.engine import Engine
+from sim.chain.abi import calldata
+from sim.chain.backend import run_on_chain
+from sim.chain.bundles import replay_bundle
+from sim.chain.node import private_anvil as anvil
+from sim.chain.parity import Divergence
+from sim.cli.run import sim_group
+from sim.engine.core import Engine
+from sim.engine.exact import ExactWorld
 from sim.errors import ConfigError
-from sim.exact_options import SIDES
-from sim.exact_world import ExactWorld
-from sim.options.pool import OptionsPool
+from sim.run import cut_for_chain as cut_scenario
 from sim.scenario import load_scenario
+from sim.venues.options.chain import pool_label
+from sim.venues.options.exact import SIDES
+from sim.venues.options.twin import OptionsPool
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
@@ -135,7 +132,19 @@ def test_broken_options_twin_is_caught_at_its_block_and_field_and_replays(
     monkeypatch.setattr(OptionsPool, "_pricing", off_by_one)
     out_dir = tmp_path / "out"
     res = CliRunner().invoke(
-        chain_run, [str(SCENARIO), "--rpc", options_anvil, "--blocks", "200", "--out", str(out_dir)]
+        sim_group,
+        [
+            "run",
+            "--backend",
+            "chain",
+            str(SCENARIO),
+            "--rpc",
+            options_anvil,
+            "--blocks",
+            "200",
+            "--out",
+            str(out_dir),
+        ],
     )
     assert res.exit_code == 1, res.output
 
@@ -164,7 +173,7 @@ def test_broken_options_twin_is_caught_at_its_block_and_field_and_replays(
 
     monkeypatch.undo()  # the replay needs no simulator: the bundle holds the transactions
     assert replay_bundle(bundles[0]) == div
-    res = CliRunner().invoke(replay, [str(bundles[0])])
+    res = CliRunner().invoke(sim_group, ["replay", str(bundles[0])])
     assert res.exit_code == 0, res.output
     assert "reproduced" in res.output
 

@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keeper.chain_backend import anvil, run_on_chain
-from sim.engine import Engine
+from sim.chain.backend import run_on_chain
+from sim.chain.node import private_anvil as anvil
+from sim.engine.core import Engine
+from sim.engine.exact import ExactWorld
 from sim.errors import ConfigError
-from sim.exact_world import ExactWorld
-from sim.oracle_swap import OracleSwap
 from sim.scenario import load_scenario
+from sim.venues.oracle_swap.twin import OracleSwap
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from keeper import chain as chainmod
+from sim.chain import node as chainmod
 
 pytestmark = [pytest.mark.chain, pytest.mark.fork, pytest.mark.slow]
 

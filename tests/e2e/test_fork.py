@@ -1,12 +1,13 @@
-"""The upstream stand-in for mainnet, forks of it, and the deployed suite seen through Ape."""
+"""The upstream stand-in for mainnet, forks of it, and the deployed suite seen through Ape
+(`ethereum:mainnet-fork:foundry`) and through the product's own web3 session."""
 
 import pytest
 from ape import networks
+from ape_suite import load_suite
 
-from keeper import chain as chainmod
-from keeper.deploy import load_suite
-from keeper.errors import ManifestError
-from keeper.session import read_pool_state, run_swap_session
+from sim.chain import node as chainmod
+from sim.chain import session
+from sim.errors import ManifestError
 
 pytestmark = [pytest.mark.chain, pytest.mark.fork]
 
@@ -25,33 +26,33 @@ def test_upstream_is_a_chain_id_1_standin_with_the_suite(upstream):
 
 def test_fork_sees_upstream_contracts_and_writes_stay_on_the_fork(upstream):
     record, manifest = upstream
-    with networks.parse_network_choice(UPSTREAM):
-        suite = load_suite(manifest)
-        upstream_before = read_pool_state(suite, "venue_a")
+    upstream_before = session.read_pool_state(session.load_suite(record.url, manifest), "venue_a")
     upstream_block = chainmod.block_number_of(record.url)
 
-    with networks.parse_network_choice(FORK) as fork:
+    with networks.parse_network_choice(FORK) as fork:  # Ape's own fork of the upstream
         assert fork.chain_id == 1
         suite = load_suite(manifest)
-        assert read_pool_state(suite, "venue_a") == upstream_before
         assert suite.feed.latestRoundData()[1] == 3000 * 10**8
-        records = run_swap_session(suite, n_swaps=4, seed=7)
+        assert suite.pools["venue_a"].getReserves()[2] > 0
+
+    with chainmod.fork_of_upstream() as url:  # the product's plain anvil fork
+        suite = session.load_suite(url, manifest)
+        assert session.read_pool_state(suite, "venue_a") == upstream_before
+        records = session.run_swap_session(suite, n_swaps=4, seed=7)
         assert all(r.amount_out == r.predicted_out > 0 for r in records)
-        fork_after = [read_pool_state(suite, n) for n in suite.pools]
+        fork_after = [session.read_pool_state(suite, n) for n in suite.pools]
         assert any(s.reserve_weth != upstream_before.reserve_weth for s in fork_after)
 
     assert chainmod.block_number_of(record.url) == upstream_block
-    with networks.parse_network_choice(UPSTREAM):
-        assert read_pool_state(load_suite(manifest), "venue_a") == upstream_before
+    suite = session.load_suite(record.url, manifest)
+    assert session.read_pool_state(suite, "venue_a") == upstream_before
 
 
 def test_manifest_for_another_chain_is_refused(upstream):
     _, manifest = upstream
-    with (
-        networks.parse_network_choice(FORK),
-        pytest.raises(ManifestError, match="chain id 5 but the connected chain has id 1"),
-    ):
-        load_suite({**manifest, "chain_id": 5})
+    record, _ = upstream
+    with pytest.raises(ManifestError, match="chain id 5 but the connected chain has id 1"):
+        session.load_suite(record.url, {**manifest, "chain_id": 5})
 
 
 def test_manifest_pointing_at_no_code_is_refused(upstream):
@@ -60,8 +61,6 @@ def test_manifest_pointing_at_no_code_is_refused(upstream):
         **manifest["pools"],
         "venue_a": {**manifest["pools"]["venue_a"], "address": "0x" + "12" * 20},
     }
-    with (
-        networks.parse_network_choice(FORK),
-        pytest.raises(ManifestError, match="no contract code"),
-    ):
-        load_suite({**manifest, "pools": pools})
+    record, _ = upstream
+    with pytest.raises(ManifestError, match="no contract code"):
+        session.load_suite(record.url, {**manifest, "pools": pools})

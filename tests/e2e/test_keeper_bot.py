@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from keeper import chain as chainmod
+from sim.chain import node as chainmod
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 

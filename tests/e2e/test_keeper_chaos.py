@@ -34,7 +34,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from keeper import chain as chainmod
 from keeper.config import load_keeper_config, resolve_addresses
 from keeper.journal import Journal
 from keeper.killswitch import request_command, status
@@ -42,6 +41,7 @@ from keeper.reader import ChainReader, calldata
 from keeper.runtime import JsonLog, Keeper
 from keeper.strategy import HedgeState, plan_hedge
 from keeper.txmanager import CHAOS_ENV
+from sim.chain import node as chainmod
 
 pytestmark = [pytest.mark.chain, pytest.mark.fork, pytest.mark.slow]
 

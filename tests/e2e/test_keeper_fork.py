@@ -10,16 +10,16 @@ import math
 import numpy as np
 import pytest
 from ape import networks, project
+from ape_suite import role_account
 
 from keeper.config import load_keeper_config
-from keeper.deploy import role_account
 from keeper.reader import option_positions
 from keeper.runtime import JsonLog, Keeper
 from keeper.strategy import build_venues, cost_rate, hedge_inputs_from_state
-from sim.book import compute_book
-from sim.hedging import DeltaBand, FixedInterval, NoHedge, WhalleyWilmott
-from sim.options.pool import Board, Strike
-from sim.perp import VenueState
+from sim.decisions.book import compute_book
+from sim.decisions.hedging import DeltaBand, FixedInterval, NoHedge, WhalleyWilmott
+from sim.venues.options.twin import Board, Strike
+from sim.venues.perp.twin import VenueState
 
 pytestmark = [pytest.mark.chain, pytest.mark.fork, pytest.mark.slow]
 

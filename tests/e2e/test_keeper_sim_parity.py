@@ -4,7 +4,7 @@ scenarios/options.yaml, short, with the keeper also holding an LP share of the p
 traders, a sniper and a volatility buyer trade the options pool, an arbitrageur and the
 feed move the spot, and the simulator's keeper agent hedges the pool's book and its LP share
 on the perp with a Whalley–Wilmott band (so its decisions depend on the cost rate). The chain
-backend replays every block on the real contracts with parity (`keeper.chain_backend`).
+backend replays every block on the real contracts with parity (`sim.chain.backend`).
 
 At sampled blocks the real keeper — its reader (`keeper.reader.ChainReader`, batched
 eth_calls through the standard interfaces) and its strategy (`keeper.strategy.plan_hedge`),
@@ -29,15 +29,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keeper.chain_backend import ChainSession, anvil, cut_scenario
-from keeper.chain_options import pool_label
 from keeper.config import load_keeper_config, resolve_addresses
 from keeper.reader import ChainReader
 from keeper.runtime import without_venues
 from keeper.strategy import HedgeState, plan_hedge
-from sim.exact_world import NUMERAIRE, RISKY, BlockRecord
-from sim.keeper_agent import KeeperAgent
+from sim.agents.keeper import KeeperAgent
+from sim.chain.backend import ChainSession
+from sim.chain.node import private_anvil as anvil
+from sim.engine.exact import BlockRecord
+from sim.run import cut_for_chain as cut_scenario
 from sim.scenario import load_scenario, scenario_from_dict
+from sim.venues.base import NUMERAIRE, RISKY
+from sim.venues.options.chain import pool_label
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
@@ -62,12 +65,12 @@ def _keeper_config(layout, policy, tmp_path):
         policy=policy.model_dump(mode="json"),
         addresses={
             "base_token": layout.tokens[RISKY], "quote_token": layout.tokens[NUMERAIRE],
-            "feed": layout.feeds["feed"], "router": layout.router,
+            "feed": layout.contracts["feed:feed"], "router": layout.contracts["router"],
             "options_pool": layout.contracts[pool_label("options")],
             "keeper": keeper, "lp_account": keeper,
         },
         venues={
-            "cpmm": [{"name": "pool", "address": layout.pools["pool"], "fee_bps": 30}],
+            "cpmm": [{"name": "pool", "address": layout.contracts["pool:pool"], "fee_bps": 30}],
             "perp": {"name": "perp", "address": layout.contracts["perp:perp"]},
         },
         execution={"max_order_base": 1e6, "min_order_base": 0.0},
@@ -98,7 +101,7 @@ def test_the_keeper_on_chain_decides_what_the_sim_agent_decided(
 
     def spy_act(self, ctx):
         # Transactions the exact world has recorded in the open block before this turn.
-        turns[ctx.block] = ctx.world.sent_in_block
+        turns[ctx.block] = ctx.part.world.sent_in_block
         return act(self, ctx)
 
     def spy_record(self, inputs, decision):

@@ -10,12 +10,12 @@ import math
 import numpy as np
 import pytest
 from ape import chain, networks, project
+from ape_suite import role_account
 from click.testing import CliRunner
 
 from keeper.config import KeeperConfigError, load_keeper_config
-from keeper.deploy import role_account
 from keeper.runtime import JsonLog, Keeper
-from sim.hedging import HedgeInputs
+from sim.decisions.hedging import HedgeInputs
 from sim.learn.features import features_along
 from sim.learn.model import BandModel
 from sim.learn.policy import Learned
@@ -160,8 +160,8 @@ def test_book_from_the_manifest_reads_the_upstream_at_a_block(learn_fork, tmp_pa
     """`--book-from MANIFEST --block N` reads the chain the manifest's upstream serves at
     block N and states the book and its as-of; at the deployment's block the pool has listed
     its boards but sold nothing: one line says there is nothing live to train for."""
-    from keeper import chain as chainmod
     from keeper.cli import cli
+    from sim.chain import node as chainmod
 
     _, manifest = learn_fork
     block = manifest["block"]

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sim.cli import run_to_dir
-from sim.report import report_cmd
-from sim.sweep import run_sweep
+from sim.cli.studies import report_cmd
+from sim.run import run_file as run_to_dir
+from sim.studies.sweep import run_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")

@@ -26,7 +26,6 @@ import vyper
 from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
 
-from keeper import chain as chainmod
 from keeper.journal import Journal, intent_key
 from keeper.safety_config import TxLimits
 from keeper.txmanager import (
@@ -36,6 +35,7 @@ from keeper.txmanager import (
     TxManager,
     keeper_private_key,
 )
+from sim.chain import node as chainmod
 
 pytestmark = pytest.mark.chain
 

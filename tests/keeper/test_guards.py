@@ -22,7 +22,7 @@ from keeper.guards import (
     twap_price0,
 )
 from keeper.safety_config import GuardLimits
-from sim.pools.cpmm import CPMMPool, encode_price
+from sim.venues.cpmm.twin import CPMMPool, encode_price
 
 WETH, USDC = 10**18, 10**6
 

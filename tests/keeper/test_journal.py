@@ -4,7 +4,6 @@ import sqlite3
 
 import pytest
 
-from keeper.errors import ChainError
 from keeper.journal import (
     SCHEMA_VERSION,
     Journal,
@@ -13,6 +12,7 @@ from keeper.journal import (
     default_journal_path,
     intent_key,
 )
+from sim.errors import ChainError
 
 ACCOUNT = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
 TOKEN = "0x5FbDB2315678afecb367f032d93F642f64180aa3"

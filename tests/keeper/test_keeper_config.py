@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from keeper.config import KeeperConfigError, load_keeper_config, resolve_addresses
-from sim.hedging import DeltaBand, WhalleyWilmott
+from sim.decisions.hedging import DeltaBand, WhalleyWilmott
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "keeper" / "config.example.yaml"
 

@@ -14,14 +14,14 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 import requests
 
-from keeper import chain as chainmod
 from keeper.config import load_keeper_config
-from keeper.errors import ChainError
 from keeper.journal import _MIGRATIONS, SCHEMA_VERSION, Journal, SignedTx
 from keeper.killswitch import KillState, KillSwitch, escalate
 from keeper.runtime import is_outage, venue_names, without_venues
 from keeper.safety_config import KillSwitchLimits, TxLimits
 from keeper.txmanager import CHAOS_ENV, RpcClient, RpcUnavailable, TxError, chaos_stop
+from sim.chain import node as chainmod
+from sim.errors import ChainError
 
 ACCOUNT = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
 

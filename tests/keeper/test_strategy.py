@@ -19,10 +19,10 @@ from keeper.strategy import (
     route_venues,
     token_graph,
 )
-from sim.book import compute_book
-from sim.hedging import DeltaBand, FixedInterval, NoHedge, WhalleyWilmott
-from sim.options.pool import Board, Strike
-from sim.pools.cpmm import get_amount_in, get_amount_out
+from sim.decisions.book import compute_book
+from sim.decisions.hedging import DeltaBand, FixedInterval, NoHedge, WhalleyWilmott
+from sim.venues.cpmm.twin import get_amount_in, get_amount_out
+from sim.venues.options.twin import Board, Strike
 
 E18 = 10**18
 NOW = 1_700_000_000
@@ -143,7 +143,7 @@ def test_plan_uses_from_book_like_the_simulator(policy):
 
 def test_cost_rate_prices_the_expected_rehedge_on_the_route():
     """The policy's cost rate is that of the re-hedge −net delta on the venues that would take
-    it (`sim.routing`'s definition): the perp's alone when it is the only venue, the split's
+    it (`sim.decisions.routing`'s definition): the perp's alone when it is the only venue, the split's
     legs weighted when the pools are in; no funding, so the horizon leaves it unchanged."""
     snap = snapshot(calls_sold=10, perp_skew=100)  # a 0.2 % premium, inside the guards
     perp_only = cfg(venues={"cpmm": [], "perp": {"funding_horizon_s": 0}})

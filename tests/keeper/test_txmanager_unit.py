@@ -10,7 +10,6 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from eth_abi import encode
 
-from keeper import chain as chainmod
 from keeper.journal import Attempt
 from keeper.safety_config import TxLimits
 from keeper.txmanager import (
@@ -26,6 +25,7 @@ from keeper.txmanager import (
     keeper_private_key,
     revert_reason,
 )
+from sim.chain import node as chainmod
 
 ADDRESS = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
 

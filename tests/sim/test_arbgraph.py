@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from sim.arbgraph import Pool, best_opportunity, build_graph, find_cycle
-from sim.pools.cpmm import get_amount_out
+from sim.decisions.arbgraph import Pool, best_opportunity, build_graph, find_cycle
+from sim.venues.cpmm.twin import get_amount_out
 
 
 def consistent_pools(fee=30):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from sim.arbgraph import Pool, find_cycle
+from sim.decisions.arbgraph import Pool, find_cycle
 from sim.studies.arbitrage import (
     ArbStudyConfig,
     PoolSpec,

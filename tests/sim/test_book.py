@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sim.book import OptionPositions, compute_book, cpmm_lp_greeks, option_greeks
+from sim.decisions.book import OptionPositions, compute_book, cpmm_lp_greeks, option_greeks
 from sim.processes import YEAR
 
 DAY = 86_400.0

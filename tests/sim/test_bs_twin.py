@@ -1,4 +1,4 @@
-"""sim.options.bs: the integer twin and the float64 engine against published Black–Scholes
+"""sim.venues.options.bs: the integer twin and the float64 engine against published Black–Scholes
 values, a 50-digit reference, put–call parity and finite differences. No chain needed (the
 twin's equality with the contract is tests/contracts/test_black_scholes.py).
 """
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from sim.errors import Revert
-from sim.options import bs
+from sim.venues.options import bs
 
 WAD = 10**18
 DAY = 86_400

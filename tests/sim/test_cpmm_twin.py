@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.errors import Revert
-from sim.pools import cpmm
-from sim.pools.cpmm import MINIMUM_LIQUIDITY, ZERO_ADDRESS, CPMMPool
+from sim.venues.cpmm import twin as cpmm
+from sim.venues.cpmm.twin import MINIMUM_LIQUIDITY, ZERO_ADDRESS, CPMMPool
 
 E18 = 10**18
 

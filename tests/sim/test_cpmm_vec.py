@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from sim.pools import cpmm
-from sim.pools.cpmm_vec import (
+from sim.venues.cpmm import twin as cpmm
+from sim.venues.cpmm.batch import (
     CpmmBatch,
     amount_out_f,
     get_amount_in,

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from sim.cli import run_to_dir, sim
-from sim.engine import Engine, is_fusable
+from sim.cli.run import sim_group as sim
+from sim.engine.core import Engine
+from sim.engine.fused import is_fusable
 from sim.results import parquet_available
+from sim.run import run_file as run_to_dir
 from sim.scenario import load_scenario, scenario_from_dict
 
 SCEN = Path(__file__).resolve().parents[2] / "scenarios"
@@ -185,8 +187,12 @@ def test_sigma_zero_full_scenario_has_no_arbitrage():
 
 
 def test_threads_parallel_and_serial_kernels_give_the_same_numbers(monkeypatch):
-    import sim.agents
+    import sim.agents.arbitrage
+    import sim.agents.noise
+    import sim.agents.sandwich
+    import sim.engine.context
     import sim.processes
+    import sim.streams
 
     sc = _full(**{"paths": 64, "blocks.n_blocks": 60})
     monkeypatch.setenv("AMMLAB_SIM_THREADS", "1")
@@ -194,7 +200,9 @@ def test_threads_parallel_and_serial_kernels_give_the_same_numbers(monkeypatch):
     monkeypatch.setenv("AMMLAB_SIM_THREADS", "3")  # three chunks in three threads
     threaded = Engine(sc).run().worlds
     monkeypatch.setattr(sim.processes, "PARALLEL_MIN", 1)
-    monkeypatch.setattr(sim.agents, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(sim.streams, "PARALLEL_MIN", 1)
+    for mod in (sim.engine.context, sim.agents.arbitrage, sim.agents.noise, sim.agents.sandwich):
+        monkeypatch.setattr(mod, "PARALLEL_MIN", 1)
     parallel = Engine(sc).run().worlds
     for k in serial:
         np.testing.assert_array_equal(serial[k], parallel[k], err_msg=k)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sim.errors import Revert
-from sim.feeds import VERSION, PriceFeed, RoundData
+from sim.venues.pricefeed.twin import VERSION, PriceFeed, RoundData
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from sim.hedging import (
+from sim.decisions.hedging import (
     DeltaBand,
     FixedInterval,
     HedgeInputs,
@@ -12,7 +12,7 @@ from sim.hedging import (
     WhalleyWilmott,
     whalley_wilmott_band,
 )
-from sim.policies import PolicyConfig
+from sim.decisions.policies import PolicyConfig
 
 
 def inputs(**overrides):
@@ -117,7 +117,7 @@ def test_policy_config_is_chosen_by_kind_and_rejects_unknown_fields():
 
 
 def test_inputs_from_a_book_for_one_world_and_many():
-    from sim.book import OptionPositions, compute_book
+    from sim.decisions.book import OptionPositions, compute_book
 
     pos = OptionPositions(
         np.array([-10.0]),

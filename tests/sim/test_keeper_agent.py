@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 
 from keeper.strategy import cost_rate as strategy_cost_rate
-from sim import keeper_agent
-from sim.cli import run_to_dir
-from sim.engine import Engine
-from sim.keeper_agent import KeeperAgent
-from sim.perp import WAD, VenueState
+from sim.agents import keeper as keeper_agent
+from sim.agents.keeper import KeeperAgent
+from sim.decisions.routing import CpmmVenue
+from sim.decisions.routing import PerpVenue as RoutingPerp
+from sim.engine.core import Engine
 from sim.results import parquet_available
-from sim.routing import CpmmVenue
-from sim.routing import PerpVenue as RoutingPerp
+from sim.run import run_file as run_to_dir
 from sim.scenario import load_scenario
+from sim.venues.perp.twin import WAD, VenueState
 
 SCEN = Path(__file__).resolve().parents[2] / "scenarios"
 FMT = "parquet" if parquet_available() else "csv"
@@ -140,7 +140,7 @@ def test_decisions_are_the_policy_on_the_same_inputs(monkeypatch):
 @pytest.mark.parametrize("venue", ["perp", "pool"])
 def test_cost_rate_is_the_fork_keepers_for_the_same_state_and_order(monkeypatch, venue):
     """At each block the agent prices its expected re-hedge; the fork keeper's strategy
-    (`keeper.strategy.cost_rate` on `sim.routing` venues built from the same state, as
+    (`keeper.strategy.cost_rate` on `sim.decisions.routing` venues built from the same state, as
     `build_venues` builds them from a snapshot) gives the same rate, world by world."""
     seen = []
     real = KeeperAgent.cost_rate

@@ -12,11 +12,12 @@ import torch
 from click.testing import CliRunner
 from pydantic import TypeAdapter
 
-from sim.book import OptionPositions
+from sim.cli.learn import learn
+from sim.decisions.book import OptionPositions
+from sim.decisions.hedging import FixedInterval, HedgeInputs, NoHedge
+from sim.decisions.policies import PolicyConfig
 from sim.errors import ConfigError
-from sim.hedging import FixedInterval, HedgeInputs, NoHedge
 from sim.learn.book import BookSnapshot, Leg, apply_book, book_mismatch
-from sim.learn.cli import learn
 from sim.learn.config import LearnConfig, load_config
 from sim.learn.evaluate import (
     Score,
@@ -32,7 +33,6 @@ from sim.learn.model import BandModel, ModelFileError
 from sim.learn.paths import simulate_market
 from sim.learn.policy import Learned
 from sim.learn.train import BandNet, delta_hedged_pnl, train
-from sim.policies import PolicyConfig
 
 TINY = "scenarios/learn/tiny.yaml"
 K = 3.0  # standard errors
@@ -60,7 +60,7 @@ def model_path(cfg, tmp_path_factory):
 
 def test_importing_hedging_and_deciding_never_imports_torch(model_path):
     code = (
-        "import sys, numpy as np; from sim.learn.policy import Learned; from sim.hedging import HedgeInputs;"
+        "import sys, numpy as np; from sim.learn.policy import Learned; from sim.decisions.hedging import HedgeInputs;"
         f"p = Learned(model=r'{model_path}');"
         "p.decide(HedgeInputs.single(now=0., spot=2000., book_delta=-25., book_gamma=-0.2,"
         " hedge=20., last_hedge_time=-1e9, cost_rate=0.001));"
@@ -169,7 +169,7 @@ def test_costless_hedging_every_step_is_the_delta_hedged_pnl(cfg):
 def test_training_and_evaluation_charge_the_same_costs(cfg, model_path, market):
     """Training's differentiable rollout (torch) and evaluation's `run_policy` (numpy), the
     same model on the same paths without gas (the one cost training smooths): the same P&L.
-    Both price a pool trade, and the cost rate the network sees, with `sim.routing`'s
+    Both price a pool trade, and the cost rate the network sees, with `sim.decisions.routing`'s
     `cpmm_cost` / `cpmm_rate`; the stress market's wider fee and thinner pool included."""
     from sim.learn.evaluate import policy_features
     from sim.learn.train import exogenous_along, rollout
@@ -197,8 +197,8 @@ def test_learns_pool_is_the_keepers_pool(cfg):
     """The venue of `sim.learn` (fee fraction, base reserve `depth`, quote reserve depth·S)
     priced as the keeper prices a pool with those reserves (`CpmmVenue`), and its cost rate
     is the simulator's keeper agent's (`cpmm_cost_rate`)."""
+    from sim.decisions.routing import CpmmVenue, cpmm_cost_rate
     from sim.learn.paths import pool_cost, pool_rate
-    from sim.routing import CpmmVenue, cpmm_cost_rate
 
     mp = simulate_market(cfg, cfg.market("stress"), 4, seed=2)
     for k in (0, 12, 23):  # before and inside the stress window
@@ -346,7 +346,7 @@ def test_a_chain_book_becomes_times_to_expiry_at_its_as_of(cfg):
     ]
     assert (c.time_origin, c.grid.s0, c.lp_base) == (1.7e9, 3000.0, 2.0)
     # The paths run on the chain's clock: the book's Greeks at the as-of are the chain's.
-    from sim.book import compute_book
+    from sim.decisions.book import compute_book
 
     mp = simulate_market(c, c.market("gbm"), 3, seed=1)
     assert mp.time[0] == 1.7e9
@@ -483,8 +483,8 @@ def test_the_sim_keeper_agent_feeds_the_spot_history_through_the_same_features(
     """The simulator's keeper agent with a learned policy: its features at the end equal
     `features_along` of the feed's whole price history sampled on the model's grid (the
     agent keeps only the lookback); a model for another book is refused in one line."""
-    from sim.engine import Engine, EngineHooks
-    from sim.keeper_agent import KeeperAgent
+    from sim.agents.keeper import KeeperAgent
+    from sim.engine.core import Engine, EngineHooks
 
     monkeypatch.setenv("AMMLAB_SIM_THREADS", "1")  # one chunk: one agent, blocks in order
     tiny_leg = "agents.1.options=[{type: call, strike: 2000.0, expiry: 172800.0, size: -50.0}]"
@@ -492,7 +492,7 @@ def test_the_sim_keeper_agent_feeds_the_spot_history_through_the_same_features(
     agents, seen = [], []
 
     def make(*args):
-        from sim.engine import make_agents
+        from sim.engine.core import make_agents
 
         out = make_agents(*args)
         agents.extend(a for a in out if isinstance(a, KeeperAgent))

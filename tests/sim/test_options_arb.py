@@ -1,6 +1,6 @@
-"""The options pool's synthetic forward as an arbitrage venue (`sim.options_arb`): priced by
+"""The options pool's synthetic forward as an arbitrage venue (`sim.venues.options.forward`): priced by
 the vectorised pool, detected in the token graph, sized, and executed on the exact integer
-twins (`sim.options.pool.OptionsPool`, `sim.pools.cpmm.get_amount_out`) for the predicted
+twins (`sim.venues.options.twin.OptionsPool`, `sim.venues.cpmm.twin.get_amount_out`) for the predicted
 profit to the rounding."""
 
 from __future__ import annotations
@@ -10,11 +10,19 @@ import copy
 import numpy as np
 import pytest
 
-from sim.arbgraph import CexLeg, Pool, add_edge, build_graph, find_cycle, grid_argmax, plan
-from sim.feeds import PriceFeed
-from sim.options.pool import DEFAULT_CALL_CAP, WAD, OptionsParams, OptionsPool
-from sim.options_arb import OptionsForward, tile, vec_of_twin
-from sim.pools.cpmm import get_amount_out
+from sim.decisions.arbgraph import (
+    CexLeg,
+    Pool,
+    add_edge,
+    build_graph,
+    find_cycle,
+    grid_argmax,
+    plan,
+)
+from sim.venues.cpmm.twin import get_amount_out
+from sim.venues.options.forward import OptionsForward, tile, vec_of_twin
+from sim.venues.options.twin import DEFAULT_CALL_CAP, WAD, OptionsParams, OptionsPool
+from sim.venues.pricefeed.twin import PriceFeed
 
 T0 = 1_700_000_000
 DAY = 86_400

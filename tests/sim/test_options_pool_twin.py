@@ -1,4 +1,4 @@
-"""The options pool's integer twin (`sim.options.pool`): hand-checked pricing, collateral and
+"""The options pool's integer twin (`sim.venues.options.twin`): hand-checked pricing, collateral and
 settlement numbers, atomic reverts, and a Hypothesis state machine that keeps the pool solvent
 (assets >= locked collateral, the token balance covers every claim, a deposit then an
 immediate withdrawal never gains) under random trades, oracle moves, hedging and expiries.
@@ -12,9 +12,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from sim.errors import Revert
-from sim.feeds import PriceFeed
-from sim.options.bs import bs_greeks_int
-from sim.options.pool import (
+from sim.venues.options.bs import bs_greeks_int
+from sim.venues.options.twin import (
     DEFAULT_CALL_CAP,
     WAD,
     OptionsParams,
@@ -22,6 +21,7 @@ from sim.options.pool import (
     call_payoff,
     put_payoff,
 )
+from sim.venues.pricefeed.twin import PriceFeed
 
 USDC = 10**6
 DAY = 86_400

@@ -11,13 +11,15 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from sim.cli import run_to_dir
-from sim.engine import Engine, is_fusable
+from sim.engine.core import Engine
+from sim.engine.fused import is_fusable
+from sim.engine.ledger import Ledger
 from sim.errors import ConfigError
-from sim.metrics import Ledger
-from sim.options_venue import OptionsVenue
 from sim.results import parquet_available
-from sim.scenario import OptionsPoolConfig, load_scenario, scenario_from_dict
+from sim.run import run_file as run_to_dir
+from sim.scenario import load_scenario, scenario_from_dict
+from sim.venues.options.config import OptionsPoolConfig
+from sim.venues.options.venue import OptionsVenue
 
 SCEN = Path(__file__).resolve().parents[2] / "scenarios"
 FMT = "parquet" if parquet_available() else "csv"

@@ -1,5 +1,5 @@
-"""The vectorised options pool (`sim.options.pool_vec`) against the exact integer twin
-(`sim.options.pool`): random trade sequences on several worlds at once, one twin per world,
+"""The vectorised options pool (`sim.venues.options.batch`) against the exact integer twin
+(`sim.venues.options.twin`): random trade sequences on several worlds at once, one twin per world,
 same refusals and premiums, fees, balances, IVs, open interest, NAV and Greeks to 1e-9
 relative; settlement and claims likewise.
 
@@ -13,9 +13,7 @@ import numpy as np
 import pytest
 
 from sim.errors import Revert
-from sim.feeds import PriceFeed
-from sim.options.pool import DEFAULT_CALL_CAP, WAD, OptionsParams, OptionsPool
-from sim.options.pool_vec import (
+from sim.venues.options.batch import (
     CODE_OF,
     LONG_CALL,
     LONG_PUT,
@@ -25,6 +23,8 @@ from sim.options.pool_vec import (
     OptionsPoolVec,
     VecOptionsParams,
 )
+from sim.venues.options.twin import DEFAULT_CALL_CAP, WAD, OptionsParams, OptionsPool
+from sim.venues.pricefeed.twin import PriceFeed
 
 RTOL = 1e-9
 DAY = 86_400
@@ -213,7 +213,7 @@ SEEN: set[int] = set()
 
 def test_every_refusal_was_exercised():
     """Over the seeds above (run first): every refusal the sequences can reach occurred."""
-    from sim.options.pool_vec import DELTA, EXPIRED, IV, LIQUIDITY, POSITION, STALE
+    from sim.venues.options.batch import DELTA, EXPIRED, IV, LIQUIDITY, POSITION, STALE
 
     if not SEEN:
         pytest.skip("run with the sequence tests")

@@ -2,10 +2,13 @@
 
 import numpy as np
 
-from sim.oracle import ChainlinkFeed, OracleVenue, Twap
-from sim.pools.cpmm_vec import CpmmBatch
-from sim.processes import WorldStreams
-from sim.scenario import OracleConfig, OracleVenueConfig, TwapConfig
+from sim.streams import WorldStreams
+from sim.venues.cpmm.batch import CpmmBatch, Twap
+from sim.venues.cpmm.config import TwapConfig
+from sim.venues.oracle_swap.batch import OracleVenue
+from sim.venues.oracle_swap.config import OracleVenueConfig
+from sim.venues.pricefeed.batch import ChainlinkFeed
+from sim.venues.pricefeed.config import OracleConfig
 
 
 def _feed(**kw):

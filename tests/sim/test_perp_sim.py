@@ -8,14 +8,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.cli import run_to_dir
-from sim.engine import Engine, ScheduledJumps, is_fusable
+from sim.engine.core import Engine, ScheduledJumps
+from sim.engine.fused import is_fusable
 from sim.errors import ConfigError
-from sim.oracle import ChainlinkFeed
-from sim.perp_venue import PerpVenue
-from sim.processes import GBM, WorldStreams
+from sim.processes import GBM, ScheduledJump
 from sim.results import parquet_available
-from sim.scenario import OracleConfig, PerpConfig, ScheduledJump, load_scenario, scenario_from_dict
+from sim.run import run_file as run_to_dir
+from sim.scenario import load_scenario, scenario_from_dict
+from sim.streams import WorldStreams
+from sim.venues.perp.config import PerpConfig
+from sim.venues.perp.venue import PerpVenue
+from sim.venues.pricefeed.batch import ChainlinkFeed
+from sim.venues.pricefeed.config import OracleConfig
 
 SCEN = Path(__file__).resolve().parents[2] / "scenarios"
 FMT = "parquet" if parquet_available() else "csv"

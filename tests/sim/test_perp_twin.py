@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from sim.errors import Revert
-from sim.feeds import PriceFeed
-from sim.perp import (
+from sim.venues.perp.batch import PerpBatch, VecParams
+from sim.venues.perp.twin import (
     DAY,
     MAX_UINT256,
     WAD,
@@ -22,7 +22,7 @@ from sim.perp import (
     hedge_cost,
     tdiv,
 )
-from sim.perp_vec import PerpBatch, VecParams
+from sim.venues.pricefeed.twin import PriceFeed
 
 E18 = 10**18
 USDC = 10**6

@@ -10,12 +10,12 @@ from sim.errors import ConfigError
 from sim.processes import (
     YEAR,
     Replay,
-    WorldStreams,
     generate_gbm,
     generate_heston,
     generate_merton,
     load_price_csv,
 )
+from sim.streams import WorldStreams
 
 K = 4.0
 CSV = Path(__file__).resolve().parents[2] / "scenarios" / "data" / "eth_usd_synthetic_1m.csv"

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from sim.pools.cpmm import get_amount_in, get_amount_out
-from sim.routing import CpmmVenue, RoutingError, split_order
+from sim.decisions.routing import CpmmVenue, RoutingError, split_order
+from sim.venues.cpmm.twin import get_amount_in, get_amount_out
 
 
 def pools(gas=0.0):

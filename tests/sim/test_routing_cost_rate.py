@@ -1,4 +1,4 @@
-"""The policies' cost rate (`sim.routing`): one definition, vectorised for the simulator's
+"""The policies' cost rate (`sim.decisions.routing`): one definition, vectorised for the simulator's
 worlds and scalar for the keeper's venues, equal to what a small trade really costs on the
 exact integer twins, and free of funding. The constant-product cost is one arithmetic formula
 that floats, numpy arrays and torch tensors (differentiably, for learned hedging) share."""
@@ -7,12 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from sim.feeds import PriceFeed
-from sim.perp import WAD, PerpMarket, PerpParams, VenueState
-from sim.perp_vec import PerpBatch, VecParams
-from sim.pools import cpmm_vec
-from sim.pools.cpmm import get_amount_in, get_amount_out
-from sim.routing import (
+from sim.decisions.routing import (
     CpmmVenue,
     PerpVenue,
     cpmm_cost,
@@ -23,6 +18,11 @@ from sim.routing import (
     route_cost_rate,
     trade_cost_rate,
 )
+from sim.venues.cpmm import batch as cpmm_vec
+from sim.venues.cpmm.twin import get_amount_in, get_amount_out
+from sim.venues.perp.batch import PerpBatch, VecParams
+from sim.venues.perp.twin import WAD, PerpMarket, PerpParams, VenueState
+from sim.venues.pricefeed.twin import PriceFeed
 
 X = np.array([1000.0, 250.0, 4000.0, 1000.0])
 Y = X * np.array([3000.0, 3100.0, 2950.0, 3000.0])

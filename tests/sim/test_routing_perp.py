@@ -1,12 +1,12 @@
-"""PerpVenue: the perp's costs from sim.perp's formulas, its marginal inversion, and routing."""
+"""PerpVenue: the perp's costs from sim.venues.perp.twin's formulas, its marginal inversion, and routing."""
 
 import math
 
 import pytest
 
-from sim.feeds import PriceFeed
-from sim.perp import WAD, PerpMarket, PerpParams, VenueState, hedge_cost
-from sim.routing import CpmmVenue, PerpVenue, RoutingError, split_order
+from sim.decisions.routing import CpmmVenue, PerpVenue, RoutingError, split_order
+from sim.venues.perp.twin import WAD, PerpMarket, PerpParams, VenueState, hedge_cost
+from sim.venues.pricefeed.twin import PriceFeed
 
 STATE = VenueState(3000 * WAD, 200 * WAD, 50_000 * WAD, 8, 10**16, 6)
 

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from sim.errors import ConfigError
-from sim.scenario import GBMConfig, load_scenario, scenario_from_dict
+from sim.processes import GBMConfig
+from sim.scenario import load_scenario, scenario_from_dict
 
 SCEN = Path(__file__).resolve().parents[2] / "scenarios"
 

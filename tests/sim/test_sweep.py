@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sim.sweep import (
+from sim.cli.studies import sweep_cmd
+from sim.studies.sweep import (
     SweepError,
     grid_variants,
     load_summary,
     parse_axis,
     random_variants,
-    sweep_cmd,
     variant_id,
 )
 

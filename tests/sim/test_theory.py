@@ -31,7 +31,7 @@ import math
 import numpy as np
 import pytest
 
-from sim.engine import Engine
+from sim.engine.core import Engine
 from sim.scenario import scenario_from_dict
 
 K = 4.0  # standard errors; a correct model fails one check in ~16,000

@@ -1,0 +1,134 @@
+"""`ammlab sweep` (variants of a scenario, resumable, local processes or Dask) and `ammlab
+report` (one self-contained HTML file of a run or a sweep)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sim.atomic import atomic_write_text
+from sim.errors import SimError
+from sim.studies.report import build_report
+from sim.studies.sweep import FAILED, run_sweep
+
+
+@click.command("sweep")
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--grid",
+    multiple=True,
+    metavar="DOTTED.PATH=V1,V2,...",
+    help="A swept field: a list of values, or lo:hi[:log] for --random.",
+)
+@click.option(
+    "--random",
+    "random_n",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Draw N variants from the --grid ranges instead of the product.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seed of the --random draws.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Sweep folder (created; re-use it to resume).",
+)
+@click.option(
+    "--paths", type=click.IntRange(min=1), default=None, help="Worlds per run (default: file)."
+)
+@click.option(
+    "--replicates",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Runs per variant, seeds seed, seed+1, ...",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Local worker processes (default: CPU count).",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="tcp://HOST:PORT",
+    help="Run on this Dask distributed scheduler instead.",
+)
+def sweep_cmd(
+    scenario: Path,
+    grid: tuple[str, ...],
+    random_n: int | None,
+    seed: int,
+    out_dir: Path,
+    paths: int | None,
+    replicates: int,
+    workers: int | None,
+    scheduler: str | None,
+) -> None:
+    """Run variants of SCENARIO over a --grid of overrides; results to --out (resumable)."""
+    t0 = time.perf_counter()
+    count = [0]
+
+    def report(res: dict[str, Any]) -> None:
+        count[0] += 1
+        msg = f"[{count[0]}] {res['run_id']} {res['status']} ({res['seconds']:.1f} s)"
+        if res["status"] != "ok":
+            msg += f": {res['error']}"
+        click.echo(msg)
+
+    try:
+        r = run_sweep(
+            scenario,
+            out_dir,
+            list(grid),
+            random_n,
+            seed,
+            paths,
+            workers,
+            scheduler,
+            replicates,
+            report,
+        )
+    except SimError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(
+        f"sweep: {r['total']} runs, {r['skipped']} already done, {r['ok']} ok, "
+        f"{r['failed']} failed in {time.perf_counter() - t0:.1f} s -> {out_dir}"
+    )
+    if r["failed"]:
+        raise click.ClickException(
+            f"{r['failed']} run(s) failed; tracebacks and replay bundles in {out_dir / FAILED}; "
+            "run the same command again to retry them"
+        )
+
+
+@click.command("report")
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="HTML file (default: RUN_DIR/report.html).",
+)
+def report_cmd(run_dir: Path, out_file: Path | None) -> None:
+    """Write one self-contained HTML report of RUN_DIR (a sim run or a sweep folder)."""
+    try:
+        page = build_report(run_dir)
+    except (SimError, OSError, ValueError) as err:
+        raise click.ClickException(str(err)) from err
+    out_file = out_file or run_dir / "report.html"
+    atomic_write_text(out_file, page)
+    click.echo(f"wrote {out_file} ({len(page) / 1e6:.1f} MB)")
