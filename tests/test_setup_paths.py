@@ -92,6 +92,7 @@ def test_lock_pins_public_versions_only():
     assert str(_lock()["torch"].specifier) == f"=={TORCH}"
 
 
+@pytest.mark.slow  # about 25 s: one index page and one metadata read per line
 def test_whole_lock_resolves_from_plain_pypi():
     _skip_unless_reachable(f"{PYPI}/pip/")
     picked = _resolve(*PLAIN, "-r", str(LOCK), env=_plain_env())
