@@ -9,6 +9,12 @@ BIN := $(CURDIR)/$(VENV)/bin
 # anvil (npm) and vyper (venv) must be on PATH for Ape's foundry and vyper plugins.
 export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
+# torch is locked as 2.13.0 with no local label, which any 2.13.0 build satisfies (PEP 440): pip
+# takes the CPU wheel in its find-links where one lies on disk, PyPI's elsewhere (on Linux x86_64
+# the CUDA build, about 2.7 GB with its nvidia-* wheels). TORCH_INDEX adds an index for it, e.g.
+# PyTorch's CPU builds: make setup TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
+
 PY_STAMP := $(VENV)/.ammlab-installed
 NODE_STAMP := node_modules/.ammlab-installed
 
@@ -21,7 +27,8 @@ $(PY_STAMP): pyproject.toml requirements.lock
 	  { echo "ammlab needs Python 3.11 as '$(PYTHON)' (set PYTHON=/path/to/python3.11)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
+	$(BIN)/python -m pip install -q -c requirements.lock \
+	  $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) -e '.[dev]'
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json

@@ -90,7 +90,10 @@ def train_cmd(
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed (default: file).")
 @click.option("--paths", type=click.IntRange(min=2), default=200, help="Paths per market.")
 @click.option(
-    "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Pickle file."
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Forecaster file (JSON).",
 )
 def forecast_cmd(config: Path, seed: int | None, paths: int, out: Path) -> None:
     """Fit the volatility forecaster and print its out-of-sample R² against the naive one."""
@@ -132,7 +135,11 @@ def evaluate_cmd(
         from sim.learn.evaluate import Score, default_policies, evaluate, tune_baselines
         from sim.learn.model import load_cached
 
-        load_cached(model)  # fail early, in one line, on a bad model file
+        load_cached(model)  # fail early, in one line, on a bad model or forecaster file
+        if forecaster is not None:
+            from sim.learn.forecast import load_cached as load_forecaster
+
+            load_forecaster(forecaster)
         score = Score.from_model(model)
         tuned = None
         if not no_tune:

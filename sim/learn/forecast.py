@@ -15,17 +15,30 @@ Naive baseline: the realised vol over the last `horizon` steps.
 
 The model is scikit-learn's HistGradientBoostingRegressor; R² is reported out of sample on
 held-out seeds, for both the model and the baseline, whatever the outcome.
+
+The forecaster file (`FORMAT`) is one JSON document: the settings, the report and the fitted
+trees as plain arrays, read back into `BoostedTrees`, which predicts bit for bit what the
+fitted estimator predicts (`fit_forecaster` checks it on the test set before returning). Plain
+data rather than pickle, because unpickling a file runs whatever code it names; and rather than
+skops, because skops would still rebuild scikit-learn's private objects (a list of trusted types
+to keep in step with each scikit-learn release) and add a dependency, while a gradient-boosted
+regressor is only a constant plus a sum of trees: as arrays it loads without scikit-learn and
+predicts in a numba kernel, like the band model's numpy inference. A file that is not in
+`FORMAT` (a pickle of the old format included) is refused in one line, never unpickled.
 """
 
 from __future__ import annotations
 
+import json
 import math
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from numba import njit
 
+from sim.atomic import atomic_write_text
+from sim.errors import ConfigError, SimError
 from sim.learn.config import LearnConfig
 from sim.learn.paths import realised_vol, simulate_market
 from sim.processes import YEAR
@@ -162,11 +175,181 @@ def r2_se(y: np.ndarray, pred: np.ndarray, groups: int = 20) -> float:
     return float(np.std(vals, ddof=1) / math.sqrt(groups))
 
 
+FORMAT = "ammlab.learn.forecaster/1"
+
+
+class ForecasterFileError(ConfigError):
+    """A forecaster file is missing, unreadable or not in `FORMAT`."""
+
+
+@njit(cache=True, nogil=True)
+def _predict_trees(x, baseline, roots, feature, threshold, missing_left, left, right, value, out):
+    for i in range(x.shape[0]):
+        # scikit-learn's order of float additions: zeros, + baseline, + each tree in turn.
+        acc = 0.0
+        acc += baseline
+        for t in range(roots.size):
+            node = roots[t]
+            while left[node] >= 0:
+                v = x[i, feature[node]]
+                if math.isnan(v):
+                    node = left[node] if missing_left[node] else right[node]
+                elif v <= threshold[node]:
+                    node = left[node]
+                else:
+                    node = right[node]
+            acc += value[node]
+        out[i] = acc
+
+
+_TREE_ARRAYS = {  # a tree's arrays in the file: (numpy kinds its JSON list may parse to, what)
+    "feature": ("i", "integers"),
+    "threshold": ("if", "numbers"),
+    "missing_left": ("b", "booleans"),
+    "left": ("i", "integers"),
+    "right": ("i", "integers"),
+    "value": ("if", "numbers"),
+}
+
+
+@dataclass(frozen=True)
+class BoostedTrees:
+    """Gradient-boosted regression trees: prediction = baseline + Σ_t tree_t(x).
+
+    A split sends x to the left child when x[feature] <= threshold, a missing (NaN) x[feature]
+    to the side `missing_left` says; a leaf's `value` is the tree's output. The nodes of every
+    tree lie in flat arrays (n_nodes,), tree t's from `roots[t]`; `left`/`right` index those
+    arrays, −1 at a leaf, and a child always comes after its parent (so a walk ends).
+    """
+
+    baseline: float
+    n_features: int
+    roots: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    missing_left: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    value: np.ndarray
+
+    @classmethod
+    def from_sklearn(cls, model) -> BoostedTrees:
+        """The trees of a fitted HistGradientBoostingRegressor (squared error, numeric features).
+
+        scikit-learn has no public accessor for them: this reads the private `_predictors` and
+        `_baseline_prediction`, which is why `fit_forecaster` compares the predictions.
+        """
+        if model.loss != "squared_error" or model.is_categorical_ is not None:
+            raise ValueError("only a squared-error regressor on numeric features is supported")
+        trees = []
+        for (predictor,) in model._predictors:
+            nodes = predictor.nodes
+            leaf = nodes["is_leaf"].astype(bool)
+            trees.append(
+                {
+                    "feature": nodes["feature_idx"],
+                    "threshold": nodes["num_threshold"],
+                    "missing_left": nodes["missing_go_to_left"].astype(bool),
+                    "left": np.where(leaf, -1, nodes["left"]),
+                    "right": np.where(leaf, -1, nodes["right"]),
+                    "value": nodes["value"],
+                }
+            )
+        return cls._from_trees(float(model._baseline_prediction[0, 0]), model.n_features_in_, trees)
+
+    @classmethod
+    def _from_trees(cls, baseline: float, n_features: int, trees: list[dict]) -> BoostedTrees:
+        sizes = [len(t["left"]) for t in trees]
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+
+        def flat(name: str, dtype, shift: bool = False) -> np.ndarray:
+            parts = [np.asarray(t[name], dtype) for t in trees]
+            if shift:  # tree-local child indices to flat ones; leaves stay −1
+                parts = [np.where(p >= 0, p + s, -1) for p, s in zip(parts, starts, strict=True)]
+            return np.ascontiguousarray(np.concatenate(parts), dtype)
+
+        return cls(
+            baseline=baseline,
+            n_features=n_features,
+            roots=starts,
+            feature=flat("feature", np.intp),
+            threshold=flat("threshold", np.float64),
+            missing_left=flat("missing_left", np.bool_),
+            left=flat("left", np.intp, shift=True),
+            right=flat("right", np.intp, shift=True),
+            value=flat("value", np.float64),
+        )
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Predictions (N,) from X (N, n_features)."""
+        x = np.ascontiguousarray(X, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.n_features:
+            raise ValueError(f"X has shape {x.shape}, expected (N, {self.n_features})")
+        out = np.empty(x.shape[0])
+        _predict_trees(
+            x, self.baseline, self.roots, self.feature, self.threshold, self.missing_left,
+            self.left, self.right, self.value, out,
+        )  # fmt: skip
+        return out
+
+    def to_dict(self) -> dict:
+        ends = [*self.roots[1:], self.left.size]
+        trees = []
+        for start, end in zip(self.roots, ends, strict=True):
+            sl = slice(start, end)
+            trees.append(
+                {
+                    "feature": self.feature[sl].tolist(),
+                    "threshold": self.threshold[sl].tolist(),
+                    "missing_left": self.missing_left[sl].tolist(),
+                    "left": np.where(self.left[sl] >= 0, self.left[sl] - start, -1).tolist(),
+                    "right": np.where(self.right[sl] >= 0, self.right[sl] - start, -1).tolist(),
+                    "value": self.value[sl].tolist(),
+                }
+            )
+        return {"baseline": self.baseline, "trees": trees}
+
+    @classmethod
+    def from_dict(cls, d: dict, n_features: int) -> BoostedTrees:
+        """Trees from `to_dict`'s form, checked so that a walk can neither leave the arrays nor
+        loop. Raises ValueError saying what is wrong."""
+        baseline = d["baseline"]
+        if type(baseline) not in (int, float) or not math.isfinite(baseline):
+            raise ValueError("baseline is not a finite number")
+        if not isinstance(d["trees"], list) or not d["trees"]:
+            raise ValueError("trees is not a non-empty list")
+        trees = []
+        for k, tree in enumerate(d["trees"]):
+            arrays = {}
+            for name, (kinds, what) in _TREE_ARRAYS.items():
+                a = np.asarray(tree[name])
+                if a.ndim != 1 or a.size == 0 or a.dtype.kind not in kinds:
+                    raise ValueError(f"tree {k}: {name} is not a list of {what}")
+                arrays[name] = a
+            n = arrays["left"].size
+            if any(a.size != n for a in arrays.values()):
+                raise ValueError(f"tree {k}: its arrays differ in length")
+            left, right, i = arrays["left"], arrays["right"], np.arange(n)
+            leaf = left == -1
+            inner = ~leaf
+            if (
+                np.any(leaf != (right == -1))
+                or np.any((left[inner] <= i[inner]) | (left[inner] >= n))
+                or np.any((right[inner] <= i[inner]) | (right[inner] >= n))
+                or np.any((arrays["feature"][inner] < 0) | (arrays["feature"][inner] >= n_features))
+                or np.any(np.isnan(arrays["threshold"][inner]))
+                or not np.all(np.isfinite(arrays["value"][leaf]))
+            ):
+                raise ValueError(f"tree {k}: not a tree of the {n_features} features")
+            trees.append(arrays)
+        return cls._from_trees(float(baseline), n_features, trees)
+
+
 @dataclass
 class Forecaster:
     """A fitted volatility forecaster and its out-of-sample report."""
 
-    model: object
+    model: BoostedTrees
     horizon: int
     dt: float
     fee: float
@@ -178,24 +361,86 @@ class Forecaster:
         f = np.asarray(feats, float)
         return self.model.predict(f.reshape(-1, f.shape[-1])).reshape(f.shape[:-1])
 
+    def to_json(self) -> str:
+        doc = {
+            "format": FORMAT,
+            "features": FEATURES,
+            "horizon": self.horizon,
+            "dt": self.dt,
+            "fee": self.fee,
+            "iv": self.iv,
+            "report": self.report,
+            "model": self.model.to_dict(),
+        }
+        # Python's float repr round-trips exactly; a split that sends only missing values right
+        # has threshold Infinity, which Python's json writes and reads.
+        return json.dumps(doc, sort_keys=True, separators=(",", ":"))
+
     def save(self, path: str | Path) -> Path:
+        return atomic_write_text(path, self.to_json())
+
+    @classmethod
+    def from_json(cls, data: bytes, where: str = "forecaster") -> Forecaster:
+        """Parse a forecaster file's bytes; ForecasterFileError, in one line, when they are not
+        `FORMAT`. Never unpickles: the old pickle files are refused like any other bytes."""
+        redo = f"refit it with `ammlab learn forecast CONFIG --out {where}`"
+        try:
+            d = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            # Protocol 2+ pickles start with PROTO (0x80): name the old format to explain why.
+            what = "a pickle (the old format, not loaded: unpickling runs code)"
+            if not data.startswith(b"\x80"):
+                what = f"not JSON ({err})"
+            raise ForecasterFileError(f"forecaster {where}: {what}; {redo}") from err
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
+            found = d.get("format") if isinstance(d, dict) else None
+            raise ForecasterFileError(
+                f"forecaster {where}: format {found!r}, this ammlab reads {FORMAT!r}; {redo}"
+            )
+        if d.get("features") != FEATURES:
+            raise ForecasterFileError(
+                f"forecaster {where}: fitted on features {d.get('features')}, this ammlab "
+                f"computes {FEATURES}; {redo}"
+            )
+        try:
+            horizon = d["horizon"]
+            if not isinstance(horizon, int) or horizon < 1 or not isinstance(d["report"], dict):
+                raise ValueError("horizon or report is not valid")
+            return cls(
+                model=BoostedTrees.from_dict(d["model"], len(FEATURES)),
+                horizon=horizon,
+                dt=float(d["dt"]),
+                fee=float(d["fee"]),
+                iv=float(d["iv"]),
+                report=d["report"],
+            )
+        except KeyError as err:
+            raise ForecasterFileError(f"forecaster {where}: no {err} in it; {redo}") from err
+        except (TypeError, ValueError) as err:
+            raise ForecasterFileError(f"forecaster {where}: {err}; {redo}") from err
+
+    @classmethod
+    def load(cls, path: str | Path) -> Forecaster:
         p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(pickle.dumps(self))
-        return p
-
-    @staticmethod
-    def load(path: str | Path) -> Forecaster:
-        # A pickle: load only forecasters you trained yourself.
-        return pickle.loads(Path(path).read_bytes())
+        try:
+            data = p.read_bytes()
+        except OSError as err:
+            raise ForecasterFileError(f"forecaster {p}: cannot read it ({err})") from err
+        return cls.from_json(data, str(p))
 
 
-_CACHE: dict[tuple[str, int], Forecaster] = {}
+_CACHE: dict[tuple[str, int, int], Forecaster] = {}
 
 
 def load_cached(path: str | Path) -> Forecaster:
+    """`Forecaster.load`, memoised on (resolved path, mtime, size): a policy predicts every
+    block and must not re-read the file."""
     p = Path(path).resolve()
-    key = (str(p), p.stat().st_mtime_ns)
+    try:
+        st = p.stat()
+    except OSError as err:
+        raise ForecasterFileError(f"forecaster {p}: cannot read it ({err})") from err
+    key = (str(p), st.st_mtime_ns, st.st_size)
     if key not in _CACHE:
         _CACHE[key] = Forecaster.load(p)
     return _CACHE[key]
@@ -243,5 +488,11 @@ def fit_forecaster(
         f"the naive last-realised-vol baseline: R² {report['r2_model']:.3f} vs "
         f"{report['r2_naive']:.3f} (difference {d:+.3f} ± {se:.3f})"
     )
+    trees = BoostedTrees.from_sklearn(model)
+    if trees.predict(test.X).tobytes() != pred.tobytes():
+        raise SimError(
+            "forecaster: its trees as plain data do not predict what scikit-learn's estimator "
+            "does (has its internal layout changed?); use the scikit-learn in requirements.lock"
+        )
     iv = float(np.mean([o.iv for o in cfg.options]))
-    return Forecaster(model, horizon, cfg.grid.dt, cfg.venue.fee_bps / 1e4, iv, report)
+    return Forecaster(trees, horizon, cfg.grid.dt, cfg.venue.fee_bps / 1e4, iv, report)
