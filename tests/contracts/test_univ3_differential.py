@@ -1,0 +1,717 @@
+"""The Uniswap V3 twin against the genuine v3-core 1.0.1 pool bytecode, on anvil.
+
+A Hypothesis state machine drives a fresh genuine pool (fee 3000 / spacing 60, or fee 500 /
+spacing 10) and `sim.venues.univ3.twin.UniswapV3Pool` with the same steps: mints over random
+ranges for several owners (some ranges invalid, some over the per-tick cap, some underpaid),
+swaps both ways, exact input and exact output, with and without a price limit (some limits
+invalid, some underpaid), burns (partial, full, too much, zero-liquidity pokes), collects, time
+passing (across the uint32 wrap of block.timestamp), observation cardinality growth, oracle
+reads, protocol fee switches and collections. Each step must succeed on both with the same
+return values, or revert on both with the same reason string; after every step slot0,
+liquidity, fee growth, protocol fees, every tick used (all fields), the bitmap words of those
+ticks, every position used (all fields), the observations up to the cardinality and the pool's
+token balances must be equal.
+
+Speed: steps go to anvil as raw JSON-RPC (an ``eth_call`` first, to learn the revert reason; the
+transaction only when it succeeds), the state is read in one JSON-RPC batch per step, and each
+example starts from an ``evm_snapshot`` of the deployment. Blocks keep the same timestamp until a
+``wait`` step moves it (``anvil_setBlockTimestampInterval 0``), so several steps may share one
+block time, as transactions in one block do.
+
+A failure is reproducible: the examples are derandomised, there is no example database, and
+Hypothesis prints the failing steps (``state.mint(...)``, ``state.swap(...)``, ...). Rerun with
+``pytest tests/contracts/test_univ3_differential.py -k state_machine``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import ape
+import pytest
+import requests
+from eth_abi import decode, encode
+from eth_utils import keccak
+from ethpm_types import ContractType
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from sim.errors import Revert
+from sim.venues.univ3.artifacts import load_artifact
+from sim.venues.univ3.twin import UniswapV3Pool, position_key
+from sim.venues.univ3.v3math import (
+    MAX_SQRT_RATIO,
+    MAX_TICK,
+    MIN_SQRT_RATIO,
+    MIN_TICK,
+    UINT128_MAX,
+    get_sqrt_ratio_at_tick,
+)
+
+pytestmark = pytest.mark.chain
+
+FUNDS = 2**200
+"""Tokens of each kind the payer contract and each owner start with, base units."""
+GAS = 15_000_000
+"""Gas of every call and transaction: ample, so that no step fails for gas alone."""
+MAX_FEE = 100 * 10**9
+"""Wei per gas: far above anvil's base fee, which climbs after big blocks, so no transaction
+waits in the pool."""
+T0 = 2**32 - 20_000
+"""Block time each example starts at, seconds: a few long waits cross the uint32 wrap."""
+MIN_OPERATIONS = 10_000
+"""Operations the state machine must run per test session."""
+EXAMPLES = 6
+STEPS = 100
+POOL_FEES = (3000, 500)
+
+OPERATIONS = {"count": 0, "seconds": 0.0}
+"""Operations run by the state machine in this session, and its wall time."""
+
+
+def _selector(signature: str) -> bytes:
+    return keccak(text=signature)[:4]
+
+
+SEL = {
+    name: _selector(sig)
+    for name, sig in {
+        "slot0": "slot0()",
+        "liquidity": "liquidity()",
+        "fg0": "feeGrowthGlobal0X128()",
+        "fg1": "feeGrowthGlobal1X128()",
+        "protocolFees": "protocolFees()",
+        "ticks": "ticks(int24)",
+        "tickBitmap": "tickBitmap(int16)",
+        "positions": "positions(bytes32)",
+        "observations": "observations(uint256)",
+        "balanceOf": "balanceOf(address)",
+        "initialize": "initialize(uint160)",
+        "burn": "burn(int24,int24,uint128)",
+        "collect": "collect(address,int24,int24,uint128,uint128)",
+        "grow": "increaseObservationCardinalityNext(uint16)",
+        "observe": "observe(uint32[])",
+        "snapshot": "snapshotCumulativesInside(int24,int24)",
+        "setFeeProtocol": "setFeeProtocol(uint8,uint8)",
+        "collectProtocol": "collectProtocol(address,uint128,uint128)",
+        "calleeMint": "mint(address,address,int24,int24,uint128,uint256)",
+        "calleeSwap": "swap(address,address,bool,int256,uint160,uint256)",
+        "approve": "approve(address,uint256)",
+    }.items()
+}
+ERROR_STRING = _selector("Error(string)")
+
+
+# --- raw JSON-RPC -------------------------------------------------------------------------
+
+
+class Rpc:
+    """JSON-RPC over one HTTP session; `batch` sends many calls in one request."""
+
+    def __init__(self, uri: str):
+        self.uri = uri
+        self.session = requests.Session()
+
+    def __call__(self, method: str, *params):
+        reply = self.session.post(
+            self.uri, json={"jsonrpc": "2.0", "id": 0, "method": method, "params": list(params)}
+        ).json()
+        if "error" in reply:
+            raise RuntimeError(f"{method}: {reply['error']}")
+        return reply["result"]
+
+    def batch(self, calls: list[tuple[str, list]]) -> list[dict]:
+        payload = [
+            {"jsonrpc": "2.0", "id": i, "method": method, "params": params}
+            for i, (method, params) in enumerate(calls)
+        ]
+        replies = self.session.post(self.uri, json=payload).json()
+        return sorted(replies, key=lambda r: r["id"])
+
+
+def revert_reason(error: dict) -> str:
+    """The reason string of a reverted call ('' for a revert without one)."""
+    data = bytes.fromhex((error.get("data") or "0x")[2:])
+    if not data:
+        if "revert" not in error.get("message", ""):
+            raise RuntimeError(f"not a revert: {error}")
+        return ""
+    assert data[:4] == ERROR_STRING, f"unexpected revert data {data.hex()}"
+    return decode(["string"], data[4:])[0]
+
+
+def words(result: str) -> list[int]:
+    """The 32-byte words of a call's return data, as uint256."""
+    return [int(result[i : i + 64], 16) for i in range(2, len(result), 64)]
+
+
+def signed(x: int) -> int:
+    return x - (1 << 256) if x >> 255 else x
+
+
+@dataclass
+class V3Env:
+    """The deployment on anvil: tokens, factory, the pools, the payer contract, accounts."""
+
+    rpc: Rpc
+    factory_owner: str
+    owners: list[str]
+    token0: str
+    token1: str
+    pools: dict[int, str]
+    callee: str
+    snapshot: str = ""
+    nonces: dict[str, int] = field(default_factory=dict)
+    sent: int = 0
+
+    def transact(self, sender: str, to: str, data: bytes) -> tuple[str | None, str]:
+        """Run one transaction: ``(None, return data)``, or ``(reason, '')`` if it reverts.
+
+        An ``eth_call`` on the latest state first (the next block has the same timestamp, so
+        it behaves the same); a reverted step sends nothing.
+        """
+        tx = {"from": sender, "to": to, "data": "0x" + data.hex(), "gas": hex(GAS)}
+        reply = self.rpc.batch([("eth_call", [tx, "latest"])])[0]
+        if "error" in reply:
+            return revert_reason(reply["error"]), ""
+        nonce = self.nonces[sender]
+        self.nonces[sender] = nonce + 1
+        # A replayed example would resend a transaction with the hash of one mined before the
+        # revert, which anvil then never mines again: a fee unique to this sending avoids it.
+        self.sent += 1
+        fees = {"maxFeePerGas": hex(MAX_FEE + self.sent), "maxPriorityFeePerGas": "0x0"}
+        tx_hash = self.rpc("eth_sendTransaction", {**tx, **fees, "nonce": hex(nonce)})
+        receipt = self.rpc("eth_getTransactionReceipt", tx_hash)
+        for _ in range(20_000):  # anvil may answer before its automine has stored the receipt
+            if receipt is not None:
+                break
+            time.sleep(0.002)
+            receipt = self.rpc("eth_getTransactionReceipt", tx_hash)
+        assert int(receipt["status"], 16) == 1, f"{tx_hash} failed after its call succeeded"
+        return None, reply["result"]
+
+    def view(self, to: str, data: bytes) -> tuple[str | None, str]:
+        """An ``eth_call`` on the latest state: ``(None, return data)`` or ``(reason, '')``."""
+        tx = {"to": to, "data": "0x" + data.hex(), "gas": hex(GAS)}
+        reply = self.rpc.batch([("eth_call", [tx, "latest"])])[0]
+        if "error" in reply:
+            return revert_reason(reply["error"]), ""
+        return None, reply["result"]
+
+    def block_time(self) -> int:
+        return int(self.rpc("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+
+    def set_time(self, timestamp: int) -> None:
+        """Mine an empty block at `timestamp`; later blocks keep it until the next call."""
+        self.rpc("evm_setNextBlockTimestamp", timestamp)
+        self.rpc("evm_mine")
+
+    def reset(self) -> None:
+        """Back to the deployment (pools uninitialised, block time `T0`)."""
+        if self.snapshot:
+            assert self.rpc("evm_revert", self.snapshot)
+        self.snapshot = self.rpc("evm_snapshot")
+        self.rpc("anvil_dropAllTransactions")
+        # anvil's pool keeps counting nonces past a revert: give them explicitly.
+        for sender in (self.factory_owner, *self.owners):
+            self.nonces[sender] = int(self.rpc("eth_getTransactionCount", sender, "latest"), 16)
+
+
+# --- reading the pool whole -------------------------------------------------------------
+
+
+class StateReader:
+    """The comparable state of a pool, from the chain (one batch) and from the twin."""
+
+    def __init__(self, env: V3Env, pool: str):
+        self.env = env
+        self.pool = pool
+        self._calldata: dict[tuple, str] = {}
+
+    def _data(self, kind: str, *args) -> str:
+        key = (kind, *args)
+        data = self._calldata.get(key)
+        if data is None:
+            types = {
+                "ticks": ["int24"],
+                "tickBitmap": ["int16"],
+                "positions": ["bytes32"],
+                "observations": ["uint256"],
+                "balanceOf": ["address"],
+            }.get(kind, [])
+            data = "0x" + (SEL[kind] + encode(types, list(args))).hex()
+            self._calldata[key] = data
+        return data
+
+    def chain(
+        self, ticks: list[int], word_list: list[int], positions: list[tuple], n_obs: int
+    ) -> dict:
+        pool = self.pool
+        calls: list[tuple[str, str]] = [
+            (pool, self._data("slot0")),
+            (pool, self._data("liquidity")),
+            (pool, self._data("fg0")),
+            (pool, self._data("fg1")),
+            (pool, self._data("protocolFees")),
+            (self.env.token0, self._data("balanceOf", pool)),
+            (self.env.token1, self._data("balanceOf", pool)),
+        ]
+        calls += [(pool, self._data("ticks", t)) for t in ticks]
+        calls += [(pool, self._data("tickBitmap", w)) for w in word_list]
+        calls += [(pool, self._data("positions", position_key(*p))) for p in positions]
+        calls += [(pool, self._data("observations", i)) for i in range(n_obs)]
+        replies = self.env.rpc.batch(
+            [("eth_call", [{"to": to, "data": data}, "latest"]) for to, data in calls]
+        )
+        out = [words(r["result"]) for r in replies]
+        slot0 = out[0]
+        slot0[1] = signed(slot0[1])
+        state = {
+            "slot0": tuple(slot0),
+            "liquidity": out[1][0],
+            "fee_growth_global": (out[2][0], out[3][0]),
+            "protocol_fees": tuple(out[4]),
+            "balances": (out[5][0], out[6][0]),
+        }
+        i = 7
+        for t in ticks:
+            w = out[i]
+            state[("tick", t)] = (w[0], signed(w[1]), w[2], w[3], signed(w[4]), w[5], w[6], w[7])
+            i += 1
+        for word in word_list:
+            state[("word", word)] = out[i][0]
+            i += 1
+        for p in positions:
+            state[("position", p)] = tuple(out[i])
+            i += 1
+        for k in range(n_obs):
+            w = out[i]
+            state[("observation", k)] = (w[0], signed(w[1]), w[2], w[3])
+            i += 1
+        return state
+
+    @staticmethod
+    def twin(
+        twin: UniswapV3Pool,
+        ticks: list[int],
+        word_list: list[int],
+        positions: list[tuple],
+        n_obs: int,
+    ) -> dict:
+        state = {
+            "slot0": tuple(int(x) for x in twin.slot0()),
+            "liquidity": twin.liquidity,
+            "fee_growth_global": (twin.fee_growth_global0_x128, twin.fee_growth_global1_x128),
+            "protocol_fees": twin.protocol_fees(),
+            "balances": (twin.balance0, twin.balance1),
+        }
+        for t in ticks:
+            state[("tick", t)] = tuple(int(x) for x in twin.tick_info(t))
+        for word in word_list:
+            state[("word", word)] = twin.bitmap_word(word)
+        for p in positions:
+            state[("position", p)] = tuple(twin.position(*p))
+        for k in range(n_obs):
+            state[("observation", k)] = tuple(int(x) for x in twin.observation(k))
+        return state
+
+
+# --- deployment -------------------------------------------------------------------------
+
+
+def genuine(name: str) -> ape.contracts.ContractContainer:
+    """An Ape container of the genuine npm artifact `name` (deployed as shipped)."""
+    art = load_artifact(name)
+    contract_type = ContractType.model_validate(
+        {
+            "contractName": name,
+            "abi": art["abi"],
+            "deploymentBytecode": {"bytecode": art["bytecode"]},
+            "runtimeBytecode": {"bytecode": art["deployedBytecode"]},
+        }
+    )
+    return ape.contracts.ContractContainer(contract_type)
+
+
+@pytest.fixture(scope="session")
+def v3(project, accounts, chain):
+    """Tokens (18 and 6 decimals), the genuine factory with a 0.3 % and a 0.05 % pool, both
+    uninitialised, the payer contract and four owners, all funded; time at `T0`."""
+    deployer = accounts[0]
+    owners = [accounts[i] for i in range(1, 5)]
+    callee = deployer.deploy(project.V3Callee)
+    tokens = []
+    for symbol, decimals in (("TKA", 18), ("TKB", 6)):
+        token = deployer.deploy(project.ERC20, symbol, symbol, decimals, deployer)
+        for holder in [callee, *owners]:
+            token.mint(holder, FUNDS, sender=deployer)
+        tokens.append(token)
+    factory = deployer.deploy(genuine("UniswapV3Factory"))
+    pools = {}
+    for fee in POOL_FEES:
+        factory.createPool(tokens[0], tokens[1], fee, sender=deployer)
+        pools[fee] = factory.getPool(tokens[0], tokens[1], fee)
+    token0, token1 = sorted((t.address for t in tokens), key=lambda a: int(a, 16))
+    env = V3Env(
+        rpc=Rpc(chain.provider.uri),
+        factory_owner=deployer.address,
+        owners=[o.address for o in owners],
+        token0=token0,
+        token1=token1,
+        pools=pools,
+        callee=callee.address,
+    )
+    env.rpc("anvil_setBlockTimestampInterval", 0)
+    env.set_time(max(T0, env.block_time() + 1))
+    return env
+
+
+# --- the state machine --------------------------------------------------------------------
+
+ticks_offsets = st.integers(-25, 25)
+widths = st.integers(1, 25)
+range_kinds = st.sampled_from(["normal"] * 12 + ["full", "unaligned", "inverted", "low", "high"])
+liquidities = st.one_of(
+    st.integers(1, 10**4),
+    st.integers(10**14, 10**22),
+    st.sampled_from(["max", "over"]),
+)
+shortfalls = st.sampled_from([0] * 14 + [1])
+swap_amounts = st.one_of(
+    st.integers(1, 10**5),
+    st.integers(10**12, 10**21),
+    st.integers(10**21, 10**26),
+    st.just(0),
+)
+limit_kinds = st.sampled_from(["none"] * 5 + ["near"] * 4 + ["wrong", "current", "bound"])
+
+
+class PoolMachine(RuleBasedStateMachine):
+    """One genuine pool and its twin, driven with the same random steps."""
+
+    env: V3Env
+
+    def __init__(self):
+        super().__init__()
+        self.env.reset()
+        self.twin: UniswapV3Pool | None = None
+        self.time = self.env.block_time()
+        self.ticks_used: set[int] = set()
+        self.positions_used: list[tuple[str, int, int]] = []
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _step(self, sender: str, to: str, data: bytes, twin_op, result_types=None):
+        OPERATIONS["count"] += 1
+        chain_reason, result = self.env.transact(sender, to, data)
+        try:
+            twin_result = twin_op()
+            twin_reason = None
+        except Revert as err:
+            twin_reason = err.reason
+        assert chain_reason == twin_reason, f"chain: {chain_reason!r}, twin: {twin_reason!r}"
+        if chain_reason is None and result_types is not None:
+            assert tuple(decode(result_types, bytes.fromhex(result[2:]))) == tuple(twin_result)
+        return chain_reason
+
+    def _range(self, kind: str, offset: int, width: int) -> tuple[int, int]:
+        spacing = self.twin.tick_spacing
+        lower = (self.twin.tick // spacing + offset) * spacing
+        upper = lower + width * spacing
+        if kind == "full":
+            return -(MAX_TICK // spacing) * spacing, (MAX_TICK // spacing) * spacing
+        if kind == "unaligned":
+            return lower + 1, upper
+        if kind == "inverted":
+            return upper, lower
+        if kind == "low":
+            return MIN_TICK - 1, upper
+        if kind == "high":
+            return lower, MAX_TICK + 1
+        return lower, upper
+
+    # -- rules ---------------------------------------------------------------------------
+
+    @initialize(
+        fee=st.sampled_from(POOL_FEES),
+        tick=st.integers(-60_000, 60_000),
+        jitter=st.integers(0, 2**32),
+    )
+    def init_pool(self, fee, tick, jitter):
+        self.pool = self.env.pools[fee]
+        self.reader = StateReader(self.env, self.pool)
+        self.twin = UniswapV3Pool(fee, address=self.pool)
+        low, high = get_sqrt_ratio_at_tick(tick), get_sqrt_ratio_at_tick(tick + 1)
+        price = low + jitter * (high - low) // 2**32
+        self._step(
+            self.env.factory_owner,
+            self.pool,
+            SEL["initialize"] + encode(["uint160"], [price]),
+            lambda: self.twin.initialize(price, self.time),
+        )
+
+    @rule(
+        owner=st.integers(0, 3),
+        kind=range_kinds,
+        offset=ticks_offsets,
+        width=widths,
+        liquidity=liquidities,
+        shortfall=shortfalls,
+    )
+    def mint(self, owner, kind, offset, width, liquidity, shortfall):
+        recipient = self.env.owners[owner]
+        lower, upper = self._range(kind, offset, width)
+        if liquidity == "max":
+            liquidity = self.twin.max_liquidity_per_tick
+        elif liquidity == "over":
+            liquidity = self.twin.max_liquidity_per_tick + 1
+        callback = None
+        if shortfall:
+
+            def callback(pool, amount0, amount1):
+                pool.transfer_in(max(amount0 - shortfall, 0), max(amount1 - shortfall, 0))
+
+        data = SEL["calleeMint"] + encode(
+            ["address", "address", "int24", "int24", "uint128", "uint256"],
+            [self.pool, recipient, lower, upper, liquidity, shortfall],
+        )
+        reason = self._step(
+            self.env.owners[owner],
+            self.env.callee,
+            data,
+            lambda: self.twin.mint(recipient, lower, upper, liquidity, self.time, callback),
+            ["uint256", "uint256"],
+        )
+        if reason is None:
+            self.ticks_used.update((lower, upper))
+            if (recipient, lower, upper) not in self.positions_used:
+                self.positions_used.append((recipient, lower, upper))
+
+    @rule(
+        zero_for_one=st.booleans(),
+        exact_input=st.booleans(),
+        amount=swap_amounts,
+        limit_kind=limit_kinds,
+        limit_ticks=st.integers(1, 3000),
+        recipient=st.integers(0, 3),
+        shortfall=shortfalls,
+    )
+    def swap(
+        self, zero_for_one, exact_input, amount, limit_kind, limit_ticks, recipient, shortfall
+    ):
+        price, tick = self.twin.sqrt_price_x96, self.twin.tick
+        if limit_kind == "none":
+            limit = MIN_SQRT_RATIO + 1 if zero_for_one else MAX_SQRT_RATIO - 1
+        elif limit_kind == "near":
+            target = tick - limit_ticks if zero_for_one else tick + limit_ticks
+            limit = get_sqrt_ratio_at_tick(max(MIN_TICK, min(MAX_TICK, target)))
+        elif limit_kind == "wrong":
+            limit = min(price + 1 + limit_ticks, MAX_SQRT_RATIO) if zero_for_one else price - 1
+        elif limit_kind == "current":
+            limit = price
+        else:
+            limit = MIN_SQRT_RATIO if zero_for_one else MAX_SQRT_RATIO
+        amount_specified = amount if exact_input else -amount
+        callback = None
+        if shortfall:
+
+            def callback(pool, amount0, amount1):
+                pool.transfer_in(
+                    max(amount0 - shortfall, 0) if amount0 > 0 else 0,
+                    max(amount1 - shortfall, 0) if amount1 > 0 else 0,
+                )
+
+        data = SEL["calleeSwap"] + encode(
+            ["address", "address", "bool", "int256", "uint160", "uint256"],
+            [
+                self.pool,
+                self.env.owners[recipient],
+                zero_for_one,
+                amount_specified,
+                limit,
+                shortfall,
+            ],
+        )
+        self._step(
+            self.env.owners[recipient],
+            self.env.callee,
+            data,
+            lambda: self.twin.swap(zero_for_one, amount_specified, limit, self.time, callback),
+            ["int256", "int256"],
+        )
+
+    @rule(
+        pick=st.integers(0, 10**6),
+        fraction=st.sampled_from(["poke", "part", "part", "all", "all", "over", "stranger"]),
+        part=st.integers(1, 999),
+    )
+    def burn(self, pick, fraction, part):
+        if self.positions_used:
+            owner, lower, upper = self.positions_used[pick % len(self.positions_used)]
+        else:
+            owner, lower, upper = (
+                self.env.owners[0],
+                -self.twin.tick_spacing,
+                self.twin.tick_spacing,
+            )
+        if fraction == "stranger":
+            owner = self.env.owners[(self.env.owners.index(owner) + 1) % 4]
+        held = self.twin.position(owner, lower, upper).liquidity
+        amount = {
+            "poke": 0,
+            "part": held * part // 1000,
+            "all": held,
+            "over": held + 1,
+            "stranger": held,
+        }[fraction]
+        self._step(
+            owner,
+            self.pool,
+            SEL["burn"] + encode(["int24", "int24", "uint128"], [lower, upper, amount]),
+            lambda: self.twin.burn(owner, lower, upper, amount, self.time),
+            ["uint256", "uint256"],
+        )
+
+    @rule(
+        pick=st.integers(0, 10**6),
+        how=st.sampled_from(["all", "all", "owed", "part", "zero", "one_side"]),
+        part=st.integers(0, 10**18),
+    )
+    def collect(self, pick, how, part):
+        if not self.positions_used:
+            return
+        owner, lower, upper = self.positions_used[pick % len(self.positions_used)]
+        pos = self.twin.position(owner, lower, upper)
+        request = {
+            "all": (UINT128_MAX, UINT128_MAX),
+            "owed": (pos.tokens_owed0, pos.tokens_owed1),
+            "part": (part, part),
+            "zero": (0, 0),
+            "one_side": (UINT128_MAX, 0),
+        }[how]
+        self._step(
+            owner,
+            self.pool,
+            SEL["collect"]
+            + encode(
+                ["address", "int24", "int24", "uint128", "uint128"], [owner, lower, upper, *request]
+            ),
+            lambda: self.twin.collect(owner, lower, upper, *request),
+            ["uint128", "uint128"],
+        )
+
+    @rule(seconds=st.one_of(st.integers(0, 30), st.integers(31, 7200)))
+    def wait(self, seconds):
+        OPERATIONS["count"] += 1
+        if seconds:
+            self.time += seconds
+            self.env.set_time(self.time)
+
+    @rule(extra=st.integers(0, 6))
+    def grow_observations(self, extra):
+        target = min(self.twin.observation_cardinality_next + extra, 48)
+        self._step(
+            self.env.owners[0],
+            self.pool,
+            SEL["grow"] + encode(["uint16"], [target]),
+            lambda: self.twin.increase_observation_cardinality_next(target),
+        )
+
+    @rule(seconds_agos=st.lists(st.integers(0, 20_000), min_size=1, max_size=3))
+    def observe(self, seconds_agos):
+        OPERATIONS["count"] += 1
+        reason, result = self.env.view(
+            self.pool, SEL["observe"] + encode(["uint32[]"], [seconds_agos])
+        )
+        try:
+            expected = self.twin.observe(seconds_agos, self.time)
+            twin_reason = None
+        except Revert as err:
+            twin_reason = err.reason
+        assert reason == twin_reason
+        if reason is None:
+            got = decode(["int56[]", "uint160[]"], bytes.fromhex(result[2:]))
+            assert (list(got[0]), list(got[1])) == expected
+
+    @rule(pick=st.integers(0, 10**6))
+    def snapshot_inside(self, pick):
+        if not self.positions_used:
+            return
+        OPERATIONS["count"] += 1
+        _, lower, upper = self.positions_used[pick % len(self.positions_used)]
+        reason, result = self.env.view(
+            self.pool, SEL["snapshot"] + encode(["int24", "int24"], [lower, upper])
+        )
+        try:
+            expected = self.twin.snapshot_cumulatives_inside(lower, upper, self.time)
+            twin_reason = None
+        except Revert as err:
+            twin_reason = err.reason
+        assert reason == twin_reason
+        if reason is None:
+            assert decode(["int56", "uint160", "uint32"], bytes.fromhex(result[2:])) == expected
+
+    @rule(p0=st.sampled_from([0, 3, 4, 5, 6, 10, 11]), p1=st.sampled_from([0, 4, 7, 10, 12]))
+    def set_fee_protocol(self, p0, p1):
+        self._step(
+            self.env.factory_owner,
+            self.pool,
+            SEL["setFeeProtocol"] + encode(["uint8", "uint8"], [p0, p1]),
+            lambda: self.twin.set_fee_protocol(p0, p1),
+        )
+
+    @rule(part=st.sampled_from([0, 1, 10**9, UINT128_MAX]))
+    def collect_protocol(self, part):
+        owner = self.env.factory_owner
+        self._step(
+            owner,
+            self.pool,
+            SEL["collectProtocol"] + encode(["address", "uint128", "uint128"], [owner, part, part]),
+            lambda: self.twin.collect_protocol(part, part),
+            ["uint128", "uint128"],
+        )
+
+    # -- the comparison after every step -------------------------------------------------
+
+    @invariant()
+    @precondition(lambda self: self.twin is not None)
+    def same_state(self):
+        twin = self.twin
+        ticks = sorted(self.ticks_used | set(twin.ticks))
+        spacing = twin.tick_spacing
+        word_list = sorted({(t // spacing) >> 8 for t in ticks if t % spacing == 0})
+        n_obs = twin.observation_cardinality_next
+        on_chain = self.reader.chain(ticks, word_list, self.positions_used, n_obs)
+        assert on_chain == StateReader.twin(twin, ticks, word_list, self.positions_used, n_obs)
+
+
+@pytest.mark.slow
+def test_state_machine(v3):
+    PoolMachine.env = v3
+    start = time.perf_counter()
+    run_state_machine_as_test(
+        PoolMachine,
+        settings=settings(
+            max_examples=EXAMPLES,
+            stateful_step_count=STEPS,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
+    OPERATIONS["seconds"] += time.perf_counter() - start
+    print(
+        f"\nuniv3 differential: {OPERATIONS['count']} operations in "
+        f"{OPERATIONS['seconds']:.1f} s against the genuine pool"
+    )
+    assert OPERATIONS["count"] >= MIN_OPERATIONS
