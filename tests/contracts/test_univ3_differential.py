@@ -25,14 +25,17 @@ Hypothesis prints the failing steps (``state.mint(...)``, ``state.swap(...)``, .
 
 from __future__ import annotations
 
+import random
+import subprocess
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import ape
 import pytest
 import requests
 from eth_abi import decode, encode
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
 from ethpm_types import ContractType
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -45,8 +48,15 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from keeper.chain import find_anvil, free_port
 from sim.errors import Revert
 from sim.venues.univ3.artifacts import load_artifact
+from sim.venues.univ3.periphery import (
+    count_initialized_ticks_crossed,
+    liquidity_for_amounts,
+    quote_exact_input_single,
+    quote_exact_output_single,
+)
 from sim.venues.univ3.twin import UniswapV3Pool, position_key
 from sim.venues.univ3.v3math import (
     MAX_SQRT_RATIO,
@@ -70,12 +80,15 @@ T0 = 2**32 - 20_000
 """Block time each example starts at, seconds: a few long waits cross the uint32 wrap."""
 MIN_OPERATIONS = 10_000
 """Operations the state machine must run per test session."""
-EXAMPLES = 6
+EXAMPLES = 130
 STEPS = 100
 POOL_FEES = (3000, 500)
 
-OPERATIONS = {"count": 0, "seconds": 0.0}
-"""Operations run by the state machine in this session, and its wall time."""
+OPERATIONS = {"count": 0, "seconds": 0.0, "ticks_crossed": 0}
+"""Operations run by the state machine in this session, its wall time and the initialised
+ticks its swaps crossed."""
+OUTCOMES: Counter[tuple[str, str]] = Counter()
+"""(operation, 'ok' or the revert reason) -> how often, to show what the examples reached."""
 
 
 def _selector(signature: str) -> bytes:
@@ -108,7 +121,13 @@ SEL = {
         "approve": "approve(address,uint256)",
     }.items()
 }
+SEL_NAMES = {selector: name for name, selector in SEL.items()}
 ERROR_STRING = _selector("Error(string)")
+
+
+def _count(operation: str, reason: str | None) -> None:
+    OPERATIONS["count"] += 1
+    OUTCOMES[operation, "ok" if reason is None else repr(reason)] += 1
 
 
 # --- raw JSON-RPC -------------------------------------------------------------------------
@@ -190,14 +209,17 @@ class V3Env:
         self.sent += 1
         fees = {"maxFeePerGas": hex(MAX_FEE + self.sent), "maxPriorityFeePerGas": "0x0"}
         tx_hash = self.rpc("eth_sendTransaction", {**tx, **fees, "nonce": hex(nonce)})
-        receipt = self.rpc("eth_getTransactionReceipt", tx_hash)
-        for _ in range(20_000):  # anvil may answer before its automine has stored the receipt
-            if receipt is not None:
-                break
-            time.sleep(0.002)
-            receipt = self.rpc("eth_getTransactionReceipt", tx_hash)
+        receipt = self.wait_receipt(tx_hash)
         assert int(receipt["status"], 16) == 1, f"{tx_hash} failed after its call succeeded"
         return None, reply["result"]
+
+    def wait_receipt(self, tx_hash: str) -> dict:
+        """The receipt of `tx_hash`: anvil may answer before its automine has stored it."""
+        deadline = time.monotonic() + 60
+        while (receipt := self.rpc("eth_getTransactionReceipt", tx_hash)) is None:
+            assert time.monotonic() < deadline, f"{tx_hash} was not mined"
+            time.sleep(0.001)
+        return receipt
 
     def view(self, to: str, data: bytes) -> tuple[str | None, str]:
         """An ``eth_call`` on the latest state: ``(None, return data)`` or ``(reason, '')``."""
@@ -216,7 +238,7 @@ class V3Env:
         self.rpc("evm_mine")
 
     def reset(self) -> None:
-        """Back to the deployment (pools uninitialised, block time `T0`)."""
+        """Back to the last `reset` (after `deploy_v3`: pools uninitialised, block time `T0`)."""
         if self.snapshot:
             assert self.rpc("evm_revert", self.snapshot)
         self.snapshot = self.rpc("evm_snapshot")
@@ -342,57 +364,105 @@ def genuine(name: str) -> ape.contracts.ContractContainer:
     return ape.contracts.ContractContainer(contract_type)
 
 
-@pytest.fixture(scope="session")
-def v3(project, accounts, chain):
-    """Tokens (18 and 6 decimals), the genuine factory with a 0.3 % and a 0.05 % pool, both
-    uninitialised, the payer contract and four owners, all funded; time at `T0`."""
-    deployer = accounts[0]
-    owners = [accounts[i] for i in range(1, 5)]
-    callee = deployer.deploy(project.V3Callee)
+def deploy_v3(rpc: Rpc, project) -> V3Env:
+    """On the chain behind `rpc`: tokens (18 and 6 decimals), the genuine factory with a 0.3 %
+    and a 0.05 % pool, both uninitialised, the payer contract and four owners, all funded;
+    block time `T0`, constant until moved."""
+    accounts = [to_checksum_address(a) for a in rpc("eth_accounts")]
+    deployer, owners = accounts[0], accounts[1:5]
+    env = V3Env(rpc, deployer, owners, "", "", {}, "")
+    env.reset()
+
+    def deploy(bytecode: str, types=(), args=()) -> str:
+        tx = {
+            "from": deployer,
+            "data": bytecode + encode(list(types), list(args)).hex(),
+            "gas": hex(GAS),
+        }
+        receipt = env.wait_receipt(rpc("eth_sendTransaction", tx))
+        return to_checksum_address(receipt["contractAddress"])
+
+    def send(to: str, signature: str, types, args) -> None:
+        data = "0x" + (_selector(signature) + encode(types, args)).hex()
+        receipt = env.wait_receipt(
+            rpc("eth_sendTransaction", {"from": deployer, "to": to, "data": data, "gas": hex(GAS)})
+        )
+        assert int(receipt["status"], 16) == 1, signature
+
+    env.callee = deploy(project.V3Callee.contract_type.deployment_bytecode.bytecode)
+    erc20 = project.ERC20.contract_type.deployment_bytecode.bytecode
     tokens = []
     for symbol, decimals in (("TKA", 18), ("TKB", 6)):
-        token = deployer.deploy(project.ERC20, symbol, symbol, decimals, deployer)
-        for holder in [callee, *owners]:
-            token.mint(holder, FUNDS, sender=deployer)
+        token = deploy(
+            erc20, ["string", "string", "uint8", "address"], [symbol, symbol, decimals, deployer]
+        )
+        for holder in [env.callee, *owners]:
+            send(token, "mint(address,uint256)", ["address", "uint256"], [holder, FUNDS])
         tokens.append(token)
-    factory = deployer.deploy(genuine("UniswapV3Factory"))
-    pools = {}
+    factory = deploy(load_artifact("UniswapV3Factory")["bytecode"])
     for fee in POOL_FEES:
-        factory.createPool(tokens[0], tokens[1], fee, sender=deployer)
-        pools[fee] = factory.getPool(tokens[0], tokens[1], fee)
-    token0, token1 = sorted((t.address for t in tokens), key=lambda a: int(a, 16))
-    env = V3Env(
-        rpc=Rpc(chain.provider.uri),
-        factory_owner=deployer.address,
-        owners=[o.address for o in owners],
-        token0=token0,
-        token1=token1,
-        pools=pools,
-        callee=callee.address,
-    )
-    env.rpc("anvil_setBlockTimestampInterval", 0)
+        send(
+            factory,
+            "createPool(address,address,uint24)",
+            ["address", "address", "uint24"],
+            [*tokens, fee],
+        )
+        _, result = env.view(
+            factory,
+            _selector("getPool(address,address,uint24)")
+            + encode(["address", "address", "uint24"], [*tokens, fee]),
+        )
+        env.pools[fee] = to_checksum_address("0x" + result[-40:])
+    env.token0, env.token1 = sorted(tokens, key=lambda a: int(a, 16))
+    rpc("anvil_setBlockTimestampInterval", 0)
     env.set_time(max(T0, env.block_time() + 1))
+    env.snapshot = ""
+    env.reset()
     return env
+
+
+@pytest.fixture(scope="session")
+def v3(project):
+    """`deploy_v3` on an anvil of its own: Ape's traces every EVM step, which makes a swap
+    across hundreds of bitmap words take a second to mine instead of milliseconds."""
+    port = free_port()
+    process = subprocess.Popen(
+        [find_anvil(), "--port", str(port), "--silent", "--block-base-fee-per-gas", "0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        rpc = Rpc(f"http://127.0.0.1:{port}")
+        for _ in range(200):
+            try:
+                rpc("eth_chainId")
+                break
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        yield deploy_v3(rpc, project)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 # --- the state machine --------------------------------------------------------------------
 
 ticks_offsets = st.integers(-25, 25)
 widths = st.integers(1, 25)
-range_kinds = st.sampled_from(["normal"] * 12 + ["full", "unaligned", "inverted", "low", "high"])
+range_kinds = st.sampled_from(["normal"] * 14 + ["full", "unaligned", "inverted", "low", "high"])
 liquidities = st.one_of(
     st.integers(1, 10**4),
-    st.integers(10**14, 10**22),
+    *[st.integers(10**14, 10**22)] * 5,
     st.sampled_from(["max", "over"]),
 )
-shortfalls = st.sampled_from([0] * 14 + [1])
+shortfalls = st.sampled_from([0] * 19 + [1])
 swap_amounts = st.one_of(
     st.integers(1, 10**5),
-    st.integers(10**12, 10**21),
+    *[st.integers(10**12, 10**21)] * 3,
     st.integers(10**21, 10**26),
-    st.just(0),
 )
-limit_kinds = st.sampled_from(["none"] * 5 + ["near"] * 4 + ["wrong", "current", "bound"])
+# "zero" (amount 0), "wrong" (limit on the wrong side), "current" and "bound" must revert.
+swap_kinds = st.sampled_from(["none"] * 3 + ["near"] * 15 + ["zero", "wrong", "current", "bound"])
 
 
 class PoolMachine(RuleBasedStateMachine):
@@ -411,8 +481,8 @@ class PoolMachine(RuleBasedStateMachine):
     # -- plumbing ------------------------------------------------------------------------
 
     def _step(self, sender: str, to: str, data: bytes, twin_op, result_types=None):
-        OPERATIONS["count"] += 1
         chain_reason, result = self.env.transact(sender, to, data)
+        _count(SEL_NAMES[data[:4]], chain_reason)
         try:
             twin_result = twin_op()
             twin_reason = None
@@ -437,7 +507,10 @@ class PoolMachine(RuleBasedStateMachine):
             return MIN_TICK - 1, upper
         if kind == "high":
             return lower, MAX_TICK + 1
-        return lower, upper
+        # Keep ordinary ranges usable when the price sits near either end of the tick range.
+        top = MAX_TICK // spacing * spacing
+        shift = max(0, upper - top) - max(0, -top - lower)
+        return lower - shift, upper - shift
 
     # -- rules ---------------------------------------------------------------------------
 
@@ -468,6 +541,19 @@ class PoolMachine(RuleBasedStateMachine):
         shortfall=shortfalls,
     )
     def mint(self, owner, kind, offset, width, liquidity, shortfall):
+        self._mint(owner, kind, offset, width, liquidity, shortfall)
+
+    @rule(
+        owner=st.integers(0, 3),
+        offset=st.integers(-4, 3),
+        width=st.integers(1, 6),
+        liquidity=st.integers(10**16, 10**21),
+    )
+    def mint_near_price(self, owner, offset, width, liquidity):
+        """Narrow ranges at the price, so that swaps cross initialised ticks."""
+        self._mint(owner, "normal", offset, width, liquidity, 0)
+
+    def _mint(self, owner, kind, offset, width, liquidity, shortfall):
         recipient = self.env.owners[owner]
         lower, upper = self._range(kind, offset, width)
         if liquidity == "max":
@@ -500,8 +586,8 @@ class PoolMachine(RuleBasedStateMachine):
         zero_for_one=st.booleans(),
         exact_input=st.booleans(),
         amount=swap_amounts,
-        limit_kind=limit_kinds,
-        limit_ticks=st.integers(1, 3000),
+        limit_kind=swap_kinds,
+        limit_ticks=st.one_of(st.integers(1, 600), st.integers(1, 3000)),
         recipient=st.integers(0, 3),
         shortfall=shortfalls,
     )
@@ -509,8 +595,9 @@ class PoolMachine(RuleBasedStateMachine):
         self, zero_for_one, exact_input, amount, limit_kind, limit_ticks, recipient, shortfall
     ):
         price, tick = self.twin.sqrt_price_x96, self.twin.tick
-        if limit_kind == "none":
+        if limit_kind in ("none", "zero"):
             limit = MIN_SQRT_RATIO + 1 if zero_for_one else MAX_SQRT_RATIO - 1
+            amount = 0 if limit_kind == "zero" else amount
         elif limit_kind == "near":
             target = tick - limit_ticks if zero_for_one else tick + limit_ticks
             limit = get_sqrt_ratio_at_tick(max(MIN_TICK, min(MAX_TICK, target)))
@@ -541,21 +628,29 @@ class PoolMachine(RuleBasedStateMachine):
                 shortfall,
             ],
         )
-        self._step(
+        tick_before = self.twin.tick
+        reason = self._step(
             self.env.owners[recipient],
             self.env.callee,
             data,
             lambda: self.twin.swap(zero_for_one, amount_specified, limit, self.time, callback),
             ["int256", "int256"],
         )
+        if reason is None and tick_before != self.twin.tick:
+            OPERATIONS["ticks_crossed"] += count_initialized_ticks_crossed(
+                self.twin, tick_before, self.twin.tick
+            )
 
     @rule(
         pick=st.integers(0, 10**6),
-        fraction=st.sampled_from(["poke", "part", "part", "all", "all", "over", "stranger"]),
+        fraction=st.sampled_from(["poke"] + ["part"] * 4 + ["all"] * 3 + ["over", "stranger"]),
         part=st.integers(1, 999),
     )
     def burn(self, pick, fraction, part):
-        if self.positions_used:
+        live = [p for p in self.positions_used if self.twin.position(*p).liquidity > 0]
+        if live and fraction != "poke":
+            owner, lower, upper = live[pick % len(live)]
+        elif self.positions_used:
             owner, lower, upper = self.positions_used[pick % len(self.positions_used)]
         else:
             owner, lower, upper = (
@@ -611,7 +706,7 @@ class PoolMachine(RuleBasedStateMachine):
 
     @rule(seconds=st.one_of(st.integers(0, 30), st.integers(31, 7200)))
     def wait(self, seconds):
-        OPERATIONS["count"] += 1
+        _count("wait", None)
         if seconds:
             self.time += seconds
             self.env.set_time(self.time)
@@ -626,9 +721,12 @@ class PoolMachine(RuleBasedStateMachine):
             lambda: self.twin.increase_observation_cardinality_next(target),
         )
 
-    @rule(seconds_agos=st.lists(st.integers(0, 20_000), min_size=1, max_size=3))
+    @rule(
+        seconds_agos=st.lists(
+            st.one_of(st.integers(0, 120), st.integers(0, 20_000)), min_size=1, max_size=3
+        )
+    )
     def observe(self, seconds_agos):
-        OPERATIONS["count"] += 1
         reason, result = self.env.view(
             self.pool, SEL["observe"] + encode(["uint32[]"], [seconds_agos])
         )
@@ -637,6 +735,7 @@ class PoolMachine(RuleBasedStateMachine):
             twin_reason = None
         except Revert as err:
             twin_reason = err.reason
+        _count("observe", reason)
         assert reason == twin_reason
         if reason is None:
             got = decode(["int56[]", "uint160[]"], bytes.fromhex(result[2:]))
@@ -646,7 +745,6 @@ class PoolMachine(RuleBasedStateMachine):
     def snapshot_inside(self, pick):
         if not self.positions_used:
             return
-        OPERATIONS["count"] += 1
         _, lower, upper = self.positions_used[pick % len(self.positions_used)]
         reason, result = self.env.view(
             self.pool, SEL["snapshot"] + encode(["int24", "int24"], [lower, upper])
@@ -656,29 +754,36 @@ class PoolMachine(RuleBasedStateMachine):
             twin_reason = None
         except Revert as err:
             twin_reason = err.reason
+        _count("snapshot", reason)
         assert reason == twin_reason
         if reason is None:
             assert decode(["int56", "uint160", "uint32"], bytes.fromhex(result[2:])) == expected
 
-    @rule(p0=st.sampled_from([0, 3, 4, 5, 6, 10, 11]), p1=st.sampled_from([0, 4, 7, 10, 12]))
-    def set_fee_protocol(self, p0, p1):
-        self._step(
-            self.env.factory_owner,
-            self.pool,
-            SEL["setFeeProtocol"] + encode(["uint8", "uint8"], [p0, p1]),
-            lambda: self.twin.set_fee_protocol(p0, p1),
-        )
-
-    @rule(part=st.sampled_from([0, 1, 10**9, UINT128_MAX]))
-    def collect_protocol(self, part):
+    @rule(
+        collect=st.booleans(),
+        p0=st.sampled_from([0, 3, 4, 5, 6, 10, 11]),
+        p1=st.sampled_from([0, 4, 7, 10, 12]),
+        request=st.sampled_from([0, 1, 10**9, UINT128_MAX]),
+    )
+    def protocol_fee(self, collect, p0, p1, request):
+        """The factory owner switches the protocol's cut (4..10 or 0) or collects it."""
         owner = self.env.factory_owner
-        self._step(
-            owner,
-            self.pool,
-            SEL["collectProtocol"] + encode(["address", "uint128", "uint128"], [owner, part, part]),
-            lambda: self.twin.collect_protocol(part, part),
-            ["uint128", "uint128"],
-        )
+        if collect:
+            self._step(
+                owner,
+                self.pool,
+                SEL["collectProtocol"]
+                + encode(["address", "uint128", "uint128"], [owner, request, request]),
+                lambda: self.twin.collect_protocol(request, request),
+                ["uint128", "uint128"],
+            )
+        else:
+            self._step(
+                owner,
+                self.pool,
+                SEL["setFeeProtocol"] + encode(["uint8", "uint8"], [p0, p1]),
+                lambda: self.twin.set_fee_protocol(p0, p1),
+            )
 
     # -- the comparison after every step -------------------------------------------------
 
@@ -710,8 +815,255 @@ def test_state_machine(v3):
         ),
     )
     OPERATIONS["seconds"] += time.perf_counter() - start
+    outcomes = ", ".join(f"{op} {reason}: {n}" for (op, reason), n in sorted(OUTCOMES.items()))
     print(
         f"\nuniv3 differential: {OPERATIONS['count']} operations in "
-        f"{OPERATIONS['seconds']:.1f} s against the genuine pool"
+        f"{OPERATIONS['seconds']:.1f} s against the genuine pool, "
+        f"{OPERATIONS['ticks_crossed']} initialised ticks crossed by swaps; {outcomes}"
     )
     assert OPERATIONS["count"] >= MIN_OPERATIONS
+
+
+# --- the periphery: QuoterV2, SwapRouter, NonfungiblePositionManager -----------------------
+
+MAX_UINT256 = 2**256 - 1
+
+
+def ape_reason(err: Exception) -> str:
+    """The revert string of a failed Ape call ('' when the revert had none)."""
+    return getattr(err, "revert_message", None) or ""
+
+
+@dataclass
+class Periphery:
+    """The genuine periphery over one 0.3 % pool on Ape's chain, and the pool's twin."""
+
+    env: V3Env
+    user: object
+    callee: object
+    quoter: object
+    router: object
+    npm: object
+    twin: UniswapV3Pool
+    reader: StateReader
+
+    def timestamp(self, receipt) -> int:
+        return ape.chain.blocks[receipt.block_number].timestamp
+
+    def assert_same_state(self, positions: list[tuple]) -> None:
+        twin = self.twin
+        ticks = sorted(twin.ticks)
+        words_used = sorted({(t // twin.tick_spacing) >> 8 for t in ticks})
+        n_obs = twin.observation_cardinality_next
+        assert self.reader.chain(ticks, words_used, positions, n_obs) == StateReader.twin(
+            twin, ticks, words_used, positions, n_obs
+        )
+
+
+@pytest.fixture
+def periphery(project, accounts, chain):
+    """A pool with five liquidity ranges around the price, and QuoterV2, SwapRouter and
+    NonfungiblePositionManager deployed as shipped (WETH9 and the token descriptor are
+    code-less addresses: no ETH path and no tokenURI is used)."""
+    deployer, user = accounts[0], accounts[1]
+    weth, descriptor = accounts[8].address, accounts[9].address
+    callee = deployer.deploy(project.V3Callee)
+    tokens = []
+    for symbol, decimals in (("TKA", 18), ("TKB", 6)):
+        token = deployer.deploy(project.ERC20, symbol, symbol, decimals, deployer)
+        for holder in (callee, user):
+            token.mint(holder, FUNDS, sender=deployer)
+        tokens.append(token)
+    factory = deployer.deploy(genuine("UniswapV3Factory"))
+    quoter = deployer.deploy(genuine("QuoterV2"), factory, weth)
+    router = deployer.deploy(genuine("SwapRouter"), factory, weth)
+    npm = deployer.deploy(genuine("NonfungiblePositionManager"), factory, weth, descriptor)
+    for token in tokens:
+        token.approve(router, MAX_UINT256, sender=user)
+        token.approve(npm, MAX_UINT256, sender=user)
+    factory.createPool(tokens[0], tokens[1], 3000, sender=deployer)
+    pool = factory.getPool(tokens[0], tokens[1], 3000)
+    token0, token1 = sorted((t.address for t in tokens), key=lambda a: int(a, 16))
+    env = V3Env(
+        Rpc(chain.provider.uri),
+        deployer.address,
+        [user.address],
+        token0,
+        token1,
+        {3000: pool},
+        callee.address,
+    )
+    twin = UniswapV3Pool(3000, address=pool)
+    p = Periphery(env, user, callee, quoter, router, npm, twin, StateReader(env, pool))
+
+    pool_contract = genuine("UniswapV3Pool").at(pool)
+    price = get_sqrt_ratio_at_tick(-23_028) + 12_345  # about 0.1 token1 per token0
+    receipt = pool_contract.initialize(price, sender=deployer)
+    twin.initialize(price, p.timestamp(receipt))
+    for lower, upper, liquidity in (
+        (-887_220, 887_220, 10**17),
+        (-24_000, -22_020, 3 * 10**18),
+        (-23_520, -22_500, 5 * 10**18),
+        (-23_100, -22_980, 10**19),
+        (-26_040, -20_040, 7 * 10**17),
+    ):
+        receipt = callee.mint(pool, user, lower, upper, liquidity, 0, sender=user)
+        twin.mint(user.address, lower, upper, liquidity, p.timestamp(receipt))
+    receipt = pool_contract.increaseObservationCardinalityNext(8, sender=user)
+    twin.increase_observation_cardinality_next(8)
+    p.assert_same_state([])
+    return p
+
+
+def test_quoter_v2_matches_twin_quotes(periphery):
+    """quoteExactInputSingle / quoteExactOutputSingle equal the twin's quote functions
+    (amount, price after, initialised ticks crossed, or the revert reason), before and after
+    the price moves across the ranges."""
+    p = periphery
+    rng = random.Random(7)
+    token0, token1 = p.env.token0, p.env.token1
+    quotes = failures = 0
+    for round_ in range(4):
+        for _ in range(12):
+            zero_for_one = rng.random() < 0.5
+            exact_input = rng.random() < 0.5
+            # Up to 1e24: beyond the pool's depth, exact outputs without a limit cannot fill.
+            amount = rng.choice([0, int(10 ** rng.uniform(0, 24))])
+            tick = p.twin.tick + rng.randint(1, 3000) * (-1 if zero_for_one else 1)
+            wrong_side = p.twin.sqrt_price_x96 + (1 if zero_for_one else -1)
+            limit = rng.choice([0, 0, get_sqrt_ratio_at_tick(tick), wrong_side])
+            token_in, token_out = (token0, token1) if zero_for_one else (token1, token0)
+            params = (token_in, token_out, amount, 3000, limit)
+            name = "quoteExactInputSingle" if exact_input else "quoteExactOutputSingle"
+            twin_quote = quote_exact_input_single if exact_input else quote_exact_output_single
+            data = _selector(f"{name}((address,address,uint256,uint24,uint160))") + encode(
+                ["(address,address,uint256,uint24,uint160)"], [params]
+            )
+            chain_reason, result = p.env.view(p.quoter.address, data)
+            chain_result = None
+            if chain_reason is None:
+                chain_result = decode(
+                    ["uint256", "uint160", "uint32"], bytes.fromhex(result[2:194])
+                )
+            try:
+                result, reason = twin_quote(p.twin, zero_for_one, amount, limit), None
+            except Revert as err:
+                result, reason = None, err.reason
+            assert (chain_reason, chain_result) == (reason, result), params
+            quotes += 1
+            failures += reason is not None
+        # Move the price across ranges for the next round, alternating directions.
+        zero_for_one = round_ % 2 == 0
+        receipt = p.callee.swap(
+            p.env.pools[3000], p.user, zero_for_one, 10**18 if zero_for_one else 10**17,
+            MIN_SQRT_RATIO + 1 if zero_for_one else MAX_SQRT_RATIO - 1, 0, sender=p.user,
+        )  # fmt: skip
+        p.twin.swap(
+            zero_for_one, 10**18 if zero_for_one else 10**17,
+            MIN_SQRT_RATIO + 1 if zero_for_one else MAX_SQRT_RATIO - 1, p.timestamp(receipt),
+        )  # fmt: skip
+        p.assert_same_state([])
+    assert quotes == 48 and 0 < failures < quotes
+
+
+def test_swap_router_and_position_manager_leave_the_pool_as_the_twin_predicts(periphery):
+    """Swaps through SwapRouter with slippage bounds taken from the twin's quote (one unit
+    tighter fails with the router's reason), and a mint / decrease / collect through the
+    NonfungiblePositionManager, leave the pool exactly as the twin says."""
+    p = periphery
+    token0, token1, pool = p.env.token0, p.env.token1, p.env.pools[3000]
+    npm = p.npm.address
+    deadline = MAX_UINT256
+    for zero_for_one, exact_input, amount, limit_ticks in (
+        (True, True, 3 * 10**17, 700),
+        (False, True, 2 * 10**16, 900),
+        (True, False, 10**15, 400),
+        (False, False, 5 * 10**17, 1500),
+    ):
+        token_in, token_out = (token0, token1) if zero_for_one else (token1, token0)
+        limit = get_sqrt_ratio_at_tick(
+            p.twin.tick + (-limit_ticks if zero_for_one else limit_ticks)
+        )
+        if exact_input:
+            out, _, _ = quote_exact_input_single(p.twin, zero_for_one, amount, limit)
+            params = (token_in, token_out, 3000, p.user, deadline, amount, out, limit)
+            call, too_tight, reason = p.router.exactInputSingle, out + 1, "Too little received"
+        else:
+            needed, _, _ = quote_exact_output_single(p.twin, zero_for_one, amount, limit)
+            params = (token_in, token_out, 3000, p.user, deadline, amount, needed, limit)
+            call, too_tight, reason = p.router.exactOutputSingle, needed - 1, "Too much requested"
+        with ape.reverts(reason):
+            call((*params[:6], too_tight, limit), sender=p.user)
+        receipt = call(params, sender=p.user)
+        p.twin.swap(zero_for_one, amount if exact_input else -amount, limit, p.timestamp(receipt))
+        p.assert_same_state([])
+
+    lower, upper = p.twin.tick // 60 * 60 - 600, p.twin.tick // 60 * 60 + 1200
+    desired0, desired1 = 4 * 10**18, 3 * 10**17
+    liquidity = liquidity_for_amounts(p.twin.sqrt_price_x96, lower, upper, desired0, desired1)
+    mint = (token0, token1, 3000, lower, upper, desired0, desired1, 0, 0, p.user, deadline)
+    receipt = p.npm.mint(mint, sender=p.user)
+    p.twin.mint(npm, lower, upper, liquidity, p.timestamp(receipt))
+    token_id = 1
+    assert p.npm.positions(token_id).liquidity == liquidity
+    p.assert_same_state([(npm, lower, upper)])
+
+    receipt = p.callee.swap(pool, p.user, True, 10**18, MIN_SQRT_RATIO + 1, 0, sender=p.user)
+    p.twin.swap(True, 10**18, MIN_SQRT_RATIO + 1, p.timestamp(receipt))
+    receipt = p.npm.decreaseLiquidity((token_id, liquidity // 3, 0, 0, deadline), sender=p.user)
+    p.twin.burn(npm, lower, upper, liquidity // 3, p.timestamp(receipt))
+    p.assert_same_state([(npm, lower, upper)])
+
+    receipt = p.npm.collect((token_id, p.user, UINT128_MAX, UINT128_MAX), sender=p.user)
+    timestamp = p.timestamp(receipt)
+    p.twin.burn(npm, lower, upper, 0, timestamp)  # the manager pokes the position first
+    collected = p.twin.collect(npm, lower, upper, UINT128_MAX, UINT128_MAX)
+    assert collected[0] > 0 and collected[1] > 0
+    p.assert_same_state([(npm, lower, upper)])
+
+
+def test_uninitialised_pool_and_initialize(v3):
+    """Before `initialize` the pool is locked ('LOK', and 'I' from the oracle); prices outside
+    [MIN_SQRT_RATIO, MAX_SQRT_RATIO) fail with 'R'; a second `initialize` with 'AI'."""
+    v3.reset()
+    pool, owner = v3.pools[3000], v3.owners[0]
+    twin = UniswapV3Pool(3000, address=pool)
+    now = v3.block_time()
+    mint = ["address", "address", "int24", "int24", "uint128", "uint256"]
+    swap = ["address", "address", "bool", "int256", "uint160", "uint256"]
+    steps = [
+        (v3.callee, SEL["calleeMint"] + encode(mint, [pool, owner, -60, 60, 10**18, 0]),
+         lambda: twin.mint(owner, -60, 60, 10**18, now), "LOK"),
+        (v3.callee, SEL["calleeSwap"] + encode(swap, [pool, owner, True, 10**6, MIN_SQRT_RATIO + 1, 0]),
+         lambda: twin.swap(True, 10**6, MIN_SQRT_RATIO + 1, now), "LOK"),
+        (v3.callee, SEL["calleeSwap"] + encode(swap, [pool, owner, True, 0, MIN_SQRT_RATIO + 1, 0]),
+         lambda: twin.swap(True, 0, MIN_SQRT_RATIO + 1, now), "AS"),
+        (pool, SEL["burn"] + encode(["int24", "int24", "uint128"], [-60, 60, 0]),
+         lambda: twin.burn(owner, -60, 60, 0, now), "LOK"),
+        (pool, SEL["collect"] + encode(["address", "int24", "int24", "uint128", "uint128"], [owner, -60, 60, 1, 1]),
+         lambda: twin.collect(owner, -60, 60, 1, 1), "LOK"),
+        (pool, SEL["grow"] + encode(["uint16"], [5]),
+         lambda: twin.increase_observation_cardinality_next(5), "LOK"),
+        (pool, SEL["initialize"] + encode(["uint160"], [MIN_SQRT_RATIO - 1]),
+         lambda: twin.initialize(MIN_SQRT_RATIO - 1, now), "R"),
+        (pool, SEL["initialize"] + encode(["uint160"], [MAX_SQRT_RATIO]),
+         lambda: twin.initialize(MAX_SQRT_RATIO, now), "R"),
+        (pool, SEL["initialize"] + encode(["uint160"], [MAX_SQRT_RATIO - 1]),
+         lambda: twin.initialize(MAX_SQRT_RATIO - 1, now), None),
+        (pool, SEL["initialize"] + encode(["uint160"], [2**96]),
+         lambda: twin.initialize(2**96, now), "AI"),
+    ]  # fmt: skip
+    reason, _ = v3.view(pool, SEL["observe"] + encode(["uint32[]"], [[0]]))
+    with pytest.raises(Revert, match="^I$"):
+        twin.observe([0], now)
+    assert reason == "I"
+    for to, data, twin_op, expected in steps:
+        reason, _ = v3.transact(owner, to, data)
+        try:
+            twin_op()
+            twin_reason = None
+        except Revert as err:
+            twin_reason = err.reason
+        assert reason == twin_reason == expected
+    reader = StateReader(v3, pool)
+    assert reader.chain([], [], [], 1) == StateReader.twin(twin, [], [], [], 1)
