@@ -18,9 +18,14 @@ example starts from an ``evm_snapshot`` of the deployment. Blocks keep the same 
 ``wait`` step moves it (``anvil_setBlockTimestampInterval 0``), so several steps may share one
 block time, as transactions in one block do.
 
-A failure is reproducible: the examples are derandomised, there is no example database, and
-Hypothesis prints the failing steps (``state.mint(...)``, ``state.swap(...)``, ...). Rerun with
-``pytest tests/contracts/test_univ3_differential.py -k state_machine``.
+A failure is reproducible: the examples are derandomised (the same steps on every run and
+machine), there is no example database, and Hypothesis prints the shrunk failing steps
+(``state.mint(...)``, ``state.swap(...)``, ...; shrinking can take a few minutes). Rerun with
+``pytest tests/contracts/test_univ3_differential.py -k state_machine``; the session prints the
+operation count, the ticks crossed, the waits across the uint32 wrap and every outcome's count.
+
+The periphery tests deploy QuoterV2, SwapRouter and NonfungiblePositionManager through Ape on
+Ape's own anvil and check that their quotes, swaps and position changes match the twin.
 """
 
 from __future__ import annotations
@@ -76,17 +81,18 @@ GAS = 15_000_000
 MAX_FEE = 100 * 10**9
 """Wei per gas: far above anvil's base fee, which climbs after big blocks, so no transaction
 waits in the pool."""
-T0 = 2**32 - 20_000
-"""Block time each example starts at, seconds: a few long waits cross the uint32 wrap."""
+T0 = 2**32 - 3_600
+"""Block time each example starts at, seconds: a long wait or two cross the uint32 wrap."""
 MIN_OPERATIONS = 10_000
 """Operations the state machine must run per test session."""
 EXAMPLES = 130
 STEPS = 100
+"""Examples and steps per example: about 11,000 operations, ~70 s here."""
 POOL_FEES = (3000, 500)
 
-OPERATIONS = {"count": 0, "seconds": 0.0, "ticks_crossed": 0}
-"""Operations run by the state machine in this session, its wall time and the initialised
-ticks its swaps crossed."""
+OPERATIONS = {"count": 0, "seconds": 0.0, "ticks_crossed": 0, "uint32_wraps": 0}
+"""Operations run by the state machine in this session, its wall time, the initialised ticks
+its swaps crossed and the waits that took block.timestamp past 2**32."""
 OUTCOMES: Counter[tuple[str, str]] = Counter()
 """(operation, 'ok' or the revert reason) -> how often, to show what the examples reached."""
 
@@ -118,7 +124,6 @@ SEL = {
         "collectProtocol": "collectProtocol(address,uint128,uint128)",
         "calleeMint": "mint(address,address,int24,int24,uint128,uint256)",
         "calleeSwap": "swap(address,address,bool,int256,uint160,uint256)",
-        "approve": "approve(address,uint256)",
     }.items()
 }
 SEL_NAMES = {selector: name for name, selector in SEL.items()}
@@ -242,6 +247,7 @@ class V3Env:
         if self.snapshot:
             assert self.rpc("evm_revert", self.snapshot)
         self.snapshot = self.rpc("evm_snapshot")
+        # A transaction left pending by a failed example must not be mined into the next one.
         self.rpc("anvil_dropAllTransactions")
         # anvil's pool keeps counting nonces past a revert: give them explicitly.
         for sender in (self.factory_owner, *self.owners):
@@ -371,7 +377,6 @@ def deploy_v3(rpc: Rpc, project) -> V3Env:
     accounts = [to_checksum_address(a) for a in rpc("eth_accounts")]
     deployer, owners = accounts[0], accounts[1:5]
     env = V3Env(rpc, deployer, owners, "", "", {}, "")
-    env.reset()
 
     def deploy(bytecode: str, types=(), args=()) -> str:
         tx = {
@@ -416,7 +421,6 @@ def deploy_v3(rpc: Rpc, project) -> V3Env:
     env.token0, env.token1 = sorted(tokens, key=lambda a: int(a, 16))
     rpc("anvil_setBlockTimestampInterval", 0)
     env.set_time(max(T0, env.block_time() + 1))
-    env.snapshot = ""
     env.reset()
     return env
 
@@ -708,6 +712,7 @@ class PoolMachine(RuleBasedStateMachine):
     def wait(self, seconds):
         _count("wait", None)
         if seconds:
+            OPERATIONS["uint32_wraps"] += self.time < 2**32 <= self.time + seconds
             self.time += seconds
             self.env.set_time(self.time)
 
@@ -722,11 +727,17 @@ class PoolMachine(RuleBasedStateMachine):
         )
 
     @rule(
-        seconds_agos=st.lists(
-            st.one_of(st.integers(0, 120), st.integers(0, 20_000)), min_size=1, max_size=3
-        )
+        per_mille=st.lists(st.integers(0, 1000), min_size=1, max_size=3),
+        beyond=st.sampled_from([0] * 4 + [1, 3600]),
     )
-    def observe(self, seconds_agos):
+    def observe(self, per_mille, beyond):
+        """TWAP reads: points between the oldest observation and now, or `beyond` it."""
+        twin = self.twin
+        oldest = twin.observation((twin.observation_index + 1) % twin.observation_cardinality)
+        if not oldest.initialized:
+            oldest = twin.observation(0)
+        span = (self.time - oldest.block_timestamp) % 2**32
+        seconds_agos = [span * f // 1000 + beyond for f in per_mille]
         reason, result = self.env.view(
             self.pool, SEL["observe"] + encode(["uint32[]"], [seconds_agos])
         )
@@ -800,7 +811,7 @@ class PoolMachine(RuleBasedStateMachine):
 
 
 @pytest.mark.slow
-def test_state_machine(v3):
+def test_state_machine(v3, capsys):
     PoolMachine.env = v3
     start = time.perf_counter()
     run_state_machine_as_test(
@@ -816,11 +827,13 @@ def test_state_machine(v3):
     )
     OPERATIONS["seconds"] += time.perf_counter() - start
     outcomes = ", ".join(f"{op} {reason}: {n}" for (op, reason), n in sorted(OUTCOMES.items()))
-    print(
-        f"\nuniv3 differential: {OPERATIONS['count']} operations in "
-        f"{OPERATIONS['seconds']:.1f} s against the genuine pool, "
-        f"{OPERATIONS['ticks_crossed']} initialised ticks crossed by swaps; {outcomes}"
-    )
+    with capsys.disabled():  # the figures belong in the CI log, captured or not
+        print(
+            f"\nuniv3 differential: {OPERATIONS['count']} operations in "
+            f"{OPERATIONS['seconds']:.1f} s against the genuine pool, "
+            f"{OPERATIONS['ticks_crossed']} initialised ticks crossed by swaps, "
+            f"{OPERATIONS['uint32_wraps']} waits past the uint32 wrap; {outcomes}"
+        )
     assert OPERATIONS["count"] >= MIN_OPERATIONS
 
 
