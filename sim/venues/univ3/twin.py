@@ -1,11 +1,11 @@
 """Exact integer twin of the genuine Uniswap V3 pool (v3-core 1.0.1, ``UniswapV3Pool.sol``).
 
-Existing PyPI packages, checked before writing this (none is exact against the pool's state):
-degenbot 0.5.0 (MIT) ports the V3 libraries and swap loop, but needs Python >= 3.12 and has no
-positions, fee growth inside, tokens owed, collect or oracle. uniswap-v3-quoter 1.0.6 (MIT)
-quotes exact-input swaps only. uniswappy 1.7.9 (Apache-2.0) simulates mint/burn/collect/swap with
-its own revert strings and token bookkeeping, no oracle. web3-ethereum-defi 1.2 (MIT) drives the
-deployed contracts over RPC; it has no off-chain pool.
+PyPI packages checked first; none is exact against the whole pool, so this twin exists:
+degenbot 0.5.0 (MIT) ports the libraries and swap loop but has no positions, fees inside,
+collect or oracle, and needs Python >= 3.12 and click >= 8.3 (we pin 3.11, click 8.1.8).
+uniswap-v3-quoter 1.0.6 (MIT) quotes exact-input swaps only. uniswappy 1.7.9 (Apache-2.0) has
+its own revert strings and token bookkeeping and no oracle. web3-ethereum-defi 1.2 (MIT) only
+drives deployed contracts over RPC (and needs psutil < 6; we pin 7.2.2).
 
 Everything is plain Python ints and reproduces the pool to the wei: slot0, liquidity, fee growth
 (global, outside, inside), protocol fees, ticks and the tick bitmap, positions keyed like the
@@ -176,7 +176,8 @@ class UniswapV3Pool:
         protocol_fees0, protocol_fees1: ``protocolFees()``, base units, modulo 2**128.
         ticks: initialised ticks, tick -> `TickInfo` (absent: all zero).
         tick_bitmap: word position -> uint256 word (absent: zero).
-        positions: (owner, tick_lower, tick_upper) -> `PositionInfo` (absent: all zero).
+        positions: (owner, tick_lower, tick_upper) -> `PositionInfo` (absent: all zero); spell
+            each owner's address one way (checksummed, say): the key compares strings.
         observations: the oracle array up to ``observation_cardinality_next``.
         balance0, balance1: the pool's ERC20 balances, base units.
 
