@@ -12,7 +12,8 @@ liquidity, fee growth, protocol fees, every tick used (all fields), the bitmap w
 ticks, every position used (all fields), the observations up to the cardinality and the pool's
 token balances must be equal.
 
-Speed: steps go to anvil as raw JSON-RPC (an ``eth_call`` first, to learn the revert reason; the
+Speed: the state machine has an anvil of its own (Ape's traces every EVM step, which makes a
+swap across hundreds of bitmap words take a second to mine); steps go to it as raw JSON-RPC (an ``eth_call`` first, to learn the revert reason; the
 transaction only when it succeeds), the state is read in one JSON-RPC batch per step, and each
 example starts from an ``evm_snapshot`` of the deployment. Blocks keep the same timestamp until a
 ``wait`` step moves it (``anvil_setBlockTimestampInterval 0``), so several steps may share one
