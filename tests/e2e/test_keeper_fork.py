@@ -228,7 +228,7 @@ def test_sim_state_gives_the_fork_decisions(fork, tmp_path):
         assert a.trade.tolist() == b.trade.tolist(), policy
         np.testing.assert_allclose(a.target_hedge, b.target_hedge, rtol=1e-12)
     # And the pool's own totalGreeks agree with the book's options part (no LP, no hedge).
-    d, g, _ = options.totalGreeks(block_id=block)
+    d, g, _, _ = options.totalGreeks(block_id=block)
     opts = compute_book(spot, snap.timestamp, option_positions(boards, strikes))
     assert float(opts.delta) == pytest.approx(d / 1e18, rel=1e-6, abs=1e-6)
     assert float(opts.gamma) == pytest.approx(g / 1e18, rel=1e-5, abs=1e-9)
