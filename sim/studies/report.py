@@ -6,6 +6,7 @@ Sections, each present only when its inputs are:
 * reference vs pool price over time, pool inventory and net delta over time (series table);
 * the LP's P&L split into fees, LVR, impermanent loss and hedge P&L (summary and worlds);
 * the keeper's hedging figures and any per-block keeper columns of the series;
+* each options pool's book at the end by board (delta, gamma, vega, theta);
 * the learned-vs-static policy comparison (`policy_comparison.json`, `ammlab learn compare`);
 * sweep heatmaps (or lines, for one swept parameter) when RUN_DIR is a sweep folder.
 
@@ -342,6 +343,33 @@ def section_lp(run: Path, summary: dict[str, Any]) -> str:
     )
 
 
+GREEKS = ("delta", "gamma", "vega", "theta")
+
+
+def section_options_book(summary: dict[str, Any]) -> str:
+    """Each options pool's book at the end, by board and in total: delta, gamma, vega, theta
+    (mean ± SE over worlds; `boardGreeks` / `totalGreeks`)."""
+    metrics = summary.get("metrics", {})
+    pools = sorted({n.split(".")[1] for n in metrics if n.startswith("options.")})
+    out = []
+    for pool in pools:
+        head = f"options.{pool}."
+        boards = sorted(
+            {n[len(head) :].split(".")[0] for n in metrics if n.startswith(head + "board")},
+            key=lambda b: int(b[len("board") :]),
+        )
+        rows = []
+        for label, prefix in [*((b, head + b + ".") for b in boards), ("total", head)]:
+            if all(prefix + g in metrics for g in GREEKS):
+                rows.append([html.escape(label)] + [fmt_pm(metrics[prefix + g]) for g in GREEKS])
+        if rows:
+            units = [metrics[head + g].get("unit", "") for g in GREEKS if head + g in metrics]
+            out.append(f"<h3>options pool {html.escape(pool)}: the book at the end</h3>")
+            cols = [f"{g} ({html.escape(u)})" for g, u in zip(GREEKS, units, strict=False)]
+            out.append(_table(["board", *cols], rows))
+    return ("<h2>Options book by board</h2>" + "\n".join(out)) if out else ""
+
+
 def section_keeper(summary: dict[str, Any]) -> str:
     metrics = summary.get("metrics", {})
     keepers = sorted({n.split(".")[1] for n in metrics if n.startswith("keeper.")})
@@ -547,6 +575,7 @@ def build_report(run: Path) -> str:
         parts.append(section_series(run, summary))
         parts.append(section_lp(run, summary))
         parts.append(section_keeper(summary))
+        parts.append(section_options_book(summary))
     parts.append(section_policy(run))
     if (run / SWEEP_FILE).exists():
         parts.append(section_sweep(run))
