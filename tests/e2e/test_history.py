@@ -271,7 +271,9 @@ def test_cli_pull_and_fee_tier_study(chain, tmp_path, ammlab):
     assert study.returncode == 0, study.stderr
     for tier in ("1 bp", "5 bp", "30 bp", "100 bp"):
         assert tier in study.stdout
-    bad = ammlab("data", "pull", "--rpc", url, "--pool", "0xnothex", "--out", str(out))
+    bad = ammlab(
+        "data", "pull", "--rpc", url, "--pool", "0xnothex", "--from-block", "0", "--out", str(out)
+    )
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "--pool" in bad.stderr
 
 
