@@ -13,6 +13,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from web3 import Web3
@@ -85,7 +86,7 @@ class RefusingProxy:
 
 @pytest.fixture(scope="module")
 def chain():
-    """(url, manifest, addresses) of an anvil (chain id 1) holding the preset and BLOCKS
+    """(url, manifest, pool addresses, first traded block) of an anvil (chain id 1) holding the preset and BLOCKS
     blocks of activity."""
     port = node.free_port()
     proc = subprocess.Popen(
@@ -100,11 +101,11 @@ def chain():
             assert proc.poll() is None and time.monotonic() < deadline, "anvil did not start"
             time.sleep(0.05)
         manifest = mn.place_mainnet_preset(url)
-        make_activity(url, manifest, BLOCKS, seed=3)
+        activity = make_activity(url, manifest, BLOCKS, seed=3)
         pools = [manifest["uniswap_v2"]["pairs"]["weth_usdc"]["address"]] + [
             p["address"] for p in manifest["uniswap_v3"]["pools"].values()
         ]
-        yield url, manifest, pools
+        yield url, manifest, pools, activity.first_block
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -147,7 +148,7 @@ def chain_state(w3: Web3, kind: str, address: str, block: int) -> dict[str, int]
 
 
 def test_pull_through_a_refusing_rpc_then_replay_reproduces_every_block(chain, tmp_path):
-    url, manifest, pools = chain
+    url, manifest, pools, _ = chain
     proxy = RefusingProxy(url)
     try:
         report = pull(spec(proxy.url, pools, tmp_path / "h"))
@@ -180,7 +181,7 @@ def test_pull_through_a_refusing_rpc_then_replay_reproduces_every_block(chain, t
 
 
 def test_interrupted_pull_resumes_only_what_is_missing(chain, tmp_path):
-    url, _, pools = chain
+    url, _, pools, _ = chain
     whole = tmp_path / "whole"
     pull(spec(url, pools, whole, span=16))
 
@@ -218,7 +219,7 @@ def test_interrupted_pull_resumes_only_what_is_missing(chain, tmp_path):
 
 
 def test_reorg_is_detected_and_repaired(chain, tmp_path):
-    url, manifest, pools = chain
+    url, manifest, pools, _ = chain
     w3 = Web3(Web3.HTTPProvider(url))
     base = w3.provider.make_request("evm_snapshot", [])["result"]
     try:
@@ -254,14 +255,14 @@ def test_reorg_is_detected_and_repaired(chain, tmp_path):
     ids=["malformed", "bad-checksum", "to-before-from", "past-the-head", "not-a-pool"],
 )
 def test_bad_arguments_are_refused_in_one_line(chain, tmp_path, kw, expect):
-    url, _, pools = chain
+    url, _, pools, _ = chain
     with pytest.raises(HistoryPullError) as err:
         pull(spec(url, kw.pop("pools", pools), tmp_path / "h", **kw))
     assert expect in str(err.value) and "\n" not in str(err.value)
 
 
 def test_cli_pull_and_fee_tier_study(chain, tmp_path, ammlab):
-    url, _, pools = chain
+    url, _, pools, _ = chain
     out = tmp_path / "cli"
     done = ammlab("data", "pull", "--rpc", url, "--pool", pools[0], "--feed", mn.ETH_USD_FEED,
                   "--from-block", "0", "--confirmations", "0", "--out", str(out))  # fmt: skip
@@ -278,7 +279,7 @@ def test_cli_pull_and_fee_tier_study(chain, tmp_path, ammlab):
 
 
 def test_parts_are_parquet_with_raw_and_human_columns(chain, tmp_path):
-    url, _, pools = chain
+    url, _, pools, _ = chain
     pull(spec(url, pools[:1], tmp_path / "h"))
     h = open_history(tmp_path / "h")
     sync = pq.read_table(next((tmp_path / "h" / "v2_sync").iterdir()))
@@ -288,3 +289,38 @@ def test_parts_are_parquet_with_raw_and_human_columns(chain, tmp_path):
     usdc = h.sources[pools[0]]["token0"]
     assert usdc["symbol"] == "USDC" and usdc["decimals"] == 6
     assert row["reserve0_human"] == row["reserve0"] / 10**6
+
+
+def test_fast_engine_flow_replay_follows_the_exact_replay(chain, tmp_path):
+    """`price: {kind: replay, source}` and `flow: {kind: replay, source}` in a scenario: the
+    float pool at the recorded fee tracks the exact replay (and so the chain) block by block."""
+    from sim.engine.core import Engine
+    from sim.scenario import scenario_from_dict
+
+    url, _, pools, first = chain  # the anchor (first - 1): the pair seeded, 12 s before
+    out = tmp_path / "h"
+    pull(spec(url, pools[:1], out, from_block=first))
+    h = open_history(out)
+    exact = dict(replay(h, pools[0]).states)
+    ts, t0 = h.timestamps, h.time_origin()
+    n_blocks = (max(ts.values()) - t0) // 12
+    sc = scenario_from_dict({
+        "paths": 2, "agents": [], "metrics": {"series_every": 1},
+        "blocks": {"n_blocks": n_blocks, "block_time": 12},
+        "price": {"kind": "replay", "source": str(out), "address": mn.ETH_USD_FEED},
+        "pools": [{"name": "pool", "fee_bps": 30}],
+        "flow": {"kind": "replay", "source": str(out)},
+    })  # fmt: skip
+    rows = []
+    Engine(sc).run(series_sink=rows.append)
+    compared = 0
+    for row in rows:
+        t = int(row["block"][0])
+        block = next((b for b in exact if ts[b] - t0 == 12 * (t + 1)), None)
+        if block is None:
+            continue
+        state = exact[block]
+        price = (state["reserve0"] / 1e6) / (state["reserve1"] / 1e18)  # USDC per WETH
+        assert row["pool.price"] == pytest.approx(np.full(2, price), rel=1e-9)
+        compared += 1
+    assert compared > BLOCKS // 2
