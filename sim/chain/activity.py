@@ -196,4 +196,3 @@ def _noise(rng, p, deadline, trader, deployer, router, swap_router, manager, poo
         return manager.functions.decreaseLiquidity((token_id, liquidity // 50, 0, 0,
                                                     deadline)), deployer  # fmt: skip
     return manager.functions.collect((token_id, deployer, 2**128 - 1, 2**128 - 1)), deployer
-
