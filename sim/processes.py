@@ -397,14 +397,27 @@ class HestonConfig(_PriceBase):
 
 
 class ReplayConfig(ConfigModel):
-    """Replay of a (timestamp, price) CSV; timestamps in seconds."""
+    """Replay of a recorded price: a (timestamp, price) CSV, or a pool or feed of a pulled
+    history folder at its block times (`sim.history`); timestamps in seconds."""
 
     kind: Literal["replay"] = "replay"
     """Process selector."""
-    path: str
+    path: str | None = None
     """CSV file with a header and columns timestamp,price; relative to the scenario file."""
+    source: str | None = None
+    """Folder of `ammlab data pull` (instead of `path`); relative to the scenario file."""
+    address: str | None = None
+    """With `source`: the pool or feed whose price is replayed (None: the folder's only one)."""
+    risky: str = "auto"
+    """With `source` and a pool: its risky token (token0, token1, a symbol or address)."""
     random_start: bool = False
     """Start each world at a uniformly random point of the record (wrapping around)."""
+
+    @model_validator(mode="after")
+    def _one_record(self):
+        if (self.path is None) == (self.source is None):
+            raise ValueError("give exactly one of 'path' (a CSV) or 'source' (a pulled folder)")
+        return self
 
 
 PriceConfig = Annotated[
