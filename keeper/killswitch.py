@@ -37,7 +37,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from keeper.journal import COMMANDS, Journal
+from keeper.journal import Journal
+from keeper.journal_records import COMMANDS
 from keeper.safety_config import KillSwitchLimits
 
 MODES = ("running", "reduce_only", "paused", "flatten")
