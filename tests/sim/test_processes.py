@@ -15,6 +15,7 @@ from sim.processes import (
     generate_merton,
     load_price_csv,
 )
+from sim.stats import mean_se
 from sim.streams import WorldStreams
 
 K = 4.0
@@ -22,9 +23,8 @@ CSV = Path(__file__).resolve().parents[2] / "scenarios" / "data" / "eth_usd_synt
 
 
 def _check(sample, theory):
-    sample = np.asarray(sample, dtype=float)
-    se = sample.std(ddof=1) / math.sqrt(sample.size)
-    assert abs(sample.mean() - theory) < K * se, (sample.mean(), se, theory)
+    mean, se = mean_se(sample)
+    assert abs(mean - theory) < K * se, (mean, se, theory)
 
 
 def test_streams_are_per_world_and_batch_independent():
