@@ -42,6 +42,7 @@ from sim.engine.context import AgentEnv, BlockContext
 from sim.engine.ledger import CROSS_WORLD_METRICS, KEEPER_METRICS
 from sim.learn.policy import Learned, check_model_book
 from sim.stats import CVAR_ALPHA, cvar_se, finite, std_se
+from sim.venues.cpmm.batch import get_amount_in
 from sim.venues.perp.venue import PerpVenue
 
 
@@ -366,9 +367,9 @@ class KeeperAgent:
         buy = order > 0
         q = np.abs(order)
         g = 1.0 - pool.fee_bps / 1e4
-        # Exact input for `q` out on the buy side (Uniswap V2 getAmountIn, in floats).
         ok = (order != 0) & np.where(buy, q < pool.x, True)
-        need = np.where(buy & ok, pool.y * q / (np.where(ok, pool.x - q, 1.0) * g), 0.0)
+        # Exact input for `q` out on the buy side (0 elsewhere, so no division by x - q <= 0).
+        need = get_amount_in(np.where(buy & ok, q, 0.0), pool.y, pool.x, pool.fee_bps)
         amount_in = np.where(buy, need, q)
         direction = np.where(ok, np.where(buy, 1, -1), 0)
         out = ctx.swap(self.name, self.cfg.venue, np.where(ok, amount_in, 0.0), direction)
