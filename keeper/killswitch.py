@@ -265,11 +265,6 @@ def order_allowed(mode: str, position: float, order: float) -> tuple[bool, str]:
     return False, f"{mode}: order {order:+.6g} would not reduce the position {position:+.6g}"
 
 
-def flatten_order(position: float) -> float:
-    """The order that brings the hedge position to zero."""
-    return -position
-
-
 class KillSwitch:
     """The kill switch of one running keeper, persisted in the journal."""
 
