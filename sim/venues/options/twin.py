@@ -417,21 +417,10 @@ class OptionsPool:
         board.strike_ids.append(strike_id)
         return strike_id
 
-    def transfer_ownership(self, sender: str, new_owner: str) -> None:
-        """`transferOwnership(new_owner)`."""
-        self._only_owner(sender)
-        if new_owner == ZERO_ADDRESS:
-            raise Revert("options: zero address")
-        self.owner = new_owner
-
     def set_hedger(self, sender: str, new_hedger: str) -> None:
         """`setHedger(new_hedger)`."""
         self._only_owner(sender)
         self.hedger = new_hedger
-
-    def set_max_oracle_delay(self, sender: str, max_oracle_delay: int) -> None:
-        self._only_owner(sender)
-        self._set_oracle_delay(max_oracle_delay)
 
     def set_iv_bounds(
         self, sender: str, min_base_iv: int, max_base_iv: int, min_skew: int, max_skew: int

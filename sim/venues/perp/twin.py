@@ -483,17 +483,6 @@ class PerpMarket:
         if sender != self.owner:
             raise Revert("perp: not owner")
 
-    def transfer_ownership(self, sender: str, new_owner: str) -> None:
-        self._only_owner(sender)
-        if new_owner == ZERO_ADDRESS:
-            raise Revert("perp: zero address")
-        self.owner = new_owner
-
-    def set_max_oracle_delay(self, sender: str, value: int) -> None:
-        self._only_owner(sender)
-        _check_oracle_delay(value)
-        self.params.max_oracle_delay = value
-
     # -- keeper ----------------------------------------------------------------------------
 
     def venue_state(self, timestamp: int) -> VenueState:
