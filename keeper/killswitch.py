@@ -52,7 +52,7 @@ class Observation:
     Attributes:
         now: seconds.
         equity: mark-to-market value of book and hedges, quote units.
-        oracle_ok: whether the oracle guards passed (`keeper.guards.oracle_sane`).
+        oracle_ok: whether the oracle guards (staleness, deviation) passed.
         oracle_reason: why not, when they failed.
         net_delta: book delta + hedge, base units.
         errors: names of tasks that raised an error since the last observation (one entry
