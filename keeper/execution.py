@@ -28,7 +28,8 @@ from typing import Any
 
 from keeper.config import KeeperConfig
 from keeper.guards import GuardInputs, run_guards
-from keeper.journal import Journal, intent_key
+from keeper.journal import Journal
+from keeper.journal_records import intent_key
 from keeper.killswitch import KillSwitch, order_allowed
 from keeper.reader import Addresses, MarketSnapshot, calldata
 from keeper.strategy import GWEI, LegPlan, Plan

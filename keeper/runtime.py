@@ -51,7 +51,9 @@ from keeper.guards import (
     current_cumulative,
     twap_price,
 )
-from keeper.journal import Intent, Journal, ReconcileReport, default_journal_path
+from keeper.journal import Journal, default_journal_path
+from keeper.journal_reconcile import ReconcileReport
+from keeper.journal_records import Intent
 from keeper.killswitch import KillSwitch, Observation
 from keeper.learned import LearnedInputs
 from keeper.logs import KeeperLog

@@ -65,7 +65,9 @@ from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
 from keeper.errors import KeeperError
-from keeper.journal import Attempt, Intent, Journal, ReconcileReport, SignedTx, settle
+from keeper.journal import Journal
+from keeper.journal_reconcile import ReconcileReport, settle
+from keeper.journal_records import Attempt, Intent, SignedTx
 from keeper.safety_config import TxLimits
 from sim.errors import ChainError
 

@@ -171,9 +171,3 @@ class BlockBuilder:
 
     def call(self, to: str, data: str, block: str = "latest") -> str:
         return self.rpc.one("eth_call", [{"to": to, "data": data}, block])
-
-    def call_many(self, calls: list[tuple[str, str]], block: str = "latest") -> list[str]:
-        """Several eth_calls (to, data) in one request."""
-        return self.rpc.many(
-            [("eth_call", [{"to": to, "data": data}, block]) for to, data in calls]
-        )

@@ -28,7 +28,6 @@ from sim.venues.options.twin import DEFAULT_CALL_CAP, OptionsParams
 from sim.venues.perp.twin import PerpParams
 
 FEED_DECIMALS = 8
-MAX_UINT = 2**256 - 1
 
 
 @dataclass(frozen=True)

@@ -331,14 +331,3 @@ class Engine:
         for v in VENUES:
             row.update(v.engine.sample(markets, ctx))
         return row
-
-
-def run_scenario(
-    scenario,
-    series_sink: SeriesSink | None = None,
-    progress: ProgressFn | None = None,
-    fused: bool | None = None,
-    hooks: EngineHooks | None = None,
-) -> RunResult:
-    """Convenience: `Engine(scenario, fused, hooks).run(series_sink, progress)`."""
-    return Engine(scenario, fused, hooks).run(series_sink, progress)

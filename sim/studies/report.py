@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from sim.errors import SimError
+from sim.stats import summarise_worlds
 
 DAY = 86400.0
 
@@ -260,14 +261,6 @@ def section_series(run: Path, summary: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def _per_world_stat(v: np.ndarray) -> dict[str, float]:
-    v = v[np.isfinite(v)]
-    if not v.size:
-        return {"mean": math.nan, "se": math.nan}
-    se = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else math.nan
-    return {"mean": float(v.mean()), "se": se}
-
-
 def lp_pnl_split(run: Path, summary: dict[str, Any]) -> dict[str, dict[str, dict]]:
     """Per pool: fees, −LVR, impermanent loss and LP vs hold (numeraire, mean ± SE), plus
     every keeper's hedge P&L.
@@ -292,8 +285,8 @@ def lp_pnl_split(run: Path, summary: dict[str, Any]) -> dict[str, dict[str, dict
             hold = 0.5 * pc.get("tvl", 0.0) * (worlds[f"{p}.price_ratio"].to_numpy() + 1.0)
             lp_minus_hold = worlds[f"{p}.lp_vs_hold"].to_numpy() * hold
             il = lp_minus_hold - worlds[f"{p}.fees"].to_numpy()
-            d["il"] = {**_per_world_stat(il), "unit": "numeraire"}
-            d["lp_vs_hold"] = {**_per_world_stat(lp_minus_hold), "unit": "numeraire"}
+            d["il"] = {**summarise_worlds(il), "unit": "numeraire"}
+            d["lp_vs_hold"] = {**summarise_worlds(lp_minus_hold), "unit": "numeraire"}
         out[p] = d
     for name, m in metrics.items():
         parts = name.split(".")

@@ -26,7 +26,8 @@ import vyper
 from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
 
-from keeper.journal import Journal, intent_key
+from keeper.journal import Journal
+from keeper.journal_records import intent_key
 from keeper.safety_config import TxLimits
 from keeper.txmanager import (
     AccountLockedError,

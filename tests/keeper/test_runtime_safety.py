@@ -15,7 +15,8 @@ import pytest
 import requests
 
 from keeper.config import load_keeper_config
-from keeper.journal import _MIGRATIONS, SCHEMA_VERSION, Journal, SignedTx
+from keeper.journal import Journal
+from keeper.journal_records import MIGRATIONS, SCHEMA_VERSION, SignedTx
 from keeper.killswitch import KillState, KillSwitch, escalate
 from keeper.runtime import is_outage, venue_names, without_venues
 from keeper.safety_config import KillSwitchLimits, TxLimits
@@ -60,7 +61,7 @@ def test_last_on_chain_is_the_highest_included_nonce_reverted_or_not(tmp_path):
 def test_a_v1_journal_is_migrated_with_its_history_kept(tmp_path):
     path = tmp_path / "old.sqlite"
     db = sqlite3.connect(path)
-    db.executescript(_MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+    db.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
     db.execute(
         "INSERT INTO intents (key, account, chain_id, kind, to_addr, data, value, notional,"
         " meta, status, created_at, updated_at) VALUES"

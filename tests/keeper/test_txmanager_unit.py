@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from eth_abi import encode
 
-from keeper.journal import Attempt
+from keeper.journal_records import Attempt
 from keeper.safety_config import TxLimits
 from keeper.txmanager import (
     GWEI,
