@@ -409,7 +409,8 @@ class KeeperAgent:
 
 def cross_world(columns: dict[str, np.ndarray]) -> dict[str, dict]:
     """Statistics across worlds of every keeper's P&L (NaN worlds left out): the standard
-    deviation with its normal-theory SE and CVaR 95 % with Hong and Liu's SE (`sim.stats`).
+    deviation with its delta-method SE (hedged P&L has fat tails: the normal-theory SE would
+    understate it) and CVaR 95 % with Hong and Liu's SE (`sim.stats`).
     """
     out: dict[str, dict] = {}
     for name, v in columns.items():
@@ -419,7 +420,7 @@ def cross_world(columns: dict[str, np.ndarray]) -> dict[str, dict]:
         n = x.size
         base = name[: -len(".pnl")]
         for key, (mean, se) in (
-            ("pnl_std", std_se(x, normal=True)),
+            ("pnl_std", std_se(x)),
             ("pnl_cvar95", cvar_se(x, CVAR_ALPHA)),
         ):
             unit, desc = CROSS_WORLD_METRICS[key]
