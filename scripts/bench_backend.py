@@ -28,7 +28,8 @@ import time
 from pathlib import Path
 
 from sim.chain import node as chainmod
-from sim.chain.backend import ChainSession, cut_scenario
+from sim.chain.backend import ChainSession
+from sim.run import cut_for_chain as cut_scenario
 from sim.scenario import load_scenario, scenario_from_dict
 
 
