@@ -37,6 +37,7 @@ chain's identity there; the keeper logs `rpc_restored` after that check).
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -129,6 +130,24 @@ def _transport_reason(err: BaseException) -> str | None:
     return None
 
 
+class _Provider(HTTPProvider):
+    """web3.py's HTTPProvider with a batch encoded by one `json.dumps` of the whole list.
+
+    web3.py 7.16 encodes each call of a batch on its own (`encode_rpc_request`: its JSON
+    encoder class and a bytes conversion per call) and joins them: ~5 µs a call here, 0.3 ms
+    for a batch of 60 (`scripts/bench_backend.py --client`), which a dense chain-backend block
+    pays twice. The calls a batch carries are plain JSON (hex strings, dicts, lists, bools),
+    so one standard `json.dumps` encodes the same request, with the provider's own ids."""
+
+    def encode_batch_rpc_request(self, batch: list[tuple[str, Any]]) -> bytes:
+        body = [
+            {"jsonrpc": "2.0", "method": method, "params": params or [],
+             "id": next(self.request_counter)}
+            for method, params in batch
+        ]  # fmt: skip
+        return json.dumps(body, separators=(",", ":")).encode()
+
+
 class Rpc:
     """JSON-RPC to the node at `url` (see the module docstring).
 
@@ -160,7 +179,7 @@ class Rpc:
         self.session = requests.Session()
         if is_loopback(url):
             self.session.trust_env = False  # no proxy lookup (see the module docstring)
-        self.provider = HTTPProvider(
+        self.provider = _Provider(
             url,
             request_kwargs={"timeout": timeout, "headers": HTTPProvider.get_request_headers()},
             session=self.session,
