@@ -20,7 +20,7 @@ there is no raw path.
 Errors, each one line naming the URL and the method:
 
 - `RpcRefused`: the node answered a JSON-RPC error (a revert, a bad nonce, an unknown
-  method). Never retried. In a batch, `many` raises it for the first failed call (naming its
+  method), whatever the HTTP status it came with. Never retried. In a batch, `many` raises it for the first failed call (naming its
   position) and `many_or_none` puts None in that call's place instead.
 - `RpcUnavailable`: no answer: connection refused or reset, a timeout, HTTP 5xx or 429, or a
   reply that is not JSON. Retried per the client's `Backoff` (exponential with jitter, on the
@@ -128,6 +128,19 @@ def _transport_reason(err: BaseException) -> str | None:
         name = type(err).__name__
         return f"{name}: {found.group(0).strip()}" if found else name
     return None
+
+
+def _json_rpc_error_body(err: BaseException) -> Any:
+    """The JSON-RPC answer inside an HTTP error response (some nodes and gateways send their
+    refusals with status 400), else None."""
+    response = getattr(err, "response", None)
+    if not isinstance(err, requests.HTTPError) or response is None:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) and "error" in body else None
 
 
 class _Provider(HTTPProvider):
@@ -303,6 +316,8 @@ class Rpc:
                 return send()
             except (requests.RequestException, ValueError) as err:
                 reason = _transport_reason(err)
+                if reason is None and (answer := _json_rpc_error_body(err)) is not None:
+                    return answer  # a node that says "no" with an HTTP 4xx status
                 if reason is None:
                     raise ChainError(
                         f"RPC {self.url} failed {what} ({type(err).__name__}: "

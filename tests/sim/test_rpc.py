@@ -76,6 +76,9 @@ class _Handler(BaseHTTPRequestHandler):
         if node.requests <= node.fail_first:
             status = node.fail_status
             data = b"<html>bad gateway</html>"
+            if status == 400:  # a refusal sent with an HTTP error status, as some gateways do
+                error = {"code": -32600, "message": "invalid request"}
+                data = json.dumps({"jsonrpc": "2.0", "id": None, "error": error}).encode()
         elif isinstance(body, list):
             replies = [node.answer(call) for call in body]
             data = json.dumps(replies[::-1] if node.reverse else replies).encode()
@@ -194,6 +197,17 @@ def test_a_client_error_status_is_not_retried():
             rpc.call("eth_chainId")
         assert not isinstance(err.value, RpcUnavailable | RpcRefused)
         assert server.requests == 1
+    finally:
+        server.stop()
+
+
+def test_a_refusal_sent_with_an_http_error_status_is_a_refusal():
+    server = FakeNode(fail_first=1, fail_status=400)
+    try:
+        rpc = Rpc(server.url, backoff=FAST)
+        with pytest.raises(RpcRefused, match="refused eth_chainId: invalid request"):
+            rpc.call("eth_chainId")
+        assert rpc.retries == 0 and rpc.call("eth_chainId") == "0x1"
     finally:
         server.stop()
 
