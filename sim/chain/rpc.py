@@ -12,16 +12,23 @@ request ids, batch replies sorted back into request order) over one keep-alive
 looking them up costs ~1 ms a request, 6 % of a dense chain-backend run. web3.py's own retry
 is off; retries are tenacity's, below.
 
-Throughput against the raw `requests` batch client this replaced, `scripts/bench_backend.py
---long 0` (parity at every block, median of 3 runs each, before and after back to back):
-see the README's chain-backend table; the difference was within the run-to-run noise, so
-there is no raw path.
+What web3.py costs, against the raw `requests` batch client this replaced (measured on the
+shared 2-core machine with other work running, load 3 to 7; it varies ±25 % between runs):
+- `scripts/bench_backend.py --long 0`, back to back with main at 0cd32ab, medians of the
+  runs' tx/s: dense blocks (62.6 tx) 2,438 before, 2,441 after (9 runs each); sparse blocks
+  (1 tx) 306 before, 298 after (4 runs each in ABBA order), 301 and 219 in 5 interleaved
+  pairs under heavier load. The batch path costs nothing measurable, so there is no raw path.
+- `--client 20` (same anvil, alternating): one call +57 µs over a bare post, a batch of 60
+  +82 µs (+414 µs with web3.py's own batch encoding, which `_Provider` replaces); under load 7,
+  +146 and +393 µs. A sparse block sends 2.6 requests, so it pays ~0.15 ms of web3.py's
+  per-request plumbing on ~3.3 ms.
 
 Errors, each one line naming the URL and the method:
 
 - `RpcRefused`: the node answered a JSON-RPC error (a revert, a bad nonce, an unknown
-  method), whatever the HTTP status it came with. Never retried. In a batch, `many` raises it for the first failed call (naming its
-  position) and `many_or_none` puts None in that call's place instead.
+  method), whatever the HTTP status it came with. Never retried. In a batch, `many` raises
+  it for the first failed call (naming its position) and `many_or_none` puts None in that
+  call's place instead.
 - `RpcUnavailable`: no answer: connection refused or reset, a timeout, HTTP 5xx or 429, or a
   reply that is not JSON. Retried per the client's `Backoff` (exponential with jitter, on the
   same session with its pooled sockets dropped, so a restarted node is reached again), then
