@@ -31,10 +31,11 @@ from keeper.guards import GuardInputs, run_guards
 from keeper.journal import Journal
 from keeper.journal_records import intent_key
 from keeper.killswitch import KillSwitch, order_allowed
-from keeper.reader import Addresses, MarketSnapshot, calldata
+from keeper.reader import Addresses, MarketSnapshot
 from keeper.strategy import GWEI, LegPlan, Plan
 from keeper.txmanager import SimulationRevert, TxError, TxManager
-from sim.chain.blockbuilder import RpcBatch
+from sim.chain.abi import decode, encode_call
+from sim.chain.rpc import Rpc
 
 MAX_UINT256 = 2**256 - 1
 SWAP_EXACT_IN = "swapExactTokensForTokens(address,address,uint256,uint256,address,uint256)"
@@ -45,17 +46,17 @@ MODIFY_POSITION = "modifyPosition(int256,uint256,uint256)"
 def leg_call(leg: LegPlan, addresses: Addresses) -> tuple[str, str]:
     """(to, calldata) of a leg."""
     if leg.kind == "perp":
-        return addresses.perp or "", calldata(
+        return addresses.perp or "", encode_call(
             MODIFY_POSITION, ["int256", "uint256", "uint256"],
             [leg.size_wei, leg.acceptable_price, leg.deadline],
         )  # fmt: skip
     args = ["address", "address", "uint256", "uint256", "address", "uint256"]
     if leg.size > 0:  # buy base: exact output, bounded input
-        data = calldata(SWAP_EXACT_OUT, args, [leg.pool, addresses.quote_token, leg.amount_out,
-                                                leg.amount_limit, addresses.keeper, leg.deadline])  # fmt: skip
+        data = encode_call(SWAP_EXACT_OUT, args, [leg.pool, addresses.quote_token, leg.amount_out,
+                                                   leg.amount_limit, addresses.keeper, leg.deadline])  # fmt: skip
     else:  # sell base: exact input, bounded output
-        data = calldata(SWAP_EXACT_IN, args, [leg.pool, addresses.base_token, leg.amount_in,
-                                               leg.amount_limit, addresses.keeper, leg.deadline])  # fmt: skip
+        data = encode_call(SWAP_EXACT_IN, args, [leg.pool, addresses.base_token, leg.amount_in,
+                                                  leg.amount_limit, addresses.keeper, leg.deadline])  # fmt: skip
     return addresses.router, data
 
 
@@ -105,7 +106,7 @@ class Executor:
         self.txm = txm
         self.reference_price = reference_price
         self.oracle_decimals = oracle_decimals
-        self.batch = RpcBatch(txm.chain.url if txm else "", timeout=30.0) if txm else None
+        self.batch = Rpc(txm.chain.url, timeout=30.0) if txm else None
 
     @property
     def live(self) -> bool:
@@ -118,13 +119,9 @@ class Executor:
         header, balance, rnd = self.batch.many([
             ("eth_getBlockByNumber", ["latest", False]),
             ("eth_getBalance", [a.keeper, "latest"]),
-            ("eth_call", [{"to": a.feed, "data": calldata("latestRoundData()")}, "latest"]),
+            ("eth_call", [{"to": a.feed, "data": encode_call("latestRoundData()")}, "latest"]),
         ])  # fmt: skip
-        from eth_abi import decode
-
-        _, answer, _, updated, _ = decode(
-            ["uint80", "int256", "uint256", "uint256", "uint80"], bytes.fromhex(rnd[2:])
-        )
+        _, answer, _, updated, _ = decode(["uint80", "int256", "uint256", "uint256", "uint80"], rnd)
         return Fresh(
             now=int(header["timestamp"], 16),
             base_fee_wei=int(header.get("baseFeePerGas") or "0x0", 16),
@@ -229,25 +226,24 @@ class Executor:
     def setup_calls(self, snap: MarketSnapshot) -> list[tuple[str, str, str, float]]:
         """(name, to, calldata, notional) of the set-up transactions still needed."""
         a = self.addresses
-        batch = self.batch or RpcBatch("")
         checks = [(a.base_token, a.router), (a.quote_token, a.router)]
         if a.perp and self.cfg.venues.perp.enabled:
             checks.append((a.quote_token, a.perp))
-        results = batch.many([
-            ("eth_call", [{"to": token, "data": calldata("allowance(address,address)",
+        results = self.batch.many([
+            ("eth_call", [{"to": token, "data": encode_call("allowance(address,address)",
              ["address", "address"], [a.keeper, spender])}, "latest"]) for token, spender in checks
         ]) if self.batch else ["0x0"] * len(checks)  # fmt: skip
         calls = []
         for (token, spender), allowance in zip(checks, results, strict=True):
             if int(allowance, 16) < 2**200:
-                calls.append((f"approve:{token}:{spender}", token, calldata(
+                calls.append((f"approve:{token}:{spender}", token, encode_call(
                     "approve(address,uint256)", ["address", "uint256"], [spender, MAX_UINT256]), 0.0))  # fmt: skip
         if a.perp and self.cfg.venues.perp.enabled and snap.perp is not None:
             want = int(self.cfg.venues.perp.margin_quote * 10**snap.quote_decimals)
             if snap.perp.margin < want // 2:
                 amount = min(want - snap.perp.margin, snap.keeper_quote)
                 if amount > 0:
-                    calls.append(("margin", a.perp, calldata("depositMargin(uint256)", ["uint256"],
+                    calls.append(("margin", a.perp, encode_call("depositMargin(uint256)", ["uint256"],
                                   [amount]), amount / 10**snap.quote_decimals))  # fmt: skip
         return calls
 

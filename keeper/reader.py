@@ -1,7 +1,7 @@
 """Read the market through standard interfaces, one batched round of eth_calls per tick.
 
-Interfaces read (function signatures, encoded with eth_abi, so any contract that speaks them
-works, a real mainnet pair or feed on a mainnet fork included):
+Interfaces read (function signatures, encoded with eth_abi through `sim.chain.abi`, so any
+contract that speaks them works, a real mainnet pair or feed on a mainnet fork included):
 
 - Uniswap V2 pair: `getReserves()`, `token0()`, `price0CumulativeLast()`,
   `price1CumulativeLast()`, `totalSupply()`, `balanceOf(lp account)`;
@@ -12,7 +12,7 @@ works, a real mainnet pair or feed on a mainnet fork included):
   `takerFeeBps()`, `maxFundingRate()`.
 
 Every call of a tick is pinned to one block number and sent in one JSON-RPC batch
-(`RpcBatch`) together with the block header and the keeper's ETH balance. The options pool's
+(`sim.chain.rpc`) together with the block header and the keeper's ETH balance. The options pool's
 board and strike ids are cached: when the live boards or a board's strikes changed since the
 last tick, one or two follow-up rounds fetch the new ones (rare; a listing is an admin act).
 
@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from eth_abi import decode, encode
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 
-from sim.chain.blockbuilder import RpcBatch
+from sim.chain.abi import decode, encode_call
+from sim.chain.rpc import Rpc
 from sim.decisions.book import OptionPositions
 from sim.errors import ChainError
 from sim.venues.options.twin import Board, Strike
@@ -38,16 +38,6 @@ from sim.venues.perp.twin import VenueState
 WAD = 10**18
 MAX_BOARDS = 8
 """The options pool's bound on live boards (`MAX_BOARDS` in OptionsPool.vy)."""
-
-
-def selector(signature: str) -> bytes:
-    return keccak(text=signature)[:4]
-
-
-def calldata(signature: str, types: list[str] | None = None, args: list[Any] | None = None) -> str:
-    """0x-hex calldata of `signature` with `args` ABI-encoded as `types`."""
-    body = encode(types, args) if types else b""
-    return "0x" + (selector(signature) + body).hex()
 
 
 @dataclass(frozen=True)
@@ -62,11 +52,11 @@ class Call:
     args: tuple[Any, ...] = ()
 
     def rpc(self, block: str) -> tuple[str, list]:
-        data = calldata(self.signature, list(self.types), list(self.args))
+        data = encode_call(self.signature, self.types, self.args)
         return "eth_call", [{"to": self.to, "data": data}, block]
 
     def decode(self, result: str) -> tuple:
-        return decode(list(self.out), bytes.fromhex(result[2:]))
+        return decode(self.out, result)
 
 
 # --------------------------------------------------------------------------- snapshot
@@ -243,7 +233,9 @@ class ChainReader:
     def __init__(self, url: str, addresses: Addresses, timeout: float = 30.0):
         self.url = url
         self.addresses = addresses
-        self.batch = RpcBatch(url, timeout=timeout)
+        self.batch = Rpc(url, timeout=timeout)
+        """The client; every round is one batched request (no retries: the runtime waits for
+        the node and re-checks the chain when it is lost)."""
         self._static: dict[str, Any] | None = None
         self._board_ids: tuple[int, ...] = ()
         self._strike_ids: dict[int, tuple[int, ...]] = {}
@@ -252,7 +244,7 @@ class ChainReader:
 
     def block_number(self) -> int:
         self.rounds += 1
-        return int(self.batch.one("eth_blockNumber"), 16)
+        return self.batch.block_number()
 
     # -- static facts, read once --------------------------------------------------------
 

@@ -91,6 +91,7 @@ def deploy_suite(url: str, spec: SuiteSpec | None = None) -> dict[str, Any]:
 
     builder = BlockBuilder.connect(url)
     try:
+        latest = builder.rpc.call("eth_getBlockByNumber", ["latest", False])
         made = Deployer(builder, deployer).create_all(
             [
                 (
@@ -127,7 +128,7 @@ def deploy_suite(url: str, spec: SuiteSpec | None = None) -> dict[str, Any]:
                     ),
                 ),
             ],  # fmt: skip
-            ts=int(builder.rpc.one("eth_getBlockByNumber", ["latest", False])["timestamp"], 16) + 1,
+            ts=int(latest["timestamp"], 16) + 1,
         )
     finally:
         # Back to a chain that mines each transaction as it comes, as forks and users expect.

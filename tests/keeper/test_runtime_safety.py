@@ -20,8 +20,9 @@ from keeper.journal_records import MIGRATIONS, SCHEMA_VERSION, SignedTx
 from keeper.killswitch import KillState, KillSwitch, escalate
 from keeper.runtime import is_outage, venue_names, without_venues
 from keeper.safety_config import KillSwitchLimits, TxLimits
-from keeper.txmanager import CHAOS_ENV, RpcClient, RpcUnavailable, TxError, chaos_stop
+from keeper.txmanager import CHAOS_ENV, TxError, chaos_stop, rpc_client
 from sim.chain import node as chainmod
+from sim.chain.rpc import RpcUnavailable
 from sim.errors import ChainError
 
 ACCOUNT = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
@@ -156,7 +157,7 @@ class _Answer(BaseHTTPRequestHandler):
 def test_the_first_answer_after_an_outage_runs_the_reconnect_hook_once():
     port = chainmod.free_port()
     limits = TxLimits(rpc_retry_budget_s=10, rpc_backoff_initial_s=0.05, rpc_backoff_max_s=0.2)
-    client = RpcClient(f"http://127.0.0.1:{port}", limits)
+    client = rpc_client(f"http://127.0.0.1:{port}", limits)
     seen: list[float] = []
 
     def hook(down_s: float) -> None:
