@@ -48,7 +48,6 @@ intent and kill -9 it there.
 
 from __future__ import annotations
 
-import fcntl
 import math
 import os
 import sys
@@ -59,12 +58,14 @@ from pathlib import Path
 
 from eth_account import Account
 from eth_utils import to_checksum_address
+from filelock import FileLock, Timeout
 
 from keeper.errors import KeeperError
 from keeper.journal import Journal
 from keeper.journal_reconcile import ReconcileReport, settle
 from keeper.journal_records import Attempt, Intent, SignedTx
 from keeper.safety_config import TxLimits
+from sim.atomic import atomic_write_text
 from sim.chain.abi import decode, selector
 from sim.chain.rpc import Backoff, Rpc, RpcRefused
 from sim.errors import ChainError
@@ -129,43 +130,39 @@ def revert_reason(err: RpcRefused) -> str:
 
 
 class AccountLock:
-    """An exclusive flock on `<home>/locks/<address>.lock`, holding the owner's pid.
-
-    The kernel drops the lock when its process dies (kill -9 included), so a crashed keeper
-    never leaves the account stuck.
-    """
+    """One process per keeper account: an exclusive OS lock on `<home>/locks/<address>.lock`
+    (filelock; the kernel drops it when its process dies, kill -9 included, so a crashed
+    keeper never leaves the account stuck), and the holder's pid in `<address>.pid` beside it
+    so a refusal can name it."""
 
     def __init__(self, home: str | os.PathLike, address: str):
         self.path = Path(home) / "locks" / f"{address.lower()}.lock"
+        self.pid_path = self.path.with_suffix(".pid")
         self.address = address
-        self._fd: int | None = None
+        self._lock = FileLock(self.path, timeout=0)
 
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
+            self._lock.acquire()
+        except Timeout:
+            try:
+                holder = self.pid_path.read_text().strip() or "unknown"
+            except OSError:
+                holder = "unknown"
             raise AccountLockedError(
                 f"account {self.address} is held by another keeper (pid {holder}, lock "
                 f"{self.path}): stop that keeper, or use another account"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        os.fsync(fd)
-        self._fd = fd
+        atomic_write_text(self.pid_path, f"{os.getpid()}\n")
 
     def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+        if self._lock.is_locked:
+            self._lock.release()
 
     @property
     def held(self) -> bool:
-        return self._fd is not None
+        return self._lock.is_locked
 
 
 # --------------------------------------------------------------------------- fees

@@ -289,7 +289,12 @@ class OptionsVenue:
         m["hedge_pnl"] = self.hedge_pnl(ctx)
         m["lp_pnl"] = m["nav_change"] + m["hedge_pnl"]
         m["lp_return"] = m["lp_pnl"] / nav0
-        m["delta"], m["gamma"], m["vega"], m["theta"] = g["delta"], g["gamma"], g["vega"], g["theta"]
+        m["delta"], m["gamma"], m["vega"], m["theta"] = (
+            g["delta"],
+            g["gamma"],
+            g["vega"],
+            g["theta"],
+        )
         m.update(self.board_greeks(ctx))
         m["utilisation"] = self.pool.utilisation()
         return {f"options.{self.name}.{k}": v for k, v in m.items()}
