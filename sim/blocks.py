@@ -37,6 +37,8 @@ class GasUnits(ConfigModel):
     """Gas units of adding liquidity."""
     burn: int = Field(120_000, ge=0)
     """Gas units of removing liquidity."""
+    collect: int = Field(80_000, ge=0)
+    """Gas units of collecting a V3 position's tokens (NonfungiblePositionManager `collect`)."""
     oracle_update: int = Field(80_000, ge=0)
     """Gas units of an oracle answer update."""
     perp_trade: int = Field(160_000, ge=0)
