@@ -65,7 +65,7 @@ def _arb_plan(ref, threshold, s, L, idx, nk, tks, tnet, g):
 
 class V3Arbitrageur:
     """Moves each V3 pool to the edge of its fee band around the reference price when that
-    pays gas (`sim.venues.univ3.batch.arb_w`), hedging at the reference price."""
+    pays gas (`sim.venues.univ3.kernels.arb_w`), hedging at the reference price."""
 
     priority = True
     config = V3ArbitrageurConfig
@@ -80,7 +80,7 @@ class V3Arbitrageur:
         self.pools = cfg.pools or pools
 
     def act(self, ctx: BlockContext) -> None:
-        cost = ctx.gas_cost("swap")
+        cost = ctx.gas_cost("v3_swap")
         paid = cost if self.cfg.pay_gas else 0.0 * cost
         threshold = self.cfg.min_profit + paid
         for name in self.pools:
@@ -164,7 +164,7 @@ class V3NoiseTrader:
         if refused.any():
             pool.refused(ctx, self.name, amount, direction, min_out, refused)
         pool.swap(ctx, self.name, amount, np.where(ok, direction, 0))
-        ctx.pay_gas(self.name, "swap", sent)
+        ctx.pay_gas(self.name, "v3_swap", sent)
 
 
 # --------------------------------------------------------------------------- cross-venue
@@ -182,7 +182,7 @@ class V3CrossArbitrageurConfig(ConfigModel):
     v3_pool: str = "v3pool"
     """The V3 pool (`v3_pools`)."""
     min_profit: float = Field(0.0, ge=0)
-    """Extra profit over the two swaps' gas required to trade, numeraire."""
+    """Extra profit over the two swaps' gas (`swap` + `v3_swap`) required, numeraire."""
 
     def refs(self) -> list[Ref]:
         msg = f"agent '{self.name}' uses unknown pool '{self.v2_pool}'"
@@ -278,7 +278,7 @@ class V3CrossArbitrageur:
         c = self.cfg
         v2 = ctx.pools[c.v2_pool]
         v3 = ctx.market(V3)[c.v3_pool]
-        threshold = 2.0 * ctx.gas_cost("swap") + c.min_profit
+        threshold = ctx.gas_cost("swap") + ctx.gas_cost("v3_swap") + c.min_profit
         d, target, a3, a2 = _cross_plan(
             v2.x, v2.y, 1.0 - v2.fee_bps / 1e4, threshold,
             v3.s, v3.L, v3.idx, v3.nk, v3.tks, v3.tnet, v3.g,
@@ -294,7 +294,7 @@ class V3CrossArbitrageur:
             got = ctx.swap(self.name, c.v2_pool, np.where(buy2, a2, 0.0), one, is_arb=True)
             v3.swap(ctx, self.name, got, -one, target, is_arb=True)
         ctx.pay_gas(self.name, "swap", d != 0)
-        ctx.pay_gas(self.name, "swap", d != 0)
+        ctx.pay_gas(self.name, "v3_swap", d != 0)
 
 
 # --------------------------------------------------------------------------- LPs
@@ -379,8 +379,8 @@ class V3LiquidityProvider:
                 mask = close & (oldest == k)
                 if mask.any():
                     self._close(ctx, pool, k, slot, mask)
-            ctx.pay_gas(self.name, "burn", close)
-            ctx.pay_gas(self.name, "collect", close)
+            ctx.pay_gas(self.name, "v3_burn", close)
+            ctx.pay_gas(self.name, "v3_collect", close)
         free = self.opened_at < 0
         opening &= free.any(axis=1)
         if opening.any():
@@ -390,7 +390,7 @@ class V3LiquidityProvider:
                 mask = opening & (first == k)
                 if mask.any():
                     self._open(ctx, pool, k, slot, mask, lower, upper)
-            ctx.pay_gas(self.name, "mint", opening)
+            ctx.pay_gas(self.name, "v3_mint", opening)
 
     def _range(self, pool) -> tuple[np.ndarray, np.ndarray]:
         """Canonical ticks of [P / (1 + width), P (1 + width)] around each world's pool price,

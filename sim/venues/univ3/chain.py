@@ -9,7 +9,8 @@ account approves the router and the manager for both tokens; the recorded setup 
 each pool through the factory, initialise it and mint the scenario's positions. Pools live at
 their CREATE2 addresses (the npm pool's init code hash is mainnet's, which the periphery
 assumes). State reads: each pool's slot0, liquidity, fee growth, observation 0, every tick and
-manager position the run touched, its token balances, and the manager's `positions(tokenId)`.
+manager position the run touched, its token balances, and the manager's `positions(tokenId)`
+of every token the run minted, through `contracts/V3PositionLens.vy` (zeros before the mint).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from sim.venues.univ3.v3math import UINT128_MAX
 
 CORE = "@uniswap/v3-core"
 PERIPHERY = "@uniswap/v3-periphery"
-FACTORY, ROUTER, MANAGER = "v3factory", "v3router", "v3npm"
+FACTORY, ROUTER, MANAGER, LENS = "v3factory", "v3router", "v3npm", "v3lens"
 """Layout labels of the singletons."""
 GAS = {
     "v3_create": 6_000_000,
@@ -92,6 +93,7 @@ class Univ3ChainPart(ChainPart):
                     PERIPHERY,
                 ),
             ),
+            (LENS, lambda a, code: code("V3PositionLens", [], [])),
         ]
 
     def setup_txs(self, layout: Layout, world: Any) -> list[Tx]:
@@ -172,10 +174,12 @@ class Univ3ChainPart(ChainPart):
                 out.append((token, calldata("balanceOf(address)", pool), [(f + field, 0)]))
         # positions(tokenId) words: nonce, operator, token0, token1, fee, tickLower, tickUpper,
         # liquidity, feeGrowthInside0LastX128, feeGrowthInside1LastX128, tokensOwed0, tokensOwed1
+        # (through the lens: zeros before the token exists, where the manager reverts)
         word = {k: i + 5 for i, k in enumerate(_MANAGED)}
+        lens = layout.contracts[LENS]
         for token_id in part.npm.positions:
             fields = [(f"v3npm.{token_id}.{k}", word[k], k in _SIGNED_MANAGED) for k in _MANAGED]
-            out.append((manager, calldata("positions(uint256)", token_id), fields))
+            out.append((lens, calldata("positions(address,uint256)", manager, token_id), fields))
         return out
 
 
