@@ -84,6 +84,46 @@ def make_v3_pools(sc: Any, ref: np.ndarray) -> dict[str, V3Batch]:
     return pools
 
 
+def v3_columns(pools: dict[str, V3Batch], led: Any, ref: np.ndarray) -> dict[str, np.ndarray]:
+    """Every pool's and scenario position's metric columns (module docstring), at the end of
+    a run whose accounting `led` (a `sim.engine.ledger.Ledger`) kept the time and blocks."""
+    days = led.seconds / DAY
+    per_day = np.where(days > 0, 1.0 / np.where(days > 0, days, 1.0), np.nan)
+    out: dict[str, np.ndarray] = {}
+    for name, pool in pools.items():
+        b = pool.book
+        head = f"v3.{name}."
+        out[head + "arb_profit_rate"] = b[:, B_ARBF] * per_day
+        out[head + "fee_rate"] = b[:, B_FEEF] * per_day
+        out[head + "arb_fee_rate"] = b[:, B_FEEARBF] * per_day
+        out[head + "lvr_rate"] = b[:, B_LVRF] * per_day
+        out[head + "lvr_arb_rate"] = b[:, B_LVRARBF] * per_day
+        out[head + "arb_block_frac"] = b[:, B_ARBBLK] / max(led.blocks, 1)
+        out[head + "arb_profit"] = b[:, B_ARB].copy()
+        out[head + "fees"] = b[:, B_FEES].copy()
+        out[head + "lvr"] = b[:, B_LVR].copy()
+        out[head + "volume"] = b[:, B_VOL].copy()
+        out[head + "n_trades"] = b[:, B_NTR].copy()
+        out[head + "price_ratio"] = ref / led.price0
+        x, y = pool.position_tokens(slice(None))
+        for j, pos in enumerate(pool.position_names):
+            a = pool.pacc[:, j]
+            value = x[:, j] * ref + y[:, j]
+            hold = a[:, P_HX] * ref + a[:, P_HY]
+            earned = a[:, P_EARN0] * ref + a[:, P_EARN1]
+            h = f"{head}{pos}."
+            out[h + "fees"] = a[:, P_FEEV].copy()
+            out[h + "lvr"] = a[:, P_LVR].copy()
+            out[h + "fee_rate"] = a[:, P_FEEF] * per_day
+            out[h + "lvr_rate"] = a[:, P_LVRF] * per_day
+            out[h + "il"] = value / hold - 1.0
+            out[h + "lp_vs_hold"] = (value + earned) / hold - 1.0
+            seconds = np.where(led.seconds > 0, led.seconds, np.nan)
+            out[h + "time_in_range"] = a[:, P_TIN] / seconds
+            out[h + "value"] = value
+    return out
+
+
 class Univ3Side(EngineSide):
     """Builds the V3 pools (factory "v3_pools": `make_v3_pools(sc, ref)`); each block, before
     the agents, starts the pools' accounting with the ledger's and credits time in range."""
@@ -101,42 +141,7 @@ class Univ3Side(EngineSide):
             pool.new_block(ctx.dt, ctx.ledger.active)
 
     def world_columns(self, markets, ctx) -> dict[str, np.ndarray]:
-        led = ctx.ledger
-        days = led.seconds / DAY
-        per_day = np.where(days > 0, 1.0 / np.where(days > 0, days, 1.0), np.nan)
-        ref = ctx.ref
-        out: dict[str, np.ndarray] = {}
-        for name, pool in markets["v3_pools"].items():
-            b = pool.book
-            head = f"v3.{name}."
-            out[head + "arb_profit_rate"] = b[:, B_ARBF] * per_day
-            out[head + "fee_rate"] = b[:, B_FEEF] * per_day
-            out[head + "arb_fee_rate"] = b[:, B_FEEARBF] * per_day
-            out[head + "lvr_rate"] = b[:, B_LVRF] * per_day
-            out[head + "lvr_arb_rate"] = b[:, B_LVRARBF] * per_day
-            out[head + "arb_block_frac"] = b[:, B_ARBBLK] / max(led.blocks, 1)
-            out[head + "arb_profit"] = b[:, B_ARB].copy()
-            out[head + "fees"] = b[:, B_FEES].copy()
-            out[head + "lvr"] = b[:, B_LVR].copy()
-            out[head + "volume"] = b[:, B_VOL].copy()
-            out[head + "n_trades"] = b[:, B_NTR].copy()
-            x, y = pool.position_tokens(slice(None))
-            for j, pos in enumerate(pool.position_names):
-                a = pool.pacc[:, j]
-                value = x[:, j] * ref + y[:, j]
-                hold = a[:, P_HX] * ref + a[:, P_HY]
-                earned = a[:, P_EARN0] * ref + a[:, P_EARN1]
-                h = f"{head}{pos}."
-                out[h + "fees"] = a[:, P_FEEV].copy()
-                out[h + "lvr"] = a[:, P_LVR].copy()
-                out[h + "fee_rate"] = a[:, P_FEEF] * per_day
-                out[h + "lvr_rate"] = a[:, P_LVRF] * per_day
-                out[h + "il"] = value / hold - 1.0
-                out[h + "lp_vs_hold"] = (value + earned) / hold - 1.0
-                seconds = np.where(led.seconds > 0, led.seconds, np.nan)
-                out[h + "time_in_range"] = a[:, P_TIN] / seconds
-                out[h + "value"] = value
-        return out
+        return v3_columns(markets["v3_pools"], ctx.ledger, ctx.ref)
 
     def sample(self, markets, ctx) -> dict[str, np.ndarray]:
         row: dict[str, np.ndarray] = {}

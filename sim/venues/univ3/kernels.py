@@ -78,11 +78,12 @@ def tick_at_sqrt(s, sqrt_ps):
 @njit(cache=True, inline="always")
 def position_tokens(L, sa, sb, s):
     """(x, y) held by liquidity L on [sa, sb) at sqrt price s."""
+    # Grouped as `tokens_per_liquidity` (numpy) groups them, so both give the same bits.
     if s <= sa:
-        return L * (sb - sa) / (sa * sb), 0.0
+        return L * ((sb - sa) / (sa * sb)), 0.0
     if s >= sb:
         return 0.0, L * (sb - sa)
-    return L * (sb - s) / (s * sb), L * (s - sa)
+    return L * ((sb - s) / (s * sb)), L * (s - sa)
 
 
 @njit(cache=True)
@@ -95,7 +96,7 @@ def _active_liquidity(w, tick, pl, pu, pL):
     return total
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def plan_to(w, target, s, L, idx, nk, tks, tnet, g):
     """Gross input and output of a swap from the current price to sqrt price `target`,
     segment by segment over the initialised ticks, without touching the pool.
@@ -134,7 +135,7 @@ def plan_to(w, target, s, L, idx, nk, tks, tnet, g):
     return ain, aout
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def arb_w(w, ref, threshold, s, L, idx, nk, tks, tnet, g):
     """The CEX-DEX arbitrageur's trade in world w, in closed form per tick segment.
 
@@ -162,7 +163,7 @@ def arb_w(w, ref, threshold, s, L, idx, nk, tks, tnet, g):
     return 0.0, 0, 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def walk(w, amount, up, limit, s, L, idx, nk, tks, tnet, g):
     """The swap loop of an exact-input swap in world w, without touching the pool: `amount`
     (gross, fee included) of the numeraire when `up` (the price rises), else of the risky
@@ -237,7 +238,7 @@ def walk(w, amount, up, limit, s, L, idx, nk, tks, tnet, g):
     return used, out, sw, i, lw, growth, crossed, crossed_down
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def swap_w(w, amount, up, limit, s, L, tick, idx, fg, nk, tk, tks, tnet, pl, pu, pL, g, sqps):
     """`walk`, then write its result into the pool (price, tick, liquidity, fee growth).
 
@@ -260,7 +261,7 @@ def swap_w(w, amount, up, limit, s, L, tick, idx, fg, nk, tk, tks, tnet, pl, pu,
     return used, out
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def book_trade(w, up, used, out, s0, s1, ref, f, g, active, is_arb, psa, psb, pL, pacc, book):
     """Book one trade from sqrt price s0 to s1 on every position and on the pool; returns the
     trader's P&L at the reference price (see the module docstring)."""
