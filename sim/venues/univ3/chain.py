@@ -4,8 +4,9 @@ NonfungiblePositionManager, deployed from their npm artifacts as shipped.
 
 Creations: the factory, the SwapRouter(factory, WETH9) and the NonfungiblePositionManager
 (factory, WETH9, token descriptor); the run's risky token stands in for WETH9 (no ETH path is
-used) and the factory's address for the token descriptor (no tokenURI is read). Setup: every
-account approves the router and the manager for both tokens; the recorded setup actions create
+used) and the factory's address for the token descriptor (no tokenURI is read). Setup: the
+swapping agents approve the router and the LPs (agents and each pool's LP account) the manager
+for both tokens; the recorded setup actions create
 each pool through the factory, initialise it and mint the scenario's positions. Pools live at
 their CREATE2 addresses (the npm pool's init code hash is mainnet's, which the periphery
 assumes). State reads: each pool's slot0, liquidity, fee growth, observation 0, every tick and
@@ -35,7 +36,13 @@ from sim.venues.base import (
     Read,
     Tx,
 )
-from sim.venues.univ3.exact import _MANAGED, _OBSERVATION, _POSITION, _SLOT0, _TICK
+from sim.venues.univ3.agents import (
+    V3ArbitrageurConfig,
+    V3CrossArbitrageurConfig,
+    V3LPConfig,
+    V3NoiseTraderConfig,
+)
+from sim.venues.univ3.exact import _MANAGED, _OBSERVATION, _POSITION, _SLOT0, _TICK, lp_account
 from sim.venues.univ3.twin import position_key
 from sim.venues.univ3.v3math import UINT128_MAX
 
@@ -52,6 +59,8 @@ GAS = {
     "v3_collect": 300_000,
 }
 """Gas limit per action kind (actual use is in the receipts)."""
+_SWAPPERS = (V3ArbitrageurConfig, V3NoiseTraderConfig, V3CrossArbitrageurConfig)
+"""Agent kinds that swap through the SwapRouter."""
 _SIGNED_TICK = {"liquidityNet", "tickCumulativeOutside"}
 _SIGNED_MANAGED = {"tickLower", "tickUpper"}
 
@@ -97,10 +106,15 @@ class Univ3ChainPart(ChainPart):
         ]
 
     def setup_txs(self, layout: Layout, world: Any) -> list[Tx]:
+        # Only the accounts that use them approve the router and the manager: a dense
+        # scenario's setup block must stay under the block gas limit.
+        swappers = [a.name for a in self.sc.agents if isinstance(a, _SWAPPERS)]
+        minters = [a.name for a in self.sc.agents if isinstance(a, V3LPConfig)]
+        minters += [lp_account(p.name) for p in self.sc.v3_pools]
         txs: list[Tx] = []
-        for spender in (layout.contracts[ROUTER], layout.contracts[MANAGER]):
-            approve = calldata("approve(address,uint256)", spender, MAX_UINT)
-            for name in world.accounts:
+        for spender, names in ((ROUTER, swappers), (MANAGER, minters)):
+            approve = calldata("approve(address,uint256)", layout.contracts[spender], MAX_UINT)
+            for name in names:
                 for tok in (RISKY, NUMERAIRE):
                     txs.append((layout.agents[name], layout.tokens[tok], approve, SETUP_GAS))
         return txs
