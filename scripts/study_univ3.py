@@ -4,6 +4,7 @@ parity at every block) beside the fast engine's value for that world, and gas pe
 the genuine V3 periphery beside the constant-product pool's router.
 
 Usage: python scripts/study_univ3.py [--worlds 2000] [--chain-blocks 7200] [--gas-blocks 300]
+       python scripts/study_univ3.py --theory   # the statistical checks' measured values
 
 A script, not a test: it prints figures and asserts nothing (a parity failure is printed).
 """
@@ -20,9 +21,20 @@ import numpy as np
 
 from sim.chain.backend import run_on_chain
 from sim.chain.node import private_anvil
-from sim.engine.core import Engine
+from sim.engine.core import Engine, EngineHooks
 from sim.run import cut_for_chain
 from sim.scenario import load_scenario, scenario_from_dict
+from sim.studies.univ3_theory import (
+    S0,
+    SIG_DAY,
+    expected_lvr_rate,
+    mmr_theory,
+    theory_scenario,
+    tick_bounds,
+    zero_fee,
+)
+from sim.venues.univ3.config import width_ticks
+from sim.venues.univ3.engine import make_v3_pools
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "univ3.yaml"
@@ -141,7 +153,7 @@ def reference_row(url: str, blocks: int | None = None) -> str:
 
 def gas_table(url: str, blocks: int) -> list[str]:
     """Gas per action kind on one chain run of the scenario with busy LPs on both pools."""
-    sc = load_scenario(SCENARIO, ["agents.5.open_rate=400", "agents.5.close_rate=400"])
+    sc = load_scenario(SCENARIO, ["agents.6.open_rate=400", "agents.6.close_rate=400"])
     data = sc.model_dump(mode="json")
     data["agents"].append(
         {"kind": "lp", "name": "v2lp", "pool": "v2", "deposit_rate": 400, "withdraw_rate": 400}
@@ -178,13 +190,56 @@ def gas_table(url: str, blocks: int) -> list[str]:
     return lines
 
 
+def theory_table() -> list[str]:
+    """The statistical tests' checks (tests/sim/test_univ3_theory.py), measured and theory."""
+    positions = [
+        {"name": "full", "full_range": True, "value": 1e7},
+        {"name": "w10", "width": 0.10, "value": 2e6},
+        {"name": "w3", "width": 0.03, "value": 2e6},
+    ]
+    hooks = EngineHooks(factories={"v3_pools": zero_fee(make_v3_pools)})
+    w = Engine(scenario_from_dict(theory_scenario(positions)), hooks=hooks).run().worlds
+    lines = [
+        "| check | measured | theory |",
+        "|---|---|---|",
+        f"| LVR of the full range, zero fee, arbitrage every block (per day, fraction of "
+        f"value) | {_ms(w['v3.v3.full.lvr_rate'], '{:.6e}')} | σ²/8 = {SIG_DAY**2 / 8:.6e} |",
+    ]
+    for name, width in (("w10", 0.10), ("w3", 0.03)):
+        pa, pb = tick_bounds(*width_ticks(S0, width, 10))
+        lines.append(
+            f"| LVR of a ±{width:.0%} position, zero fee | "
+            f"{_ms(w[f'v3.v3.{name}.lvr_rate'], '{:.6e}')} | "
+            f"{expected_lvr_rate(pa, pb, 7200):.6e} = E[σ²√P / (4(2√P − √Pa − P/√Pb))] |"
+        )
+    for fee in (500, 3000):
+        p_trade, arb = mmr_theory(fee)
+        sc = theory_scenario(
+            [{"name": "full", "full_range": True, "value": 2e7}], fee=fee, poisson=True,
+            paths=3000, n_blocks=14_400, warmup=3000,
+        )  # fmt: skip
+        w = Engine(scenario_from_dict(sc)).run().worlds
+        lines += [
+            f"| full range, fee {fee / 100:g} bp, Poisson 12 s blocks: fraction of blocks with "
+            f"an arbitrage | {_ms(w['v3.v3.arb_block_frac'], '{:.6f}')} | {p_trade:.6f} |",
+            f"| ... arbitrage profit rate | {_ms(w['v3.v3.arb_profit_rate'], '{:.6e}')} | "
+            f"{arb:.6e} |",
+        ]
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worlds", type=int, default=2000)
     parser.add_argument("--chain-blocks", type=int, default=7200)
     parser.add_argument("--gas-blocks", type=int, default=300)
+    parser.add_argument("--theory", action="store_true", help="only the theory checks' table")
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs\n")
+    if args.theory:
+        for line in theory_table():
+            print(line)
+        return
     for line in fast_table(args.worlds):
         print(line)
     print()

@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIV3 = ROOT / "scenarios" / "univ3.yaml"
-BUSY_LP = ["agents.5.open_rate=400", "agents.5.close_rate=400"]
+BUSY_LP = ["agents.6.open_rate=400", "agents.6.close_rate=400"]
 """The range LP opens and closes a position every ~3.6 minutes, so a short run holds many."""
 
 
@@ -55,7 +55,7 @@ def test_univ3_scenario_matches_the_chain_at_every_block(v3_anvil, tmp_path):
         assert kinds[kind] > 0, kinds
     assert {"v3_swap", "v3_mint", "v3_decrease", "v3_collect"} <= set(rep.gas_summary())
     senders = {a.get("agent") for r in run.records for a in r.actions}
-    assert {"arb", "arb3", "noise2", "noise3", "lp"} <= senders
+    assert {"arb", "arb3", "noise2", "noise3", "sandwich3", "lp"} <= senders
     # The ranges the LP opened are compared: ticks and positions beyond the scenario's.
     state = run.records[-1].state
     ticks = {k.split(".")[3] for k in state if k.startswith("v3.v3.tick.")}

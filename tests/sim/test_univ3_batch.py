@@ -16,7 +16,9 @@ import math
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from sim.cli.run import sim_group
 from sim.errors import ConfigError, Revert
 from sim.scenario import scenario_from_dict
 from sim.venues.univ3.batch import V3Batch
@@ -282,3 +284,24 @@ def test_twin_refuses_what_the_config_refuses():
     for lower, upper in ((10, 10), (-887280, 0)):
         with pytest.raises(Revert):
             pool.mint(OWNER, lower, upper, 10**18, T0)
+
+
+def test_bad_scenario_file_fails_in_one_line_and_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "pools: []\n"
+        "v3_pools:\n"
+        "  - name: v3\n"
+        "    fee: 3000\n"
+        "    positions:\n"
+        "      - {name: narrow, tick_lower: -196_310, tick_upper: -195_780}\n"
+        "agents: [{kind: v3_arbitrageur}]\n"
+    )
+    out = tmp_path / "out"
+    res = CliRunner().invoke(sim_group, ["run", str(bad), "--out", str(out), "--no-progress"])
+    assert res.exit_code != 0
+    lines = [line for line in res.output.splitlines() if line.strip()]
+    assert len(lines) == 1, res.output
+    assert "v3_pools.0" in lines[0] and "positions.narrow.tick_lower" in lines[0]
+    assert "multiples of 60 in [-887220, 887220]" in lines[0]
+    assert not out.exists()

@@ -39,78 +39,33 @@ import pytest
 
 from sim.engine.core import Engine, EngineHooks
 from sim.scenario import scenario_from_dict
+from sim.studies.univ3_theory import (
+    S0,
+    SIG_DAY,
+    expected_lvr_rate,
+    mmr_theory,
+    theory_scenario,
+    tick_bounds,
+    zero_fee,
+)
 from sim.venues.univ3.config import PRICE_SCALE, usable_ticks, width_ticks
 from sim.venues.univ3.engine import make_v3_pools
 
 K = 4.0  # standard errors
-SIG_DAY = 0.05
-SIG = SIG_DAY * math.sqrt(365.0)  # annualised
-S0 = 2000.0
-DT_DAY = 12.0 / 86400
 LO, HI = usable_ticks(10)
 FULL_RANGE_BOUND = math.sqrt(S0 / (PRICE_SCALE * 1.0001**HI)) + math.sqrt(
     PRICE_SCALE * 1.0001**LO / S0
 )
+ZERO_FEE = EngineHooks(factories={"v3_pools": zero_fee(make_v3_pools)})
 
 
 def _scenario(positions, fee=500, **kw):
-    data = {
-        "seed": kw.pop("seed", 11),
-        "paths": kw.pop("paths", 2000),
-        "price": {"kind": "gbm", "s0": S0, "sigma": kw.pop("sigma", SIG),
-                  "mu": kw.pop("mu", SIG**2 / 2)},
-        "blocks": {"n_blocks": kw.pop("n_blocks", 7200), "block_time": 12.0,
-                   "poisson": kw.pop("poisson", False)},
-        "pools": [],
-        "v3_pools": [{"name": "v3", "fee": fee, "positions": positions,
-                      "price_offset_bps": kw.pop("offset", 0.0)}],
-        "agents": [{"kind": "v3_arbitrageur", "name": "arb", "pay_gas": False}],
-        "metrics": {"warmup_blocks": kw.pop("warmup", 0)},
-    }  # fmt: skip
-    assert not kw
-    return scenario_from_dict(data)
-
-
-def _zero_fee(sc, ref):
-    """The scenario's pools with no fee: the factory has no zero tier, the float pool does."""
-    pools = make_v3_pools(sc, ref)
-    for p in pools.values():
-        p.fee, p.f, p.g = 0, 0.0, 1.0
-    return pools
-
-
-ZERO_FEE = EngineHooks(factories={"v3_pools": _zero_fee})
+    return scenario_from_dict(theory_scenario(positions, fee, **kw))
 
 
 def _mean_se(v):
     v = np.asarray(v, dtype=float)
     return v.mean(), v.std(ddof=1) / math.sqrt(v.size)
-
-
-def _lvr_per_value(p, pa, pb):
-    """LVR / V per unit time over sigma^2 for a position on [pa, pb] (module docstring)."""
-    inside = (p > pa) & (p < pb)
-    sp = np.sqrt(p)
-    v = 2 * sp - math.sqrt(pa) - p / math.sqrt(pb)
-    return np.where(inside, sp / (4 * np.where(inside, v, 1.0)), 0.0)
-
-
-def _expected_lvr_rate(pa, pb, n_blocks, every=10):
-    """Time average over the run of E[LVR/V (P_t)], per day: log P_t ~ N(log S0, sigma^2 t)
-    on a fine grid of z, at every `every`-th block's starting time."""
-    z = np.linspace(-9.0, 9.0, 6001)
-    w = np.exp(-0.5 * z * z)
-    w /= w.sum()
-    t = np.arange(0, n_blocks, every) * DT_DAY
-    rates = []
-    for ti in t:
-        p = S0 * np.exp(SIG_DAY * math.sqrt(ti) * z)
-        rates.append(float((_lvr_per_value(p, pa, pb) * w).sum()))
-    return SIG_DAY**2 * float(np.mean(rates))
-
-
-def _bounds(lower, upper):
-    return PRICE_SCALE * 1.0001**lower, PRICE_SCALE * 1.0001**upper
 
 
 @pytest.mark.statistical
@@ -128,8 +83,8 @@ def test_zero_fee_lvr_of_full_range_and_concentrated_positions():
     # Concentrated: sigma^2 sqrt(P) / (4 (2 sqrt(P) - sqrt(Pa) - P / sqrt(Pb))) over the
     # law of P_t (in range) and 0 outside.
     for name, width in (("w10", 0.10), ("w3", 0.03)):
-        pa, pb = _bounds(*width_ticks(S0, width, 10))
-        theory = _expected_lvr_rate(pa, pb, 7200)
+        pa, pb = tick_bounds(*width_ticks(S0, width, 10))
+        theory = expected_lvr_rate(pa, pb, 7200)
         m, se = _mean_se(w[f"v3.v3.{name}.lvr_rate"])
         assert abs(m - theory) < K * se, (name, m, se, theory)
         # ... which is well above the full range's, as the theory says (about 1 / width).
@@ -139,18 +94,10 @@ def test_zero_fee_lvr_of_full_range_and_concentrated_positions():
     assert np.all(w["v3.v3.arb_block_frac"] == 1.0)
 
 
-def _mmr_theory(fee_pips):
-    gamma = -math.log(1 - fee_pips / 1e6)
-    lam = 1 / DT_DAY
-    p_trade = 1 / (1 + gamma / (SIG_DAY * math.sqrt(DT_DAY / 2)))
-    arb = SIG_DAY**2 / 8 * p_trade * math.exp(gamma / 2) / (1 - SIG_DAY**2 / (8 * lam))
-    return p_trade, arb / math.cosh(gamma / 2)
-
-
 @pytest.mark.statistical
 @pytest.mark.parametrize("fee", [500, 3000])
 def test_full_range_fees_poisson_blocks_trade_probability_and_profit(fee):
-    p_trade, arb = _mmr_theory(fee)
+    p_trade, arb = mmr_theory(fee)
     sc = _scenario(
         [{"name": "full", "full_range": True, "value": 2e7}], fee=fee, poisson=True,
         paths=3000, n_blocks=14_400, warmup=3000,
@@ -211,11 +158,11 @@ def test_impermanent_loss_and_time_in_range_closed_forms():
     assert np.ptp(r) > 0.1  # the check spans a real range of price moves
     for pos in POSITIONS:
         if pos.get("full_range"):
-            pa, pb = _bounds(LO, HI)
+            pa, pb = tick_bounds(LO, HI)
         elif "width" in pos:
-            pa, pb = _bounds(*width_ticks(S0, pos["width"], 10))
+            pa, pb = tick_bounds(*width_ticks(S0, pos["width"], 10))
         else:
-            pa, pb = _bounds(pos["tick_lower"], pos["tick_upper"])
+            pa, pb = tick_bounds(pos["tick_lower"], pos["tick_upper"])
         hold_x, hold_y = _tokens(S0, pa, pb)
         p_end = S0 * r
         x, y = _tokens(p_end, pa, pb)

@@ -1,5 +1,6 @@
-"""Agents that trade Uniswap V3 pools: the CEX-DEX arbitrageur, noise traders, the cross-venue
-arbitrageur between a constant-product (V2) pool and a V3 pool, and LPs that open ranges.
+"""Agents that trade Uniswap V3 pools: the CEX-DEX arbitrageur, noise traders, sandwich bots on
+their orders, the cross-venue arbitrageur between a constant-product (V2) pool and a V3 pool,
+and LPs that open ranges.
 
 Each acts on the whole batch of worlds, as the generic agents do on constant-product pools
 (`sim.agents`); they trade a pool through `V3Batch.swap(ctx, agent, ...)`, which the exact world
@@ -9,6 +10,7 @@ replaces with swaps through the genuine SwapRouter on the integer twin.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -21,7 +23,7 @@ from sim.engine.context import AgentEnv, BlockContext
 from sim.streams import WorldStreams
 from sim.venues.univ3.batch import tokens_per_liquidity
 from sim.venues.univ3.config import LN_TICK, usable_ticks
-from sim.venues.univ3.kernels import P_FEEV, P_LVR, arb_w, plan_to
+from sim.venues.univ3.kernels import P_FEEV, P_LVR, S_MAX, S_MIN, arb_w, plan_to, walk_from
 
 V3 = "v3_pools"
 
@@ -135,29 +137,31 @@ class V3NoiseTrader:
         self.cfg = cfg
         self.name = cfg.name
         self.streams = streams
-        self.order: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.order: V3Order | None = None
 
     def submit(self, ctx: BlockContext) -> None:
         """Draw this block's orders (before any agent trades: the limit is the pre-block
-        mid price)."""
+        mid price) and show them in the pool's mempool, where a sandwich bot may see them."""
         c = self.cfg
         pool = ctx.market(V3)[c.pool]
         st = self.streams
         keep = pool.g * (1.0 - c.slippage_bps / 1e4)
         mid = pool.price()
         # The kernel (the V2 noise trader's, same draws) reads the mid price only as y / x.
-        direction, amount, min_out, _notional = _noise_orders(
+        direction, amount, min_out, notional = _noise_orders(
             st.state, st.spare, st.has_spare, c.rate_per_block, c.size_median, c.size_sigma,
             c.p_buy, keep, np.ones_like(mid), mid, ctx.ref,
         )  # fmt: skip
-        self.order = (direction, amount, min_out)
+        self.order = V3Order(direction, amount, min_out, notional)
+        pool.mempool.append(self.order)
 
     def act(self, ctx: BlockContext) -> None:
-        if self.order is None:
+        order = self.order
+        if order is None:
             return
-        direction, amount, min_out = self.order
         self.order = None
         pool = ctx.market(V3)[self.cfg.pool]
+        direction, amount, min_out = order.direction, order.amount, order.min_out
         sent = direction != 0
         ok = sent & (pool.quote(amount, direction) >= min_out)
         refused = sent & ~ok
@@ -165,6 +169,123 @@ class V3NoiseTrader:
             pool.refused(ctx, self.name, amount, direction, min_out, refused)
         pool.swap(ctx, self.name, amount, np.where(ok, direction, 0))
         ctx.pay_gas(self.name, "v3_swap", sent)
+        order.done = True
+        for backrun in order.backruns:
+            backrun(ctx)
+
+
+@dataclass
+class V3Order:
+    """A noise trader's pending swaps on a V3 pool this block, one per world (direction 0:
+    none): exact input `amount`, at least `min_out` out, worth `notional` numeraire."""
+
+    direction: np.ndarray
+    amount: np.ndarray
+    min_out: np.ndarray
+    notional: np.ndarray
+    done: bool = False
+    backruns: list = field(default_factory=list)
+    """Calls `backrun(ctx)` made right after the order executes (a sandwich's second leg)."""
+
+
+# --------------------------------------------------------------------------- sandwich
+
+
+class V3SandwichConfig(ConfigModel):
+    """Sandwich attacker on large pending V3 noise orders."""
+
+    kind: Literal["v3_sandwich"] = "v3_sandwich"
+    """Agent selector."""
+    name: str = "v3sandwich"
+    """Agent name."""
+    pool: str = "v3pool"
+    """V3 pool watched."""
+    min_victim: float = Field(20_000.0, ge=0)
+    """Smallest victim order attacked, numeraire."""
+
+    def refs(self) -> list[Ref]:
+        return [_ref(self.name, self.pool)]
+
+
+@njit(cache=True)
+def _sandwich_w(w, d, v, min_out, ref, gas2, s, L, idx, nk, tks, tnet, g):
+    """The largest front-run (same token as the victim's input) that keeps the victim inside
+    its limit, by bisection over [0, 10 v] on the pool's own swap loop from the states the
+    earlier legs leave; 0 unless front-run, victim and back-run together pay `gas2`."""
+    up = d > 0
+    limit = S_MAX if up else S_MIN
+    back_limit = S_MIN if up else S_MAX
+    lo, hi = 0.0, 10.0 * v
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        r1 = walk_from(w, s[w], L[w], idx[w], mid, up, limit, nk, tks, tnet, g)
+        r2 = walk_from(w, r1[2], r1[4], r1[3], v, up, limit, nk, tks, tnet, g)
+        if r2[1] >= min_out:
+            lo = mid
+        else:
+            hi = mid
+    if lo <= 0.0:
+        return 0.0
+    r1 = walk_from(w, s[w], L[w], idx[w], lo, up, limit, nk, tks, tnet, g)
+    r2 = walk_from(w, r1[2], r1[4], r1[3], v, up, limit, nk, tks, tnet, g)
+    r3 = walk_from(w, r2[2], r2[4], r2[3], r1[1], not up, back_limit, nk, tks, tnet, g)
+    gain = r3[1] - r1[0]
+    value = gain if up else gain * ref
+    return lo if value > gas2 else 0.0
+
+
+@njit(cache=True, nogil=True)
+def _sandwich_plan(direction, amount, min_out, ref, gas2, s, L, idx, nk, tks, tnet, g):
+    n = s.shape[0]
+    front = np.zeros(n)
+    for w in range(n):
+        if direction[w] != 0:
+            front[w] = _sandwich_w(w, direction[w], amount[w], min_out[w], ref[w], gas2[w], s,
+                                   L, idx, nk, tks, tnet, g)  # fmt: skip
+    return front
+
+
+class V3SandwichAttacker:
+    """Front-runs large pending V3 noise orders up to their limit and sells back right after
+    them (`_sandwich_w`), when that pays two swaps' gas."""
+
+    priority = True
+    config = V3SandwichConfig
+
+    @classmethod
+    def build(cls, cfg: V3SandwichConfig, env: AgentEnv) -> V3SandwichAttacker:
+        return cls(cfg)
+
+    def __init__(self, cfg: V3SandwichConfig):
+        self.cfg = cfg
+        self.name = cfg.name
+
+    def act(self, ctx: BlockContext) -> None:
+        pool = ctx.market(V3)[self.cfg.pool]
+        gas2 = 2.0 * ctx.gas_cost("v3_swap")
+        for order in pool.mempool:
+            if order.done:
+                continue
+            big = (order.direction != 0) & (order.notional >= self.cfg.min_victim)
+            d = np.where(big, order.direction, 0)
+            if not d.any():
+                continue
+            front = _sandwich_plan(
+                d, order.amount, order.min_out, ctx.ref, gas2,
+                pool.s, pool.L, pool.idx, pool.nk, pool.tks, pool.tnet, pool.g,
+            )  # fmt: skip
+            go = front > 0.0
+            if not go.any():
+                continue
+            fd = np.where(go, d, 0)
+            got = pool.swap(ctx, self.name, front, fd)
+            ctx.pay_gas(self.name, "v3_swap", go)
+
+            def backrun(c: BlockContext, got=got, fd=fd, go=go) -> None:
+                pool.swap(c, self.name, got, -fd)
+                c.pay_gas(self.name, "v3_swap", go)
+
+            order.backruns.append(backrun)
 
 
 # --------------------------------------------------------------------------- cross-venue
@@ -444,5 +565,6 @@ __all__ = [
     "V3CrossArbitrageur",
     "V3LiquidityProvider",
     "V3NoiseTrader",
+    "V3SandwichAttacker",
     "lp_slots",
 ]

@@ -154,6 +154,8 @@ class V3Batch:
         """Names of the first slots: the scenario's positions (the rest are LP agents')."""
         self.accounting = False
         """Whether the engine's accounting has started (`start_accounting`)."""
+        self.mempool: list = []
+        """This block's pending orders on the pool (`sim.venues.univ3.agents.V3Order`)."""
         self.sqps = math.sqrt(price_scale)
         k = 2 * slots
         self.s = np.zeros(n)
@@ -305,6 +307,7 @@ class V3Batch:
         """A block starts: with `active` accounting, credit the dt seconds since the last one
         to every open position whose range held the price (as the last block left it)."""
         self.book[:, B_ARBNOW] = 0.0
+        self.mempool = []
         if active:
             _time_in_range(dt, self.tick, self.pl, self.pu, self.pL, self.pacc)
 

@@ -41,6 +41,7 @@ from sim.venues.univ3.agents import (
     V3CrossArbitrageurConfig,
     V3LPConfig,
     V3NoiseTraderConfig,
+    V3SandwichConfig,
 )
 from sim.venues.univ3.exact import _MANAGED, _OBSERVATION, _POSITION, _SLOT0, _TICK, lp_account
 from sim.venues.univ3.twin import position_key
@@ -59,7 +60,7 @@ GAS = {
     "v3_collect": 300_000,
 }
 """Gas limit per action kind (actual use is in the receipts)."""
-_SWAPPERS = (V3ArbitrageurConfig, V3NoiseTraderConfig, V3CrossArbitrageurConfig)
+_SWAPPERS = (V3ArbitrageurConfig, V3NoiseTraderConfig, V3SandwichConfig, V3CrossArbitrageurConfig)
 """Agent kinds that swap through the SwapRouter."""
 _SIGNED_TICK = {"liquidityNet", "tickCumulativeOutside"}
 _SIGNED_MANAGED = {"tickLower", "tickUpper"}

@@ -40,6 +40,7 @@ from sim.venues.univ3.agents import (
     V3CrossArbitrageurConfig,
     V3LPConfig,
     V3NoiseTraderConfig,
+    V3SandwichConfig,
     lp_slots,
 )
 from sim.venues.univ3.batch import V3Batch
@@ -69,7 +70,13 @@ class Univ3Part(ExactPart):
 
     name = "univ3"
     scenario_fields = ("v3_pools",)
-    agent_kinds = (V3ArbitrageurConfig, V3NoiseTraderConfig, V3CrossArbitrageurConfig, V3LPConfig)
+    agent_kinds = (
+        V3ArbitrageurConfig,
+        V3NoiseTraderConfig,
+        V3SandwichConfig,
+        V3CrossArbitrageurConfig,
+        V3LPConfig,
+    )
 
     @classmethod
     def check(cls, sc: Any) -> None:

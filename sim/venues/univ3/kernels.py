@@ -175,13 +175,17 @@ def walk(w, amount, up, limit, s, L, idx, nk, tks, tnet, g):
         and liquidity after, the input token's fee growth per unit of liquidity, whether an
         initialised tick was crossed, and whether the last crossing was downwards.
     """
+    return walk_from(w, s[w], L[w], idx[w], amount, up, limit, nk, tks, tnet, g)
+
+
+@njit(cache=True, inline="always")
+def walk_from(w, sw, lw, i, amount, up, limit, nk, tks, tnet, g):
+    """`walk` from a given state of world w's pool: sqrt price `sw`, liquidity `lw` and tick
+    index `i` (a state after earlier trades of the same block, for a sandwich's plan)."""
     rem = amount
     used = 0.0
     out = 0.0
     growth = 0.0
-    sw = s[w]
-    lw = L[w]
-    i = idx[w]
     crossed = False
     crossed_down = False
     if up:

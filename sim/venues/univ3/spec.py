@@ -6,6 +6,7 @@ from sim.venues.univ3.agents import (
     V3CrossArbitrageur,
     V3LiquidityProvider,
     V3NoiseTrader,
+    V3SandwichAttacker,
 )
 from sim.venues.univ3.config import V3PoolConfig
 from sim.venues.univ3.engine import Univ3Side
@@ -30,5 +31,11 @@ VENUE = Venue(
     engine=Univ3Side(),
     exact=_exact,
     chain=_chain,
-    agents=(V3Arbitrageur, V3NoiseTrader, V3CrossArbitrageur, V3LiquidityProvider),
+    agents=(
+        V3Arbitrageur,
+        V3NoiseTrader,
+        V3SandwichAttacker,
+        V3CrossArbitrageur,
+        V3LiquidityProvider,
+    ),
 )
