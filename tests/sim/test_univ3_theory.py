@@ -190,3 +190,20 @@ def test_sigma_zero_with_mispriced_pool_trades_once():
     w = Engine(sc).run().worlds
     assert np.all(w["v3.v3.n_trades"] == 1.0)
     assert np.all(w["v3.v3.arb_profit"] > 0)
+
+
+def test_range_lp_and_scenario_positions_add_up_to_the_pool():
+    # An LP opening and closing ranges all day: its positions' fees and LVR, closed or still
+    # open, plus the scenario positions', are the pool's, world by world.
+    data = theory_scenario(POSITIONS, fee=500, paths=100, n_blocks=1500, poisson=True)
+    data["agents"].append(
+        {"kind": "v3_lp", "name": "lp", "pool": "v3", "width": 0.01, "value": 3e5,
+         "open_rate": 300.0, "close_rate": 300.0, "max_positions": 3}
+    )  # fmt: skip
+    w = Engine(scenario_from_dict(data)).run().worlds
+    assert np.all(w["v3.v3.lp.lp.positions"] > 5)
+    for metric in ("fees", "lvr"):
+        total = w[f"v3.v3.lp.lp.{metric}"] + sum(
+            w[f"v3.v3.{p['name']}.{metric}"] for p in POSITIONS
+        )
+        np.testing.assert_allclose(total, w[f"v3.v3.{metric}"], rtol=1e-9, atol=1e-6)

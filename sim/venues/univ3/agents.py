@@ -554,8 +554,10 @@ class V3LiquidityProvider:
         owed = pool.owed(slots)
         held = (x + owed[0]) * ctx.ref[:, None] + y + owed[1]
         ctx.ledger.pnl(self.name, held.sum(axis=1))
-        fees = self.fees + pool.pacc[:, slots, P_FEEV].sum(axis=1)
-        lvr = self.lvr + pool.pacc[:, slots, P_LVR].sum(axis=1)
+        # Closed slots keep their accumulators until reused; they were counted at closing.
+        still = pool.pL[:, slots] > 0.0
+        fees = self.fees + np.where(still, pool.pacc[:, slots, P_FEEV], 0.0).sum(axis=1)
+        lvr = self.lvr + np.where(still, pool.pacc[:, slots, P_LVR], 0.0).sum(axis=1)
         head = f"v3.{self.cfg.pool}.lp.{self.name}."
         return {head + "fees": fees, head + "lvr": lvr, head + "positions": self.opened}
 

@@ -359,7 +359,8 @@ class ExactV3Pool(V3Batch):
         super().__init__(name, 1, fee, tick_spacing, slots)
         self.part = part
 
-    def _limit(self, direction: int, limit) -> int:
+    def _limit(self, limit) -> int:
+        """The router's sqrtPriceLimitX96 of a float limit (0: none)."""
         if limit is None:
             return 0
         return self.part.sqrt_x96(float(np.asarray(limit).reshape(-1)[0]))
@@ -374,7 +375,7 @@ class ExactV3Pool(V3Batch):
         units = w.units(a, token_in)
         if units <= 0:
             return np.zeros(1)
-        done = self.part.swap(agent, self.name, token_in, units, self._limit(d, limit))
+        done = self.part.swap(agent, self.name, token_in, units, self._limit(limit))
         if done is None:
             return np.zeros(1)
         used, out = done
