@@ -207,3 +207,17 @@ def test_range_lp_and_scenario_positions_add_up_to_the_pool():
             w[f"v3.v3.{p['name']}.{metric}"] for p in POSITIONS
         )
         np.testing.assert_allclose(total, w[f"v3.v3.{metric}"], rtol=1e-9, atol=1e-6)
+
+
+def test_series_hold_the_pools_price_tick_and_in_range_liquidity():
+    rows = []
+    sc = _scenario(POSITIONS, paths=3, n_blocks=50)
+    sc.metrics.series_every = 10
+    Engine(sc).run(series_sink=rows.append)
+    assert len(rows) == 5
+    for row in rows:
+        price, tick, liquidity = row["v3.v3.price"], row["v3.v3.tick"], row["v3.v3.liquidity"]
+        # The tick is the pool's price on the tick grid; some position is in range.
+        assert np.all(PRICE_SCALE * 1.0001**tick <= price * (1 + 1e-12))
+        assert np.all(price < PRICE_SCALE * 1.0001 ** (tick + 1))
+        assert np.all(liquidity > 0)
