@@ -52,6 +52,10 @@ Prices: USDC (0xA0b8…) sorts below WETH (0xC02a…), so USDC is token0 of ever
 pools' raw price is WETH wei per USDC unit, 10**12 / P for P USDC per WETH.
 
 Never imports ape: web3.py and anvil's JSON-RPC only.
+
+Why it is long: the sourced address table, the placement (trace, retarget, refusals), the
+pools' seeding and the roles' funding are one procedure over one chain and one manifest; each
+piece split off would be a module with a single caller.
 """
 
 from __future__ import annotations
@@ -72,9 +76,7 @@ from sim.chain.suite import (
     KEEPER_LP_WETH,
     KEEPER_USDC,
     KEEPER_WETH_BASELINE,
-    fund_perp_insurance,
-    options_and_perp_params,
-    seed_options_pool,
+    deploy_options_and_perp,
 )
 from sim.errors import ConfigError, SimError
 
@@ -233,7 +235,9 @@ def place_mainnet_preset(
             f"weth_usdc_{fee}": _seed_v3(chain, singletons, deployer, fee, sqrt_price_x96, planned)
             for fee, planned in positions.items()
         }
-        options, perp = _place_options_and_perp(chain, usdc, price, deployer, keeper)
+        options, perp = deploy_options_and_perp(
+            chain, usdc, ETH_USD_FEED, price, deployer, keeper
+        )
         _fund_roles(chain, singletons, price, deployer, keeper, trader)
         v2_pair = _v2_entry(chain, deployer, keeper)
 
@@ -614,36 +618,6 @@ def _seed_v3(
         "positions_owner": deployer,
         "positions": positions,
     }
-
-
-def _place_options_and_perp(
-    chain: Chain, usdc: Any, price: Decimal, deployer: str, keeper: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """ammlab's options pool and perp, created by the deployer beside the genuine contracts
-    (priced off the feed at the ETH / USD address, USDC as quote) and seeded as the local
-    suite seeds them; their manifest entries."""
-    options_params, perp_params = options_and_perp_params()
-    made = {}
-    for name, params in (("OptionsPool", options_params), ("PerpMarket", perp_params)):
-        artifact = load_artifact(name)
-        factory = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-        receipt = chain.send(
-            factory.constructor(USDC, ETH_USD_FEED, *params.constructor_args()),
-            deployer,
-            f"deploy {name}",
-        )
-        made[name] = chain.contract(receipt.contractAddress, artifact)
-    options, perp = made["OptionsPool"], made["PerpMarket"]
-    boards = seed_options_pool(chain, options, usdc, price, deployer, keeper)
-    fund_perp_insurance(chain, perp, usdc, deployer)
-    return (
-        {**_entry(options.address, "OptionsPool", None), "hedger": keeper, "boards": boards},
-        {
-            **_entry(perp.address, "PerpMarket", None),
-            "skew_scale": str(perp_params.skew_scale),
-            "taker_fee_bps": perp_params.taker_fee_bps,
-        },
-    )
 
 
 def _fund_roles(

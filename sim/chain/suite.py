@@ -122,6 +122,35 @@ def fund_perp_insurance(chain: Chain, perp: Any, usdc: Any, deployer: str) -> No
     chain.send(perp.functions.fundInsurance(insurance), deployer, "perp insurance")
 
 
+def deploy_options_and_perp(
+    chain: Chain, usdc: Any, feed: str, price: Decimal, deployer: str, keeper: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """ammlab's options pool and perp created by `deployer` over an existing quote token
+    (`usdc`, which `deployer` mints) and feed (the mainnet preset's, beside the genuine
+    contracts), seeded as the suite seeds its own; their manifest entries."""
+    options_params, perp_params = options_and_perp_params()
+    made = {}
+    for name, params in (("OptionsPool", options_params), ("PerpMarket", perp_params)):
+        artifact = load_artifact(name)
+        factory = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+        receipt = chain.send(
+            factory.constructor(usdc.address, feed, *params.constructor_args()),
+            deployer,
+            f"deploy {name}",
+        )
+        made[name] = chain.contract(receipt.contractAddress, artifact)
+    options, perp = made["OptionsPool"], made["PerpMarket"]
+    boards = seed_options_pool(chain, options, usdc, price, deployer, keeper)
+    fund_perp_insurance(chain, perp, usdc, deployer)
+    own = {"package": None}
+    return (
+        {"address": options.address, "contract": "OptionsPool", **own, "hedger": keeper,
+         "boards": boards},
+        {"address": perp.address, "contract": "PerpMarket", **own,
+         "skew_scale": str(perp_params.skew_scale), "taker_fee_bps": perp_params.taker_fee_bps},
+    )  # fmt: skip
+
+
 def deploy_suite(url: str, spec: SuiteSpec | None = None) -> dict[str, Any]:
     """Deploy and seed the suite on the anvil at `url`; returns its manifest."""
     spec = spec or SuiteSpec()
