@@ -838,10 +838,11 @@ def quote(strike_id: uint256, is_call: bool, is_buy: bool, amount: uint256) -> (
 
 @view
 @external
-def boardGreeks(board_id: uint256) -> (int256, int256, int256):
+def boardGreeks(board_id: uint256) -> (int256, int256, int256, int256):
     """
-    @notice The pool's net (delta, gamma, vega) on one board: delta wad asset units, gamma
-            wad per quote unit of spot, vega wad quote per 1.0 vol (long options count +).
+    @notice The pool's net (delta, gamma, vega, theta) on one board: delta wad asset units,
+            gamma wad per quote unit of spot, vega wad quote per 1.0 vol, theta wad quote per
+            year of calendar time (long options count +).
     """
     assert self._boards[board_id].expiry != 0, "options: unknown board"
     return self._board_greeks(board_id, self._spot())
@@ -849,24 +850,27 @@ def boardGreeks(board_id: uint256) -> (int256, int256, int256):
 
 @view
 @external
-def totalGreeks() -> (int256, int256, int256):
+def totalGreeks() -> (int256, int256, int256, int256):
     """
-    @notice The pool's net (delta, gamma, vega) over every live board (units of
+    @notice The pool's net (delta, gamma, vega, theta) over every live board (units of
             `boardGreeks`).
     """
     spot: uint256 = self._spot()
     delta: int256 = 0
     gamma: int256 = 0
     vega: int256 = 0
+    theta: int256 = 0
     for bid: uint256 in self.liveBoardIds:
         d: int256 = 0
         g: int256 = 0
         v: int256 = 0
-        d, g, v = self._board_greeks(bid, spot)
+        th: int256 = 0
+        d, g, v, th = self._board_greeks(bid, spot)
         delta += d
         gamma += g
         vega += v
-    return delta, gamma, vega
+        theta += th
+    return delta, gamma, vega, theta
 
 
 @view
@@ -1086,7 +1090,7 @@ def _pricing(
 
 @view
 @internal
-def _board_greeks(board_id: uint256, spot: uint256) -> (int256, int256, int256):
+def _board_greeks(board_id: uint256, spot: uint256) -> (int256, int256, int256, int256):
     board: Board = self._boards[board_id]
     tau: uint256 = 0
     if board.expiry > block.timestamp:
@@ -1094,28 +1098,32 @@ def _board_greeks(board_id: uint256, spot: uint256) -> (int256, int256, int256):
     delta: int256 = 0
     gamma: int256 = 0
     vega: int256 = 0
+    theta: int256 = 0
     if board.settled:
-        return 0, 0, 0
+        return 0, 0, 0, 0
     for sid: uint256 in board.strikeIds:
         s: Strike = self._strikes[sid]
         net_call: int256 = convert(s.shortCall, int256) - convert(s.longCall, int256)
         net_put: int256 = convert(s.shortPut, int256) - convert(s.longPut, int256)
         if net_call == 0 and net_put == 0:
             continue
-        m: uint256[5] = self._mark(spot, s.strike, tau, board.baseIv * s.skew // WAD, board.callCap)
+        m: uint256[6] = self._mark(spot, s.strike, tau, board.baseIv * s.skew // WAD, board.callCap)
         cd: int256 = convert(m[2], int256)
         delta += (net_call * cd + net_put * (cd - IWAD)) // IWAD
         gamma += (net_call + net_put) * convert(m[3], int256) // IWAD
         vega += (net_call + net_put) * convert(m[4], int256) // IWAD
-    return delta, gamma, vega
+        # A call's and a put's theta are equal at rate 0 (parity), and never positive.
+        theta -= (net_call + net_put) * convert(m[5], int256) // IWAD
+    return delta, gamma, vega, theta
 
 
 @view
 @internal
-def _mark(spot: uint256, strike: uint256, tau: uint256, vol: uint256, call_cap: uint256) -> uint256[5]:
+def _mark(spot: uint256, strike: uint256, tau: uint256, vol: uint256, call_cap: uint256) -> uint256[6]:
     """
-    @dev (call value capped, put value, call delta, gamma, vega), wad, never reverting:
-         Black-Scholes inside its domain (vol clamped to it), else intrinsic on the spot.
+    @dev (call value capped, put value, call delta, gamma, vega, -theta), wad, never
+         reverting: Black-Scholes inside its domain (vol clamped to it), else intrinsic on the
+         spot. Theta at rate 0 is never positive, so its magnitude fits a uint256.
     """
     cap_k: uint256 = call_cap * strike // WAD
     if tau < TAU_MIN or strike * 5 < spot or strike > 5 * spot:
@@ -1123,7 +1131,7 @@ def _mark(spot: uint256, strike: uint256, tau: uint256, vol: uint256, call_cap: 
         if spot > strike:
             cd = WAD
         return [
-            self._call_payoff(spot, strike, cap_k), self._put_payoff(spot, strike), cd, 0, 0
+            self._call_payoff(spot, strike, cap_k), self._put_payoff(spot, strike), cd, 0, 0, 0
         ]
     v: uint256 = min(max(vol, VOL_MIN), VOL_MAX)
     price: uint256 = 0
@@ -1136,7 +1144,7 @@ def _mark(spot: uint256, strike: uint256, tau: uint256, vol: uint256, call_cap: 
     put: uint256 = 0
     if price + strike > spot:
         put = price + strike - spot
-    return [min(price, cap_k), put, convert(delta, uint256), gamma, vega]
+    return [min(price, cap_k), put, convert(delta, uint256), gamma, vega, convert(-theta, uint256)]
 
 
 @view
@@ -1157,7 +1165,7 @@ def _nav() -> uint256:
                 continue
             if spot == 0:
                 spot = self._spot()
-            m: uint256[5] = self._mark(spot, s.strike, tau, board.baseIv * s.skew // WAD, board.callCap)
+            m: uint256[6] = self._mark(spot, s.strike, tau, board.baseIv * s.skew // WAD, board.callCap)
             nav += (net_call * convert(m[0], int256) + net_put * convert(m[1], int256)) // IWAD
     if nav <= 0:
         return 0

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from eth_utils import to_checksum_address
@@ -247,7 +247,9 @@ class KeeperConfig(BaseSettings):
     journal_path: Path | None = None
     """SQLite journal; None: <ammlab home>/keeper/journal.sqlite."""
     log_path: Path | None = None
-    """Append JSON-lines logs here as well as to stderr."""
+    """Also write the JSON-lines log here, rotated at 50 MiB with 5 old files kept."""
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    """Lowest level logged (outages and failovers are warnings, task errors errors)."""
     poll_s: float = Field(1.0, gt=0)
     """`ammlab keeper run`: seconds between polls for a new block."""
 

@@ -134,8 +134,8 @@ class MarketSnapshot:
     pools: tuple[PoolSnapshot, ...]
     boards: dict[int, Board] = field(default_factory=dict)
     strikes: dict[int, Strike] = field(default_factory=dict)
-    total_greeks: tuple[int, int, int] | None = None
-    """The options pool's own (delta, gamma, vega), wad (see `OptionsPool.totalGreeks`)."""
+    total_greeks: tuple[int, int, int, int] | None = None
+    """The options pool's own (delta, gamma, vega, theta), wad (see `OptionsPool.totalGreeks`)."""
     perp: PerpSnapshot | None = None
     oracle_round_id: int = 0
     """The feed's latest round id (`latestRoundData`), for reading earlier rounds."""
@@ -295,7 +295,9 @@ class ChainReader:
                      optional=True)
                 for i in range(MAX_BOARDS)
             ]  # fmt: skip
-            calls.append(Call("greeks", op, "totalGreeks()", ("int256", "int256", "int256")))
+            calls.append(
+                Call("greeks", op, "totalGreeks()", ("int256", "int256", "int256", "int256"))
+            )
             calls += [
                 Call(f"board:{b}", op, "boards(uint256)",
                      ("(uint256,uint256,uint256,bool,bool,uint256,uint256[])",), ("uint256",), (b,))

@@ -36,16 +36,13 @@ before anything else.
 from __future__ import annotations
 
 import itertools
-import json
-import math
 import os
 import random
-import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from keeper.config import (
     POOL_KINDS,
@@ -66,6 +63,7 @@ from keeper.guards import (
 from keeper.journal import Intent, Journal, ReconcileReport, default_journal_path
 from keeper.killswitch import KillSwitch, Observation
 from keeper.learned import LearnedInputs
+from keeper.logs import KeeperLog
 from keeper.reader import WAD, ChainReader, MarketSnapshot
 from keeper.strategy import HedgeState, LegPlan, Plan, as_floats, plan_hedge
 from keeper.txmanager import (
@@ -83,34 +81,6 @@ from sim.learn.policy import Learned
 
 KEY_ENV = "AMMLAB_KEEPER_KEY"
 """Private key of the keeper account for live runs; unset: anvil's test account #3 (forks)."""
-
-
-class JsonLog:
-    """Structured logs: one JSON object per line, to a stream and optionally a file."""
-
-    def __init__(self, stream: TextIO | None = sys.stderr, path: Path | None = None):
-        self.stream = stream
-        self.path = path
-        self.records: deque[dict[str, Any]] = deque(maxlen=1000)
-
-    def __call__(self, event: str, **fields: Any) -> None:
-        record = {"ts": round(time.time(), 3), "event": event, **fields}
-        self.records.append(record)
-        line = json.dumps(record, default=_jsonable, sort_keys=False)
-        if self.stream is not None:
-            print(line, file=self.stream, flush=True)
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a") as fh:
-                fh.write(line + "\n")
-
-
-def _jsonable(x: Any) -> Any:
-    if hasattr(x, "item"):
-        return x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return str(x)
-    return str(x)
 
 
 def is_outage(err: BaseException) -> bool:
@@ -175,12 +145,12 @@ class Keeper:
         cfg: KeeperConfig,
         manifest: dict[str, Any] | None = None,
         rpc_url: str | None = None,
-        log: JsonLog | None = None,
+        log: KeeperLog | None = None,
         home: Path | None = None,
     ):
         self.url = rpc_url or cfg.rpc_url or chainmod.upstream_url()
         self.home = Path(home or chainmod.home_dir())
-        self.log = log or JsonLog(path=cfg.log_path)
+        self.log = log or KeeperLog(path=cfg.log_path, level=cfg.log_level.upper())
         self.manifest = manifest if cfg.addresses.use_manifest else None
         self.addresses, self.baseline = resolve_addresses(cfg, self.manifest)
         self.cfg = cfg = explicit_venues(cfg, self.addresses)

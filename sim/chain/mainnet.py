@@ -235,9 +235,7 @@ def place_mainnet_preset(
             f"weth_usdc_{fee}": _seed_v3(chain, singletons, deployer, fee, sqrt_price_x96, planned)
             for fee, planned in positions.items()
         }
-        options, perp = deploy_options_and_perp(
-            chain, usdc, ETH_USD_FEED, price, deployer, keeper
-        )
+        options, perp = deploy_options_and_perp(chain, usdc, ETH_USD_FEED, price, deployer, keeper)
         _fund_roles(chain, singletons, price, deployer, keeper, trader)
         v2_pair = _v2_entry(chain, deployer, keeper)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import click
 
-from sim.cli.common import chain_reader
+from sim.cli.common import Group, chain_reader
 from sim.errors import SimError
 
 
@@ -40,6 +40,13 @@ def _config(path: Path, book_from: str | None = None, block: int | None = None):
     return apply_book(cfg, book)
 
 
+def _bar(total: int, desc: str, quiet: bool = False):
+    """A progress bar on stderr (tqdm), hidden with --quiet."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="step", disable=quiet, leave=False)
+
+
 BOOK_FROM = click.option(
     "--book-from",
     default=None,
@@ -49,7 +56,7 @@ BOOK_FROM = click.option(
 )
 
 
-@click.group("learn")
+@click.group("learn", cls=Group)
 def learn() -> None:
     """Learned hedging and volatility forecasting."""
 
@@ -74,7 +81,8 @@ def train_cmd(
         from sim.learn.train import train
 
         t0 = time.perf_counter()
-        model = train(cfg, seed, log=None if quiet else click.echo)
+        with _bar(cfg.train.steps, "training", quiet) as bar:
+            model = train(cfg, seed, log=None if quiet else bar.write, progress=bar.update)
         seconds = time.perf_counter() - t0
         model.save(out)
     except SimError as err:
@@ -129,10 +137,16 @@ def evaluate_cmd(
     book_from: str | None,
 ) -> None:
     """Compare the static hedgers with MODEL on SCENARIO's held-out paths; print the table
-    (and write comparison.md / comparison.json to --out)."""
+    (and write comparison.md / policy_comparison.json to --out)."""
     try:
         cfg = _config(scenario, book_from)
-        from sim.learn.evaluate import Score, default_policies, evaluate, tune_baselines
+        from sim.learn.evaluate import (
+            TUNING_CANDIDATES,
+            Score,
+            default_policies,
+            evaluate,
+            tune_baselines,
+        )
         from sim.learn.model import load_cached
 
         load_cached(model)  # fail early, in one line, on a bad model or forecaster file
@@ -143,12 +157,86 @@ def evaluate_cmd(
         score = Score.from_model(model)
         tuned = None
         if not no_tune:
-            tuned = tune_baselines(cfg, score, seed=cfg.seed + 1, n_paths=400, log=click.echo)
+            with _bar(TUNING_CANDIDATES, "tuning the static hedgers") as bar:
+                tuned = tune_baselines(cfg, score, cfg.seed + 1, 400, bar.write, bar.update)
         pols = default_policies(cfg, model, forecaster, tuned)
-        ev = evaluate(cfg, pols, learned="learned", n_paths=paths, score=score)
+        with _bar(len(pols) * len(cfg.evaluate.markets), "evaluating") as bar:
+            ev = evaluate(cfg, pols, "learned", n_paths=paths, score=score, progress=bar.update)
     except SimError as err:
         raise click.ClickException(str(err)) from err
     click.echo(ev.to_markdown())
     if out is not None:
         md, js = ev.write(out)
         click.echo(f"wrote {md} and {js}")
+
+
+@learn.command("compare")
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+    help="Output dir: model.json, forecaster.json, comparison.md, policy_comparison.json.",
+)  # fmt: skip
+@click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A trained model (skips training).")  # fmt: skip
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Training seed.")
+@click.option("--paths", type=click.IntRange(min=2), default=None,
+              help="Held-out paths per market (default: the config's).")  # fmt: skip
+@click.option("--tune-paths", type=click.IntRange(min=2), default=400, show_default=True,
+              help="Paths per market that tune each static hedger's parameter.")  # fmt: skip
+@click.option("--forecaster-paths", type=click.IntRange(min=2), default=200, show_default=True)
+@click.option("--no-forecaster", is_flag=True, help="Leave out learned+forecast.")
+@click.option("--quiet", is_flag=True, help="No progress bars or lines.")
+def compare_cmd(
+    config: Path, out: Path, model: Path | None, seed: int | None, paths: int | None,
+    tune_paths: int, forecaster_paths: int, no_forecaster: bool, quiet: bool,
+) -> None:  # fmt: skip
+    """Learned hedging against static delta hedging, honestly, in one command.
+
+    Trains the deep hedger on CONFIG (unless --model), fits the volatility forecaster, tunes
+    each static hedger's parameter for the same objective on tuning paths, runs every policy
+    on the same held-out paths of every market and writes the table with standard errors and
+    the computed verdict (comparison.md, policy_comparison.json; `ammlab report OUT` renders
+    it). If the learned policy loses, the verdict says so.
+    """
+    from sim.learn.evaluate import (
+        TUNING_CANDIDATES,
+        Score,
+        default_policies,
+        evaluate,
+        tune_baselines,
+    )
+
+    cfg = _config(config)
+    if not no_forecaster:
+        from sim.learn.forecast import check_grid
+
+        check_grid(cfg)  # before training, not after it
+    out.mkdir(parents=True, exist_ok=True)
+    say = (lambda _line: None) if quiet else click.echo
+    if model is None:
+        from sim.learn.train import train
+
+        t0 = time.perf_counter()
+        with _bar(cfg.train.steps, "training", quiet) as bar:
+            m = train(cfg, seed, log=None if quiet else bar.write, progress=bar.update)
+        model = m.save(out / "model.json")
+        say(f"trained in {time.perf_counter() - t0:.1f} s: {model}")
+    forecaster = None
+    if not no_forecaster:
+        from sim.learn.forecast import fit_forecaster
+
+        t0 = time.perf_counter()
+        f = fit_forecaster(cfg, seed=cfg.seed, n_paths=forecaster_paths)
+        forecaster = f.save(out / "forecaster.json")
+        say(f"forecaster ({time.perf_counter() - t0:.1f} s): {f.report['verdict']}")
+    score = Score.from_model(model)
+    with _bar(TUNING_CANDIDATES, "tuning the static hedgers", quiet) as bar:
+        tuned = tune_baselines(cfg, score, cfg.seed + 1, tune_paths, bar.write, bar.update)
+    pols = default_policies(cfg, model, forecaster, tuned)
+    t0 = time.perf_counter()
+    with _bar(len(pols) * len(cfg.evaluate.markets), "evaluating", quiet) as bar:
+        ev = evaluate(cfg, pols, "learned", n_paths=paths, score=score, progress=bar.update)
+    say(f"evaluated in {time.perf_counter() - t0:.1f} s\n")
+    click.echo(ev.to_markdown())
+    md, js = ev.write(out)
+    click.echo(f"wrote {md} and {js}; render it with `ammlab report {out}`")

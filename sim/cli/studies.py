@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from tqdm import tqdm
 
 from sim.atomic import atomic_write_text
 from sim.errors import SimError
@@ -79,30 +80,27 @@ def sweep_cmd(
 ) -> None:
     """Run variants of SCENARIO over a --grid of overrides; results to --out (resumable)."""
     t0 = time.perf_counter()
-    count = [0]
+    bar = tqdm(total=0, unit="run", desc="sweep")
+
+    def planned(to_run: int, done: int) -> None:
+        bar.reset(total=to_run)
+        if done:
+            bar.write(f"{done} run(s) already finished in {out_dir}: resuming")
 
     def report(res: dict[str, Any]) -> None:
-        count[0] += 1
-        msg = f"[{count[0]}] {res['run_id']} {res['status']} ({res['seconds']:.1f} s)"
+        bar.update(1)
         if res["status"] != "ok":
-            msg += f": {res['error']}"
-        click.echo(msg)
+            bar.write(f"{res['run_id']} failed ({res['seconds']:.1f} s): {res['error']}")
 
     try:
         r = run_sweep(
-            scenario,
-            out_dir,
-            list(grid),
-            random_n,
-            seed,
-            paths,
-            workers,
-            scheduler,
-            replicates,
-            report,
-        )
+            scenario, out_dir, list(grid), random_n, seed, paths, workers, scheduler,
+            replicates, report, planned,
+        )  # fmt: skip
     except SimError as err:
         raise click.ClickException(str(err)) from err
+    finally:
+        bar.close()
     click.echo(
         f"sweep: {r['total']} runs, {r['skipped']} already done, {r['ok']} ok, "
         f"{r['failed']} failed in {time.perf_counter() - t0:.1f} s -> {out_dir}"

@@ -128,6 +128,7 @@ OPTIONS_METRICS: dict[str, tuple[str, str]] = {
     "delta": ("base", "the pool's net delta at the end (its book, long counts +)"),
     "gamma": ("1/quote", "the pool's net gamma at the end, base per quote"),
     "vega": ("numeraire", "the pool's net vega at the end, per 1.0 of vol"),
+    "theta": ("numeraire/year", "the pool's net theta at the end, per year of calendar time"),
     "utilisation": ("1", "locked collateral over the pool's assets at the end"),
     "volume": ("numeraire", "traded notional, options x spot"),
     "trades_buy_call": ("1", "trades in which a trader bought calls (open long or close short)"),

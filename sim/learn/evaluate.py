@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.atomic import atomic_write_text
 from sim.decisions.hedging import DeltaBand, FixedInterval, HedgeInputs, NoHedge, WhalleyWilmott
 from sim.learn.config import LearnConfig
 from sim.learn.features import features_along
@@ -223,6 +224,10 @@ def run_policy(
     return PathMetrics(pnl, cost, trades, max_d)
 
 
+COMPARISON_FILE = "policy_comparison.json"
+COMPARISON_FORMAT = "ammlab.learn.comparison/1"
+
+
 @dataclass
 class Evaluation:
     """Per (market, policy): summary metrics; per market: verdict lines."""
@@ -255,6 +260,7 @@ class Evaluation:
     def to_json(self) -> str:
         return json.dumps(
             {
+                "format": COMPARISON_FORMAT,
                 "rows": [
                     {k: (list(v) if isinstance(v, tuple) else v) for k, v in r.items()}
                     for r in self.rows
@@ -267,11 +273,12 @@ class Evaluation:
         )
 
     def write(self, out_dir: str | Path) -> tuple[Path, Path]:
+        """comparison.md and policy_comparison.json (what `ammlab report DIR` reads),
+        each written atomically."""
         d = Path(out_dir)
         d.mkdir(parents=True, exist_ok=True)
-        md, js = d / "comparison.md", d / "comparison.json"
-        md.write_text(self.to_markdown())
-        js.write_text(self.to_json())
+        md = atomic_write_text(d / "comparison.md", self.to_markdown())
+        js = atomic_write_text(d / COMPARISON_FILE, self.to_json())
         return md, js
 
 
@@ -289,12 +296,14 @@ def evaluate(
     seed: int | None = None,
     markets: list[str] | None = None,
     score: Score | None = None,
+    progress=None,
 ) -> Evaluation:
     """Run every policy on the same held-out paths of each market.
 
     `learned` names the policy the verdict is about; it is compared with the best of the
     static delta hedgers (every policy that is neither `Learned` nor `NoHedge`). `score` is the
-    objective column (default: the learned model's training objective).
+    objective column (default: the learned model's training objective). `progress(1)` is
+    called after each (market, policy) run.
     """
     ev = cfg.evaluate
     n = n_paths or ev.n_paths
@@ -319,6 +328,8 @@ def evaluate(
             out.rows.append(
                 {"market": mk, "policy": pname, **summarise(pm, score, ev.n_boot, seed)}
             )
+            if progress is not None:
+                progress(1)
         if learned is None:
             continue
         lines = []
@@ -363,11 +374,16 @@ def evaluate(
     return out
 
 
+TUNING_CANDIDATES = 19
+"""Candidates `tune_baselines` tries (5 intervals, 6 bands, 8 risk aversions)."""
+
+
 def tune_baselines(
-    cfg: LearnConfig, score: Score, seed: int, n_paths: int = 500, log=None
+    cfg: LearnConfig, score: Score, seed: int, n_paths: int = 500, log=None, progress=None
 ) -> dict[str, object]:
     """Each static family's parameter that maximises the mean score over the training markets,
-    on tuning paths of `seed` (keep it apart from the evaluation seed). Returns the policies."""
+    on tuning paths of `seed` (keep it apart from the evaluation seed). Returns the policies.
+    `progress(1)` is called after each candidate (`TUNING_CANDIDATES` in all)."""
     grids = {
         "fixed_interval": [
             FixedInterval(interval=v) for v in (600.0, 1800.0, 3600.0, 7200.0, 14400.0)
@@ -383,10 +399,13 @@ def tune_baselines(
     mps = [simulate_market(cfg, cfg.market(mk), n_paths, seed) for mk in cfg.train.markets]
     best: dict[str, object] = {}
     for fam, cands in grids.items():
-        scores = [
-            float(np.mean([score(run_policy(c, mp, cfg.venue.gas).pnl) for mp in mps]))
-            for c in cands
-        ]
+        scores = []
+        for c in cands:
+            scores.append(
+                float(np.mean([score(run_policy(c, mp, cfg.venue.gas).pnl) for mp in mps]))
+            )
+            if progress is not None:
+                progress(1)
         best[fam] = cands[int(np.argmax(scores))]
         if log is not None:
             log(f"tuned {fam}: {best[fam]!r} (score {max(scores):,.1f})")

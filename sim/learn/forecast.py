@@ -446,6 +446,18 @@ def load_cached(path: str | Path) -> Forecaster:
     return _CACHE[key]
 
 
+def check_grid(cfg: LearnConfig, horizon: int = 36) -> None:
+    """Raise ConfigError unless the config's grid holds a `horizon`-step window behind and
+    ahead of a sample (what the forecaster learns from)."""
+    if cfg.grid.n_steps <= 2 * horizon:
+        raise ConfigError(
+            f"grid: {cfg.grid.n_steps} steps of {cfg.grid.dt:g} s are too few for the "
+            f"forecaster, which needs more than {2 * horizon} (a {horizon}-step window behind "
+            "and ahead of each sample): lengthen grid.horizon, or leave the forecaster out "
+            "(--no-forecaster)"
+        )
+
+
 def fit_forecaster(
     cfg: LearnConfig,
     seed: int,
@@ -458,6 +470,7 @@ def fit_forecaster(
     from sklearn.ensemble import HistGradientBoostingRegressor
 
     markets = markets or [m.name for m in cfg.markets]
+    check_grid(cfg, horizon)
     train = make_dataset(cfg, markets, n_paths, seed, horizon)
     test = make_dataset(
         cfg, markets, n_paths, test_seed if test_seed is not None else seed + 7919, horizon

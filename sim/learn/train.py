@@ -156,9 +156,11 @@ def training_paths(cfg: LearnConfig, seed: int) -> list[MarketPaths]:
     return [simulate_market(cfg, cfg.market(n), k, seed) for n, k in zip(names, per, strict=True)]
 
 
-def train(cfg: LearnConfig, seed: int | None = None, log=None) -> BandModel:
+def train(cfg: LearnConfig, seed: int | None = None, log=None, progress=None) -> BandModel:
     """Train a band model on `cfg` (seed: `cfg.seed` unless given); returns it with
-    `info` holding the loss history. Deterministic for a given (cfg, seed)."""
+    `info` holding the loss history. Deterministic for a given (cfg, seed).
+
+    `log(line)` gets a loss line every 25 steps; `progress(1)` is called after every step."""
     seed = cfg.seed if seed is None else seed
     tc = cfg.train
     t0 = time.perf_counter()
@@ -196,6 +198,8 @@ def train(cfg: LearnConfig, seed: int | None = None, log=None) -> BandModel:
             loss.backward()
             opt.step()
             history.append(round(loss.item(), 6))
+            if progress is not None:
+                progress(1)
             if log is not None and (step % 25 == 0 or step == tc.steps - 1):
                 log(f"step {step:4d}  loss {loss.item():+.4f}  ({time.perf_counter() - t0:.0f} s)")
         m.layers = net.export()

@@ -6,7 +6,7 @@ Sections, each present only when its inputs are:
 * reference vs pool price over time, pool inventory and net delta over time (series table);
 * the LP's P&L split into fees, LVR, impermanent loss and hedge P&L (summary and worlds);
 * the keeper's hedging figures and any per-block keeper columns of the series;
-* the policy comparison table (`policy_comparison.json`, written by another command);
+* the learned-vs-static policy comparison (`policy_comparison.json`, `ammlab learn compare`);
 * sweep heatmaps (or lines, for one swept parameter) when RUN_DIR is a sweep folder.
 
 Plots are matplotlib figures inlined as SVG; the page loads nothing from the network and runs
@@ -363,38 +363,53 @@ def section_keeper(summary: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def _cell(v: Any) -> str:
-    if isinstance(v, dict) and "mean" in v:
-        return fmt_pm(v)
-    if isinstance(v, int | float) and not isinstance(v, bool):
-        return fmt_num(v)
-    return html.escape(json.dumps(v) if isinstance(v, dict | list) else str(v))
-
-
 def section_policy(run: Path) -> str:
-    """policy_comparison.json: a list of rows, or {policy: {column: value or {mean, se, unit}}}."""
-    path = run / "policy_comparison.json"
+    """The learned-vs-static comparison `ammlab learn compare` writes (policy_comparison.json,
+    `sim.learn.evaluate.COMPARISON_FORMAT`): per market a table of every policy's metrics
+    (mean ± SE over held-out paths), a plot of the objective score with ±1 SE bars, the verdict
+    lines and the computed overall verdict."""
+    from sim.learn.evaluate import COMPARISON_FILE, COMPARISON_FORMAT, LABELS, METRICS
+
+    path = run / COMPARISON_FILE
     if not path.exists():
         return ""
     data = json.loads(path.read_text())
-    if isinstance(data, dict):
-        for key in ("rows", "policies", "results"):
-            if isinstance(data.get(key), list | dict):
-                data = data[key]
-                break
-    if isinstance(data, dict):
-        rows = [
-            {"policy": k, **(v if isinstance(v, dict) else {"value": v})} for k, v in data.items()
+    if not isinstance(data, dict) or data.get("format") != COMPARISON_FORMAT:
+        raise ReportError(
+            f"{path}: not a policy comparison ({COMPARISON_FORMAT}); write it with "
+            "`ammlab learn compare`"
+        )
+    meta = data.get("meta", {})
+    out = [
+        "<h2>Policy comparison: learned vs static delta hedging</h2>",
+        f"<p>{meta.get('n_paths', '?')} held-out paths per market (seed "
+        f"{meta.get('seed', '?')}); values mean ± 1 SE; a difference counts beyond "
+        f"{meta.get('k_se', '?')} SE. <b>Verdict:</b> {html.escape(data.get('overall', ''))}</p>",
+    ]
+    markets = list(dict.fromkeys(r["market"] for r in data["rows"]))
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(markets), figsize=(3.2 * len(markets), 3.2), squeeze=False)
+    for ax, mk in zip(axes[0], markets, strict=True):
+        rows = [r for r in data["rows"] if r["market"] == mk]
+        names = [r["policy"] for r in rows]
+        score = np.array([r["score"][0] for r in rows])
+        se = np.array([r["score"][1] for r in rows])
+        ax.barh(names, score, xerr=se, color="#4a7ab5")
+        ax.set_title(mk, fontsize=9)
+        ax.set_xlabel("objective score (quote)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        body = [
+            [html.escape(r["policy"])] + [fmt_pm({"mean": r[m][0], "se": r[m][1]}) for m in METRICS]
+            for r in rows
         ]
-    elif isinstance(data, list):
-        rows = [r if isinstance(r, dict) else {"value": r} for r in data]
-    else:
-        rows = [{"value": data}]
-    head: list[str] = []
-    for r in rows:
-        head += [k for k in r if k not in head]
-    body = [[_cell(r.get(h, "")) for h in head] for r in rows]
-    return "<h2>Policy comparison</h2>" + _table([html.escape(h) for h in head], body)
+        out.append(f"<h3>{html.escape(mk)}</h3>")
+        out.append(_table(["policy"] + [LABELS[m] for m in METRICS], body))
+        verdicts = data.get("verdicts", {}).get(mk, [])
+        if verdicts:
+            out.append("<ul>" + "".join(f"<li>{html.escape(v)}</li>" for v in verdicts) + "</ul>")
+    fig.tight_layout()
+    out.insert(2, _svg(fig))
+    return "\n".join(out)
 
 
 SWEEP_METRICS = [

@@ -502,14 +502,20 @@ def run_sweep(
     scheduler: str | None = None,
     replicates: int = 1,
     report: Report | None = None,
+    planned: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Plan, resume and run a sweep; returns counts {"total", "skipped", "ok", "failed"}."""
+    """Plan, resume and run a sweep; returns counts {"total", "skipped", "ok", "failed"}.
+
+    `planned(to_run, already_done)` is called once the plan is known, `report(result)` after
+    each run."""
     out.mkdir(parents=True, exist_ok=True)
     plan = plan_sweep(scenario, out, grid, random_n, seed, paths, replicates)
     _write_manifest(
         plan, {"grid": grid, "random": random_n, "random_seed": seed, "replicates": replicates}
     )
     todo, done = _pending(plan)
+    if planned is not None:
+        planned(len(todo), done)
     results = execute(todo, workers or os.cpu_count() or 1, scheduler, report)
     failed = [r for r in results if r["status"] != "ok"]
     return {

@@ -37,8 +37,9 @@ import yaml
 from keeper.config import load_keeper_config, resolve_addresses
 from keeper.journal import Journal
 from keeper.killswitch import request_command, status
+from keeper.logs import KeeperLog
 from keeper.reader import ChainReader, calldata
-from keeper.runtime import JsonLog, Keeper
+from keeper.runtime import Keeper
 from keeper.strategy import HedgeState, plan_hedge
 from keeper.txmanager import CHAOS_ENV
 from sim.chain import node as chainmod
@@ -266,7 +267,7 @@ def net_delta(cfg_path: Path, manifest: dict, url: str) -> float:
 
 def set_up_keeper(cfg_path: Path, manifest: dict, url: str, home: Path) -> None:
     """The keeper's one-time set-up (approvals, perp margin), mined, journaled."""
-    with Keeper(load_keeper_config(cfg_path), manifest, rpc_url=url, log=JsonLog(stream=None),
+    with Keeper(load_keeper_config(cfg_path), manifest, rpc_url=url, log=KeeperLog(stream=None),
                 home=home) as keeper:  # fmt: skip
         keeper.start()
 
@@ -521,7 +522,7 @@ def _venue_keeper(chaos_suite, node: ForkNode, tmp_path: Path, pools: bool) -> K
               "cpmm": [{"name": "venue_a"}, {"name": "venue_b"}] if pools else []}  # fmt: skip
     cfg_path = keeper_config(tmp_path, node, manifest_path, venues=venues)
     keeper = Keeper(load_keeper_config(cfg_path), manifest, rpc_url=node.url,
-                    log=JsonLog(stream=None), home=tmp_path / "home")  # fmt: skip
+                    log=KeeperLog(stream=None), home=tmp_path / "home")  # fmt: skip
     keeper.start()
     return keeper
 

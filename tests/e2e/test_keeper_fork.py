@@ -13,8 +13,9 @@ from ape import networks, project
 from ape_suite import role_account
 
 from keeper.config import load_keeper_config
+from keeper.logs import KeeperLog
 from keeper.reader import option_positions
-from keeper.runtime import JsonLog, Keeper
+from keeper.runtime import Keeper
 from keeper.strategy import build_venues, cost_rate, hedge_inputs_from_state
 from sim.decisions.book import compute_book
 from sim.decisions.hedging import DeltaBand, FixedInterval, NoHedge, WhalleyWilmott
@@ -96,7 +97,7 @@ def test_dry_run_plans_but_sends_nothing(fork, tmp_path):
     _buy_calls(manifest, trader, 3, 12.0)  # ATM calls: the pool is short ~6 delta
     keeper_addr = manifest["keeper"]["address"]
     nonce = provider.web3.eth.get_transaction_count(keeper_addr)
-    log = JsonLog(stream=None)
+    log = KeeperLog(stream=None)
     with Keeper(_cfg(tmp_path, live=False), manifest, rpc_url=provider.uri, log=log) as keeper:
         result = keeper.tick()
         assert result.plan.legs, result.plan.reason
@@ -115,7 +116,7 @@ def test_live_keeper_holds_the_band_on_both_venue_kinds(fork, tmp_path):
     usdc = manifest["tokens"]["USDC"]["address"]
     weth = manifest["tokens"]["WETH"]["address"]
     pools = [p["address"] for p in manifest["pools"].values()]
-    log = JsonLog(stream=None)
+    log = KeeperLog(stream=None)
     with Keeper(_cfg(tmp_path, live=True), manifest, rpc_url=provider.uri, log=log) as keeper:
         from ape import chain
 
@@ -157,7 +158,7 @@ def test_sim_state_gives_the_fork_decisions(fork, tmp_path):
     _buy_calls(manifest, trader, 2, 6.0, is_call=False)
     _buy_calls(manifest, trader, 7, 4.0)
     cfg = _cfg(tmp_path, live=False)
-    with Keeper(cfg, manifest, rpc_url=provider.uri, log=JsonLog(stream=None)) as keeper:
+    with Keeper(cfg, manifest, rpc_url=provider.uri, log=KeeperLog(stream=None)) as keeper:
         snap = keeper.reader.read()
         buy, sell = build_venues(snap, cfg, True), build_venues(snap, cfg, False)
 
@@ -227,7 +228,7 @@ def test_sim_state_gives_the_fork_decisions(fork, tmp_path):
         assert a.trade.tolist() == b.trade.tolist(), policy
         np.testing.assert_allclose(a.target_hedge, b.target_hedge, rtol=1e-12)
     # And the pool's own totalGreeks agree with the book's options part (no LP, no hedge).
-    d, g, _ = options.totalGreeks(block_id=block)
+    d, g, _, _ = options.totalGreeks(block_id=block)
     opts = compute_book(spot, snap.timestamp, option_positions(boards, strikes))
     assert float(opts.delta) == pytest.approx(d / 1e18, rel=1e-6, abs=1e-6)
     assert float(opts.gamma) == pytest.approx(g / 1e18, rel=1e-5, abs=1e-9)
@@ -249,7 +250,7 @@ def test_stale_oracle_means_no_hedge_and_reduce_only_then_resume(fork, tmp_path)
     chain.pending_timestamp = chain.blocks.head.timestamp + 4_000  # > oracle_max_age_s (1 h)
     chain.mine()
     cfg = _cfg(tmp_path, live=True)
-    with Keeper(cfg, manifest, rpc_url=provider.uri, log=JsonLog(stream=None)) as keeper:
+    with Keeper(cfg, manifest, rpc_url=provider.uri, log=KeeperLog(stream=None)) as keeper:
         stale = keeper.tick()
         assert stale.mode == "reduce_only"
         assert not [i for i in keeper.journal.intents(("mined",)) if i.kind == "hedge"]
@@ -290,7 +291,7 @@ def test_manipulated_pool_means_no_hedge_and_reduce_only_then_resume(fork, tmp_p
         chain.pending_timestamp = chain.blocks.head.timestamp + seconds
         chain.mine()
 
-    with Keeper(cfg, manifest, rpc_url=provider.uri, log=JsonLog(stream=None)) as keeper:
+    with Keeper(cfg, manifest, rpc_url=provider.uri, log=KeeperLog(stream=None)) as keeper:
         assert keeper.tick().mode == "running"  # sane: the first TWAP observation
         bought = weth.balanceOf(trader)
         router.swapExactTokensForTokens(venue_a, usdc, 150_000 * 10**6, 0, trader,

@@ -14,7 +14,8 @@ from ape_suite import role_account
 from click.testing import CliRunner
 
 from keeper.config import KeeperConfigError, load_keeper_config
-from keeper.runtime import JsonLog, Keeper
+from keeper.logs import KeeperLog
+from keeper.runtime import Keeper
 from sim.decisions.hedging import HedgeInputs
 from sim.learn.features import features_along
 from sim.learn.model import BandModel
@@ -112,7 +113,7 @@ def test_keeper_runs_a_trained_policy_on_the_fork(learn_fork, tmp_path):
 
     chain.pending_timestamp = head.timestamp + 60
     chain.mine()
-    log = JsonLog(stream=None)
+    log = KeeperLog(stream=None)
     with _keeper(tmp_path, model, manifest, provider.uri, log) as keeper:
         result = keeper.tick()
         tick = [r for r in log.records if r["event"] == "tick"][-1]
@@ -146,7 +147,7 @@ def test_a_model_for_another_book_is_refused_before_any_transaction(learn_fork, 
     keeper_addr = manifest["keeper"]["address"]
     nonce = provider.web3.eth.get_transaction_count(keeper_addr)
     with (
-        _keeper(tmp_path, model, manifest, provider.uri, JsonLog(stream=None)) as keeper,
+        _keeper(tmp_path, model, manifest, provider.uri, KeeperLog(stream=None)) as keeper,
         pytest.raises(KeeperConfigError) as err,
     ):
         keeper.tick()

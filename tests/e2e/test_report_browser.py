@@ -4,7 +4,6 @@ a screenshot of the expected size shows the plots, and the DOM holds them as inl
 Needs Debian's chromium at /usr/bin/chromium (`make setup` installs it).
 """
 
-import json
 import re
 import subprocess
 from pathlib import Path
@@ -100,17 +99,6 @@ def test_run_report_in_the_browser(tmp_path):
         seed=1,
         overrides=["blocks.n_blocks=300", "metrics.series_every=10"],
     )
-    (run / "policy_comparison.json").write_text(
-        json.dumps(
-            {
-                "delta_band": {
-                    "pnl": {"mean": 10.0, "se": 1.0, "unit": "numeraire"},
-                    "n_trades": 7,
-                },
-                "none": {"pnl": {"mean": 5.0, "se": 2.0, "unit": "numeraire"}, "n_trades": 0},
-            }
-        )
-    )
     r = CliRunner().invoke(report_cmd, [str(run), "--out", str(tmp_path / "run.html")])
     assert r.exit_code == 0, r.output
     page = tmp_path / "run.html"
@@ -119,7 +107,6 @@ def test_run_report_in_the_browser(tmp_path):
         "Reference vs pool price",
         "LP P&amp;L split",
         "Hedge events",
-        "Policy comparison",
         "Metrics (mean ± SE over worlds)",
     ):
         assert heading in html or heading.replace(" ", "") in html, heading
@@ -153,3 +140,26 @@ def test_sweep_report_in_the_browser(tmp_path):
 def test_a_folder_with_nothing_to_report_is_one_line(tmp_path):
     r = CliRunner().invoke(report_cmd, [str(tmp_path)])
     assert r.exit_code == 1 and "summary.json" in r.output and "Traceback" not in r.output
+
+
+def test_policy_comparison_report_from_learn_compare_in_the_browser(tmp_path):
+    """The report renders what `ammlab learn compare` wrote (no hand-made input)."""
+    from sim.cli.learn import learn
+
+    out = tmp_path / "cmp"
+    r = CliRunner().invoke(
+        learn,
+        ["compare", str(ROOT / "scenarios/learn/tiny.yaml"), "--out", str(out), "--paths", "60",
+         "--tune-paths", "40", "--no-forecaster", "--quiet"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "**Verdict:**" in r.output
+    page = tmp_path / "cmp.html"
+    r = CliRunner().invoke(report_cmd, [str(out), "--out", str(page)])
+    assert r.exit_code == 0, r.output
+    text = page.read_text()
+    assert "Policy comparison: learned vs static delta hedging" in text
+    for policy in ("learned", "whalley_wilmott", "delta_band"):
+        assert policy in text
+    assert "Verdict:" in text and "± " in text
+    check_page(page, tmp_path, min_plots=1)

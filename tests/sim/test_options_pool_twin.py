@@ -132,7 +132,7 @@ def test_reverts_leave_state_unchanged():
 def test_greeks_are_the_pools_book():
     pool, _ = make_pool()
     pool.open_position(ALICE, 3, True, True, 2 * WAD, FAR, FAR, T0)
-    delta, gamma, vega = pool.board_greeks(1, T0)
+    delta, gamma, vega, theta = pool.board_greeks(1, T0)
     g = bs_greeks_int(
         2_000 * WAD,
         2_000 * WAD,
@@ -143,7 +143,8 @@ def test_greeks_are_the_pools_book():
     )
     assert delta == -(2 * g.delta)
     assert gamma == -(2 * g.gamma) and vega == -(2 * g.vega)
-    assert pool.total_greeks(T0) == (delta, gamma, vega)
+    assert theta == -(2 * g.theta) > 0  # the pool sold calls: time decay is its income
+    assert pool.total_greeks(T0) == (delta, gamma, vega, theta)
 
 
 amounts = st.integers(1, 20).map(lambda n: n * WAD // 4)

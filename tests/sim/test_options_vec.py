@@ -98,13 +98,17 @@ def _check_state(vec: OptionsPoolVec, twins, now: int):
         nav = vec.pool_balance + vec.hedge_capital + book["mark"]
         if feed.latest_round_data().updated_at + pool.max_oracle_delay >= now:
             _close(nav[i], pool.nav(now) / WAD, "nav")
-        d = g = v = 0  # totalGreeks at the answer, stale or not
+        d = g = v = th = 0  # totalGreeks at the answer, stale or not
+        per_board = vec.book(np.full(vec.n, spot), np.full(vec.n, float(now)), by_board=True)
         for bid in pool.live_board_ids:
             gb = pool._board_greeks(bid, feed.latest_answer() * 10**10, now)
-            d, g, v = d + gb[0], g + gb[1], v + gb[2]
+            d, g, v, th = d + gb[0], g + gb[1], v + gb[2], th + gb[3]
+            for j, greek in enumerate(("delta", "gamma", "vega", "theta")):  # boardGreeks
+                _close(per_board[greek][i, bid - 1], gb[j] / WAD, f"board {bid} {greek}")
         _close(book["delta"][i], d / WAD, "delta")
         _close(book["gamma"][i], g / WAD, "gamma")
         _close(book["vega"][i], v / WAD, "vega")
+        _close(book["theta"][i], th / WAD, "theta")
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

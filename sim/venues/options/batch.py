@@ -155,7 +155,7 @@ def put_payoff(spot, strike):
 
 def mark(spot, strike, tau, vol, cap_k) -> dict[str, np.ndarray]:
     """`OptionsPool._mark`: capped call value, put value (by parity, floored at 0), call
-    delta, gamma and vega, never refusing: payoffs (and delta 1 or 0) where tau < TAU_MIN or
+    delta, gamma, vega and theta (the call's = the put's at rate 0), never refusing: payoffs (and delta 1 or 0) where tau < TAU_MIN or
     the strike is outside [spot / 5, 5 spot]; vol clipped to [VOL_MIN, VOL_MAX]. Broadcasts.
     """
     spot, strike, tau, vol, cap_k = np.broadcast_arrays(spot, strike, tau, vol, cap_k)
@@ -170,6 +170,7 @@ def mark(spot, strike, tau, vol, cap_k) -> dict[str, np.ndarray]:
         "delta": np.where(dead, (spot > strike).astype(float), g["delta"]),
         "gamma": np.where(dead, 0.0, g["gamma"]),
         "vega": np.where(dead, 0.0, g["vega"]),
+        "theta": np.where(dead, 0.0, g["theta"]),
     }
 
 
@@ -234,9 +235,11 @@ class OptionsPoolVec:
         oi = self.oi if w is None else self.oi[w]
         return oi[..., SHORT_CALL] - oi[..., LONG_CALL], oi[..., SHORT_PUT] - oi[..., LONG_PUT]
 
-    def book(self, spot, now, w=None) -> dict[str, np.ndarray]:
+    def book(self, spot, now, w=None, by_board: bool = False) -> dict[str, np.ndarray]:
         """The pool's option book over live (unsettled) boards: `mark` (value), delta, gamma,
-        vega, each (W,) (or (M,) for world indices `w`); spot and now broadcast likewise."""
+        vega, theta (quote per year), each (W,) (or (M,) for world indices `w`); spot and now
+        broadcast likewise. `by_board`: each (W, B) instead, one column per board
+        (`boardGreeks`)."""
         spot = np.asarray(spot, dtype=float)[..., None]
         now = np.asarray(now, dtype=float)[..., None]
         settled = self.settled if w is None else self.settled[w]
@@ -247,11 +250,19 @@ class OptionsPoolVec:
         tau = np.maximum(self.k_expiry - now, 0.0)
         m = mark(spot, self.strike, tau, self.vol(w), self.cap_k)
         both = nc + npt
+        per_strike = {
+            "mark": nc * m["call"] + npt * m["put"],
+            "delta": nc * m["delta"] + npt * (m["delta"] - 1.0),
+            "gamma": both * m["gamma"],
+            "vega": both * m["vega"],
+            "theta": both * m["theta"],
+        }
+        if not by_board:
+            return {k: np.sum(v, axis=-1) for k, v in per_strike.items()}
+        boards = self.expiry.shape[0]
         return {
-            "mark": np.sum(nc * m["call"] + npt * m["put"], axis=-1),
-            "delta": np.sum(nc * m["delta"] + npt * (m["delta"] - 1.0), axis=-1),
-            "gamma": np.sum(both * m["gamma"], axis=-1),
-            "vega": np.sum(both * m["vega"], axis=-1),
+            k: np.stack([np.sum(v[..., self.board == b], axis=-1) for b in range(boards)], -1)
+            for k, v in per_strike.items()
         }
 
     def nav(self, spot, now) -> np.ndarray:

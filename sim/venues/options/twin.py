@@ -516,20 +516,21 @@ class OptionsPool:
         p = self._pricing(s, board, is_call, is_buy, amount, self._spot(now), now)
         return p.premium, p.fee
 
-    def board_greeks(self, board_id: int, now: int) -> tuple[int, int, int]:
-        """`boardGreeks(board_id)`: the pool's net (delta, gamma, vega) on one board."""
+    def board_greeks(self, board_id: int, now: int) -> tuple[int, int, int, int]:
+        """`boardGreeks(board_id)`: the pool's net (delta, gamma, vega, theta) on one board
+        (theta wad quote per year of calendar time)."""
         if board_id not in self.boards:
             raise Revert("options: unknown board")
         return self._board_greeks(board_id, self._spot(now), now)
 
-    def total_greeks(self, now: int) -> tuple[int, int, int]:
-        """`totalGreeks()`: the pool's net (delta, gamma, vega) over live boards."""
+    def total_greeks(self, now: int) -> tuple[int, int, int, int]:
+        """`totalGreeks()`: the pool's net (delta, gamma, vega, theta) over live boards."""
         spot = self._spot(now)
-        out = [0, 0, 0]
+        out = [0, 0, 0, 0]
         for bid in self.live_board_ids:
             for i, g in enumerate(self._board_greeks(bid, spot, now)):
                 out[i] += g
-        return out[0], out[1], out[2]
+        return out[0], out[1], out[2], out[3]
 
     # -- internals -----------------------------------------------------------------------
 
@@ -666,39 +667,41 @@ class OptionsPool:
             premium = 0
         return Pricing(premium, self._floor_quote(fee * WAD), base_iv, skew, delta)
 
-    def _board_greeks(self, board_id: int, spot: int, now: int) -> tuple[int, int, int]:
+    def _board_greeks(self, board_id: int, spot: int, now: int) -> tuple[int, int, int, int]:
         board = self.boards[board_id]
         tau = board.expiry - now if board.expiry > now else 0
         if board.settled:
-            return 0, 0, 0
-        delta = gamma = vega = 0
+            return 0, 0, 0, 0
+        delta = gamma = vega = theta = 0
         for sid in board.strike_ids:
             s = self.strikes[sid]
             net_call = s.short_call - s.long_call
             net_put = s.short_put - s.long_put
             if net_call == 0 and net_put == 0:
                 continue
-            _, _, cd, gm, vg = self._mark(
+            _, _, cd, gm, vg, minus_theta = self._mark(
                 spot, s.strike, tau, board.base_iv * s.skew // WAD, board.call_cap
             )
             delta += _sdiv(net_call * cd + net_put * (cd - WAD), WAD)
             gamma += _sdiv((net_call + net_put) * gm, WAD)
             vega += _sdiv((net_call + net_put) * vg, WAD)
-        return delta, gamma, vega
+            theta -= _sdiv((net_call + net_put) * minus_theta, WAD)
+        return delta, gamma, vega, theta
 
     @staticmethod
     def _mark(
         spot: int, strike: int, tau: int, vol: int, call_cap: int
-    ) -> tuple[int, int, int, int, int]:
-        """(call value capped, put value, call delta, gamma, vega), never reverting."""
+    ) -> tuple[int, int, int, int, int, int]:
+        """(call value capped, put value, call delta, gamma, vega, -theta), never reverting;
+        theta at rate 0 is never positive (and equal for the call and the put)."""
         cap_k = call_cap * strike // WAD
         if tau < TAU_MIN or strike * 5 < spot or strike > 5 * spot:
             cd = WAD if spot > strike else 0
-            return call_payoff(spot, strike, cap_k), put_payoff(spot, strike), cd, 0, 0
+            return call_payoff(spot, strike, cap_k), put_payoff(spot, strike), cd, 0, 0, 0
         v = min(max(vol, VOL_MIN), VOL_MAX)
         g = bs_greeks_int(spot, strike, tau, v, 0, True)
         put = g.price + strike - spot if g.price + strike > spot else 0
-        return min(g.price, cap_k), put, g.delta, g.gamma, g.vega
+        return min(g.price, cap_k), put, g.delta, g.gamma, g.vega, -g.theta
 
     def _nav(self, now: int) -> int:
         nav = (self.pool_balance + self.hedge_capital) * self.quote_scale
@@ -714,7 +717,7 @@ class OptionsPool:
                     continue
                 if spot == 0:
                     spot = self._spot(now)
-                cv, pv, _, _, _ = self._mark(
+                cv, pv, *_ = self._mark(
                     spot, s.strike, tau, board.base_iv * s.skew // WAD, board.call_cap
                 )
                 nav += _sdiv(net_call * cv + net_put * pv, WAD)

@@ -248,7 +248,7 @@ class OptionsVenue:
         return p.pool_balance + p.hedge_capital + book["mark"], book["mark"]
 
     def greeks(self, ctx) -> dict[str, np.ndarray]:
-        """NAV, delta, gamma, vega of the pool now (at its oracle), (N,) each."""
+        """NAV, delta, gamma, vega, theta of the pool now (at its oracle), (N,) each."""
         p = self.pool
         book = p.book(self.spot(ctx.ref), ctx.time)
         return {
@@ -256,6 +256,17 @@ class OptionsVenue:
             "delta": book["delta"],
             "gamma": book["gamma"],
             "vega": book["vega"],
+            "theta": book["theta"],
+        }
+
+    def board_greeks(self, ctx) -> dict[str, np.ndarray]:
+        """Per board b: 'board<b>.<greek>' for delta, gamma, vega, theta (`boardGreeks`),
+        (N,) each."""
+        book = self.pool.book(self.spot(ctx.ref), ctx.time, by_board=True)
+        return {
+            f"board{b}.{g}": book[g][:, b]
+            for b in range(book["delta"].shape[1])
+            for g in ("delta", "gamma", "vega", "theta")
         }
 
     def hedge_pnl(self, ctx) -> np.ndarray:
@@ -282,7 +293,8 @@ class OptionsVenue:
         m["hedge_pnl"] = self.hedge_pnl(ctx)
         m["lp_pnl"] = m["nav_change"] + m["hedge_pnl"]
         m["lp_return"] = m["lp_pnl"] / nav0
-        m["delta"], m["gamma"], m["vega"] = g["delta"], g["gamma"], g["vega"]
+        m["delta"], m["gamma"], m["vega"], m["theta"] = g["delta"], g["gamma"], g["vega"], g["theta"]
+        m.update(self.board_greeks(ctx))
         m["utilisation"] = self.pool.utilisation()
         return {f"options.{self.name}.{k}": v for k, v in m.items()}
 
@@ -292,6 +304,7 @@ class OptionsVenue:
         g["balance"] = self.pool.pool_balance.copy()
         g["utilisation"] = self.pool.utilisation()
         g["base_iv"] = self.pool.base_iv[:, 0].copy()
+        g.update(self.board_greeks(ctx))
         return {f"options.{self.name}.{k}": v for k, v in g.items()}
 
 
