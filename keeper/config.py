@@ -150,12 +150,13 @@ class VenuesConfig(_Section):
             raise ValueError(f"venue names must be unique (repeated: {', '.join(sorted(dup))})")
         return self
 
-    def settings(self, kind: str, name: str) -> VenueConfig:
-        """The entry for pool `name` of `kind`; its defaults where the list is left out."""
-        for v in getattr(self, kind) or ():
-            if v.name == name:
-                return v
-        return _DEFAULTS[kind](name=name)
+    def settings(self, kind: str, name: str) -> VenueConfig | None:
+        """The entry for pool `name` of `kind`: its defaults where the list is left out, None
+        (not a venue) where the list is given without it."""
+        entries = getattr(self, kind)
+        if entries is None:
+            return _DEFAULTS[kind](name=name)
+        return next((v for v in entries if v.name == name), None)
 
 
 class AddressesConfig(_Section):

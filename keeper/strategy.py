@@ -132,7 +132,7 @@ def build_venues(
     venues: list[Venue] = []
     for pool in snap.all_pools:
         vc = cfg.venues.settings(pool.kind, pool.name)
-        if not vc.enabled:
+        if vc is None or not vc.enabled:
             continue
         gas = gas_quote(snap, vc.gas_units, ex.priority_fee_gwei)
         if pool.kind == "univ3":

@@ -161,5 +161,7 @@ def test_a_config_without_manifest_names_every_address():
     assert addresses.pools["uniswap_v3_5bp"].fee_pips == 500
     assert addresses.feed == "0x5f4eC3Df9cbd43714FE2740f5E3616155c5b8419"
     assert addresses.options_pool is None and addresses.perp is None
-    with pytest.raises(KeeperConfigError, match=r"addresses\.\w+: no address given and no manifest is used"):
+    with pytest.raises(
+        KeeperConfigError, match=r"addresses\.\w+: no address given and no manifest is used"
+    ):
         resolve_addresses(load(addresses={"use_manifest": False}), PRESET)
