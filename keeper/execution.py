@@ -54,6 +54,18 @@ def leg_call(leg: LegPlan, addresses: Addresses) -> tuple[str, str]:
     return kind.encode(leg, router, addresses.keeper)
 
 
+def swap_meta(leg: LegPlan) -> dict[str, Any]:
+    """A pool leg's exact amounts as the twin planned them (base units of each token), for
+    the log and the journal; nothing for a perp leg."""
+    if leg.kind == "perp":
+        return {}
+    meta = {"token_in": leg.token_in, "token_out": leg.token_out, "amount_in": leg.amount_in,
+            "amount_out": leg.amount_out}  # fmt: skip
+    if leg.kind == "univ3":
+        meta |= {"fee_pips": leg.fee_pips, "sqrt_price_limit_x96": leg.sqrt_price_limit_x96}
+    return meta
+
+
 @dataclass(frozen=True)
 class LegResult:
     venue: str
@@ -193,7 +205,7 @@ class Executor:
             meta = {"venue": leg.venue, "kind": leg.kind, "size": leg.size,
                     "expected_price": leg.expected_price,
                     "limit": leg.amount_limit or leg.acceptable_price, "deadline": leg.deadline,
-                    "block": snap.block}  # fmt: skip
+                    "block": snap.block, **swap_meta(leg)}  # fmt: skip
             if not self.live:
                 self.log("leg", mode="dry_run", to=to, data=data, **meta)
                 results.append(LegResult(leg.venue, leg.size, "dry_run"))
