@@ -58,8 +58,8 @@ def protocol_quotes(
         value = call.decode(raw)
         buy = leg.size > 0
         # QuoterV2 answers (amount, ...); Router02 the amounts along the path.
-        path_end = value[0][0] if buy else value[0][-1]
-        quoted = value[0] if leg.kind == "univ3" else path_end
+        amounts = value[0] if leg.kind == "univ2" else [value[0]]
+        quoted = amounts[0] if buy else amounts[-1]
         what, twin = ("amount_in", leg.amount_in) if buy else ("amount_out", leg.amount_out)
         out.append(QuoteCheck(leg.venue, leg.kind, what, twin, quoted))
     return out

@@ -109,11 +109,15 @@ def test_demo_runs_the_whole_job_and_stops_the_chain(ammlab, private_chain, tmp_
     _, env = private_chain
     out = tmp_path / "demo"
     demo = ammlab(
-        "demo", "--swaps", "4", "--worlds", "16", "--hours", "1", "--chain-blocks", "60",
+        "demo", "--calls", "20", "--worlds", "16", "--hours", "1", "--chain-blocks", "60",
         "--out", str(out), env=env,
     )  # fmt: skip
     assert demo.returncode == 0, demo.stderr
-    assert "4 swaps through the router" in demo.stdout
+    # The keeper on a fork of the mainnet preset: it hedges on the genuine pools.
+    assert "with the mainnet preset" in demo.stdout
+    hedged = [line for line in demo.stdout.splitlines() if " mined " in line]
+    assert any(" univ3 " in line or " univ2 " in line for line in hedged), demo.stdout
+    assert "every pool leg's twin quote equals the protocol's own" in demo.stdout
     assert "local upstream stopped" in demo.stdout
     assert "parity: ok at every block" in demo.stdout
     assert chainmod.running_record(Path(env[chainmod.HOME_ENV])) is None
