@@ -68,6 +68,27 @@ def fork(preset, tmp_path):
     node.kill()
 
 
+class _OnThePreset:
+    """The preset's own node, for a test that runs there (reverted afterwards)."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+
+@pytest.fixture(params=["preset", "fork"])
+def chain(request, preset):
+    """The preset itself (its state restored after the test) or a fork of it."""
+    url, manifest, _ = preset
+    if request.param == "fork":
+        yield request.getfixturevalue("fork")
+        return
+    snapshot = chainmod.rpc(url, "evm_snapshot")
+    try:
+        yield _OnThePreset(url), Market(url, manifest), manifest
+    finally:
+        assert chainmod.rpc(url, "evm_revert", [snapshot])
+
+
 def live_keeper(tmp_path, url, manifest, **cfg) -> Keeper:
     config = load_keeper_config(write_config(tmp_path, keeper_config(tmp_path, url, manifest,
                                                                      **cfg)))  # fmt: skip
@@ -94,12 +115,12 @@ def tick_checked(keeper: Keeper, market: Market):
 # --------------------------------------------------------------------------- hedging
 
 
-def test_live_keeper_hedges_options_and_lp_across_genuine_v2_v3_and_the_perp(fork, tmp_path):
-    """The options pool sells calls (the pool goes short ~10 delta; the keeper's V2 LP share
-    is long 2): the keeper buys the hedge across the V2 pair, both V3 pools and the capped
-    perp, every leg at the twins' amounts; price moves, trades on the pools and a close of
-    calls follow, and the band holds."""
-    node, market, manifest = fork
+def test_live_keeper_hedges_options_and_lp_across_genuine_v2_v3_and_the_perp(chain, tmp_path):
+    """On the preset and on a fork of it: the options pool sells calls (the pool goes short
+    ~10 delta; the keeper's V2 LP share is long 2): the keeper buys the hedge across the V2
+    pair, both V3 pools and the capped perp, every leg at the twins' amounts; price moves,
+    trades on the pools and a close of calls follow, and the band holds."""
+    node, market, manifest = chain
     market.transmit(3000)
     market.buy_calls(3, 20.0)
     with live_keeper(tmp_path, node.url, manifest, perp=3.0) as keeper:
@@ -135,19 +156,20 @@ def _v3_reference(market: Market, pool: str, window: int, block: int) -> float:
 
 
 def _v2_reference(market: Market, start: int, end: int) -> float:
-    """The pair's TWAP between two blocks from its cumulative prices (counterfactual at
-    each block, as UniswapV2OracleLibrary.currentCumulativePrices): USDC per WETH."""
+    """The pair's TWAP between two blocks from its cumulative prices (counterfactual at each
+    block, as UniswapV2OracleLibrary.currentCumulativePrices): the mean of price0 (WETH wei per
+    USDC unit) inverted into USDC per WETH, as `keeper.guards.twap_price` takes it."""
 
     def cumulative(block: int) -> tuple[int, int]:
         at = hex(block)
-        (c1,) = market.call(market.pair, "price1CumulativeLast()", [], [], ["uint256"], at)
+        (c0,) = market.call(market.pair, "price0CumulativeLast()", [], [], ["uint256"], at)
         r0, r1, last = market.call(market.pair, "getReserves()", [], [],
                                    ["uint112", "uint112", "uint32"], at)  # fmt: skip
         now = int(market.rpc("eth_getBlockByNumber", at, False)["timestamp"], 16)
-        return c1 + (r0 << 112) // r1 * (now - last), now
+        return c0 + (r1 << 112) // r0 * (now - last), now
 
     (c0, t0), (c1, t1) = cumulative(start), cumulative(end)
-    return (c1 - c0) / (t1 - t0) / 2**112 * 10**12  # price1 = USDC per WETH in base units
+    return 10**12 / ((c1 - c0) / (t1 - t0) / 2**112)
 
 
 @pytest.mark.parametrize("source", ["univ3", "univ2"])
@@ -315,6 +337,13 @@ def test_kill_9_then_restart_lands_a_genuine_pool_hedge_exactly_once(fork, tmp_p
     assert node.nonce(market.keeper) == nonce0 + 1
     (mined,) = [i for i in hedge_intents(journal) if i.status == "mined"]
     assert mined.id == crashed.id
+    m = mined.meta  # the twin's amounts, journaled with the intent
+    leg = LegPlan(m["venue"], m["kind"], m["size"], 0, 0.0, 0.0, 0.0, 0, token_in=m["token_in"],
+                  token_out=m["token_out"], amount_in=m["amount_in"],
+                  amount_out=m["amount_out"], fee_pips=m.get("fee_pips", 0),
+                  sqrt_price_limit_x96=m.get("sqrt_price_limit_x96", 0))  # fmt: skip
+    assert market.assert_quotes([leg], m["block"]) == 1
+    market.assert_fills([leg], [landed[0]["hash"]])
     (tmp_path / "check").mkdir()
     with live_keeper(tmp_path / "check", node.url, manifest, only=(venue,)) as keeper:
         assert abs(net_delta(keeper)) <= BAND
