@@ -1,6 +1,7 @@
 """eth_calls as data: a function signature, its arguments and its return types, encoded with
-eth_abi, so that any contract that speaks the interface answers (ammlab's, a genuine Uniswap
-pool, a real mainnet feed on a fork). The reader batches them; the venue kinds list theirs.
+eth_abi through `sim.chain.abi`, so that any contract that speaks the interface answers
+(ammlab's, a genuine Uniswap pool, a real mainnet feed on a fork). The reader batches them; the
+venue kinds list theirs.
 """
 
 from __future__ import annotations
@@ -8,18 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi import decode, encode
-from eth_utils import keccak
-
-
-def selector(signature: str) -> bytes:
-    return keccak(text=signature)[:4]
-
-
-def calldata(signature: str, types: list[str] | None = None, args: list[Any] | None = None) -> str:
-    """0x-hex calldata of `signature` with `args` ABI-encoded as `types`."""
-    body = encode(types, args) if types else b""
-    return "0x" + (selector(signature) + body).hex()
+from sim.chain.abi import decode, encode_call
 
 
 @dataclass(frozen=True)
@@ -36,8 +26,8 @@ class Call:
     optional: bool = False
 
     def rpc(self, block: str) -> tuple[str, list]:
-        data = calldata(self.signature, list(self.types), list(self.args))
+        data = encode_call(self.signature, self.types, self.args)
         return "eth_call", [{"to": self.to, "data": data}, block]
 
     def decode(self, result: str) -> tuple:
-        return decode(list(self.out), bytes.fromhex(result[2:]))
+        return decode(self.out, result)

@@ -19,6 +19,7 @@ from keeper.errors import KeeperError
 from keeper.networks import ape_rpc
 from sim.chain import node
 from sim.cli.chain import chain_group, fork_group
+from sim.cli.data import data_group, study_group
 from sim.cli.demo import demo
 from sim.cli.learn import learn
 from sim.cli.run import bench_group, sim_group
@@ -139,6 +140,8 @@ for group in (chain_group, fork_group, sim_group, learn, bench_group, keeper_gro
 cli.add_command(demo)
 cli.add_command(sweep_cmd, "sweep")
 cli.add_command(report_cmd, "report")
+cli.add_command(data_group)
+cli.add_command(study_group)
 
 
 def main() -> None:

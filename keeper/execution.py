@@ -33,14 +33,16 @@ from typing import Any
 
 from keeper.config import KeeperConfig
 from keeper.guards import GuardInputs, run_guards
-from keeper.journal import Journal, intent_key
+from keeper.journal import Journal
+from keeper.journal_records import intent_key
 from keeper.killswitch import KillSwitch, order_allowed
-from keeper.reader import Addresses, MarketSnapshot, calldata
+from keeper.reader import Addresses, MarketSnapshot
 from keeper.strategy import Plan
 from keeper.txmanager import SimulationRevert, TxError, TxManager
 from keeper.venues import perp, v2, v3
 from keeper.venues.base import GWEI, LegPlan
-from sim.chain.blockbuilder import RpcBatch
+from sim.chain.abi import decode, encode_call
+from sim.chain.rpc import Rpc
 
 MAX_UINT256 = 2**256 - 1
 
@@ -112,7 +114,7 @@ class Executor:
         self.txm = txm
         self.reference_price = reference_price
         self.oracle_decimals = oracle_decimals
-        self.batch = RpcBatch(txm.chain.url if txm else "", timeout=30.0) if txm else None
+        self.batch = Rpc(txm.chain.url, timeout=30.0) if txm else None
 
     @property
     def live(self) -> bool:
@@ -125,13 +127,9 @@ class Executor:
         header, balance, rnd = self.batch.many([
             ("eth_getBlockByNumber", ["latest", False]),
             ("eth_getBalance", [a.keeper, "latest"]),
-            ("eth_call", [{"to": a.feed, "data": calldata("latestRoundData()")}, "latest"]),
+            ("eth_call", [{"to": a.feed, "data": encode_call("latestRoundData()")}, "latest"]),
         ])  # fmt: skip
-        from eth_abi import decode
-
-        _, answer, _, updated, _ = decode(
-            ["uint80", "int256", "uint256", "uint256", "uint80"], bytes.fromhex(rnd[2:])
-        )
+        _, answer, _, updated, _ = decode(["uint80", "int256", "uint256", "uint256", "uint80"], rnd)
         return Fresh(
             now=int(header["timestamp"], 16),
             base_fee_wei=int(header.get("baseFeePerGas") or "0x0", 16),
@@ -231,25 +229,24 @@ class Executor:
     def setup_calls(self, snap: MarketSnapshot) -> list[tuple[str, str, str, float]]:
         """(name, to, calldata, notional) of the set-up transactions still needed."""
         a = self.addresses
-        batch = self.batch or RpcBatch("")
         checks = [(token, r) for r in a.routers for token in (a.base_token, a.quote_token)]
         if a.perp and self.cfg.venues.perp.enabled:
             checks.append((a.quote_token, a.perp))
-        results = batch.many([
-            ("eth_call", [{"to": token, "data": calldata("allowance(address,address)",
+        results = self.batch.many([
+            ("eth_call", [{"to": token, "data": encode_call("allowance(address,address)",
              ["address", "address"], [a.keeper, spender])}, "latest"]) for token, spender in checks
         ]) if self.batch else ["0x0"] * len(checks)  # fmt: skip
         calls = []
         for (token, spender), allowance in zip(checks, results, strict=True):
             if int(allowance, 16) < 2**200:
-                calls.append((f"approve:{token}:{spender}", token, calldata(
+                calls.append((f"approve:{token}:{spender}", token, encode_call(
                     "approve(address,uint256)", ["address", "uint256"], [spender, MAX_UINT256]), 0.0))  # fmt: skip
         if a.perp and self.cfg.venues.perp.enabled and snap.perp is not None:
             want = int(self.cfg.venues.perp.margin_quote * 10**snap.quote_decimals)
             if snap.perp.margin < want // 2:
                 amount = min(want - snap.perp.margin, snap.keeper_quote)
                 if amount > 0:
-                    calls.append(("margin", a.perp, calldata("depositMargin(uint256)", ["uint256"],
+                    calls.append(("margin", a.perp, encode_call("depositMargin(uint256)", ["uint256"],
                                   [amount]), amount / 10**snap.quote_decimals))  # fmt: skip
         return calls
 

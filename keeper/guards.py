@@ -324,8 +324,3 @@ def run_guards(x: GuardInputs, limits: GuardLimits) -> GuardReport:
             check_slippage(x.oracle_price, x.execution_price, x.is_buy, limits.max_slippage_bps)
         )
     return GuardReport(tuple(verdicts))
-
-
-def oracle_sane(report: GuardReport) -> bool:
-    """Whether the oracle guards (staleness, deviation) passed: the kill switch's input."""
-    return all(v.ok for v in report.verdicts if v.guard.startswith("oracle"))

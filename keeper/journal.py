@@ -10,306 +10,56 @@ Order of work for one hedge, each step committed before the next begins:
 3. `mark_sent` after the node accepted it; `record_replacement` for each same-nonce bump;
    `record_receipt` when one attempt is mined (the others become `replaced`).
 
-`reconcile(chain)` runs at start-up before any new action and settles every intent that is
-not final against the chain: a receipt for any of its attempts (the replacement chain
-included) finishes it; a nonce consumed by a transaction that is not ours drops it; an attempt
-still in the mempool is left to `wait`; an attempt the node forgot is re-broadcast (the same
-signed bytes, so the same hash: it cannot land twice). Planned intents with no attempt are
-returned for the caller to resume (or marked `expired` past their `expires_at`).
-
-Intent statuses (final ones marked *)::
-
-    planned -> signed -> sent -> mined* | failed* | dropped*
-    planned -> refused* (a guard or the pre-send simulation said no; no nonce used)
-    planned -> expired* (never signed, too old to act on)
-    signed  -> failed*  (the node refused the first send; the nonce was not consumed)
-
-Attempt (transaction) statuses: signed -> sent -> mined | failed | replaced | dropped, and
-replaced -> mined | failed (an older attempt won the race after all); `failed` means it was
-mined and reverted (nonce consumed) or the node refused it outright (not consumed).
+`reconcile(chain)` runs at start-up before any new action and settles every intent that is not
+final against the chain (the rules: `keeper.journal_reconcile`).
 
 The journal also records kill-switch transitions, guard refusals, an append-only event log of
 every status change, operator commands (a queue other processes write and the running
 keeper polls), and the identity of the chain it was written on (chain id, block-0 hash, first
 block: `record_chain_identity`), against which the transaction manager checks every node it
-talks to before acting (`keeper.txmanager.TxManager.check_chain`). Every write is one SQLite transaction; `synchronous=FULL` makes a commit
-survive kill -9 and power loss alike.
+talks to before acting (`keeper.txmanager.TxManager.check_chain`). Every write is one SQLite
+transaction; `synchronous=FULL` makes a commit survive kill -9 and power loss alike.
+
+This module is the store (the `Journal` class: connection, migrations, every read and write);
+the schema, the status machines and the records it returns are `keeper.journal_records`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from keeper.errors import KeeperError
-from sim.errors import ChainError
-
-SCHEMA_VERSION = 2
-
-INTENT_FINAL = frozenset({"mined", "failed", "refused", "expired", "dropped"})
-INTENT_STATUSES = frozenset({"planned", "signed", "sent"}) | INTENT_FINAL
-INTENT_TRANSITIONS: dict[str, frozenset[str]] = {
-    "planned": frozenset({"signed", "refused", "expired"}),
-    "signed": frozenset({"sent", "mined", "failed", "dropped"}),
-    "sent": frozenset({"mined", "failed", "dropped"}),
-}
-ATTEMPT_TRANSITIONS: dict[str, frozenset[str]] = {
-    "signed": frozenset({"sent", "mined", "failed", "replaced", "dropped"}),
-    "sent": frozenset({"mined", "failed", "replaced", "dropped"}),
-    "replaced": frozenset({"mined", "failed", "dropped"}),
-}
-# Statuses whose notional counts against the rolling per-hour limit (it traded, or may).
-NOTIONAL_COUNTS = ("signed", "sent", "mined")
-
-_MIGRATIONS: list[str] = [
-    # v1
-    """
-    CREATE TABLE intents (
-        id INTEGER PRIMARY KEY,
-        key TEXT NOT NULL UNIQUE,
-        account TEXT NOT NULL,
-        chain_id INTEGER NOT NULL,
-        kind TEXT NOT NULL,
-        to_addr TEXT NOT NULL,
-        data TEXT NOT NULL,
-        value TEXT NOT NULL,
-        notional REAL NOT NULL,
-        meta TEXT NOT NULL,
-        status TEXT NOT NULL,
-        error TEXT,
-        created_at REAL NOT NULL,
-        updated_at REAL NOT NULL,
-        expires_at REAL
-    );
-    CREATE INDEX intents_status ON intents (status);
-    CREATE INDEX intents_created ON intents (created_at);
-    CREATE TABLE attempts (
-        id INTEGER PRIMARY KEY,
-        intent_id INTEGER NOT NULL REFERENCES intents (id),
-        account TEXT NOT NULL,
-        nonce INTEGER NOT NULL,
-        tx_hash TEXT NOT NULL UNIQUE,
-        raw TEXT NOT NULL,
-        fee_mode TEXT NOT NULL,
-        gas_limit INTEGER NOT NULL,
-        gas_price TEXT,
-        max_fee TEXT,
-        priority_fee TEXT,
-        replaces TEXT,
-        status TEXT NOT NULL,
-        created_at REAL NOT NULL,
-        sent_at REAL,
-        sent_block INTEGER,
-        mined_block INTEGER,
-        receipt TEXT
-    );
-    CREATE INDEX attempts_intent ON attempts (intent_id);
-    CREATE INDEX attempts_nonce ON attempts (account, nonce);
-    CREATE TABLE events (
-        id INTEGER PRIMARY KEY,
-        at REAL NOT NULL,
-        subject TEXT NOT NULL,
-        intent_id INTEGER,
-        tx_hash TEXT,
-        from_status TEXT,
-        to_status TEXT,
-        detail TEXT
-    );
-    CREATE TABLE killswitch (
-        id INTEGER PRIMARY KEY,
-        at REAL NOT NULL,
-        from_mode TEXT NOT NULL,
-        to_mode TEXT NOT NULL,
-        cause TEXT NOT NULL,
-        detail TEXT NOT NULL,
-        state TEXT NOT NULL
-    );
-    CREATE TABLE refusals (
-        id INTEGER PRIMARY KEY,
-        at REAL NOT NULL,
-        intent_id INTEGER,
-        guard TEXT NOT NULL,
-        reason TEXT NOT NULL
-    );
-    CREATE TABLE commands (
-        id INTEGER PRIMARY KEY,
-        at REAL NOT NULL,
-        command TEXT NOT NULL,
-        reason TEXT NOT NULL,
-        issued_by TEXT NOT NULL,
-        status TEXT NOT NULL DEFAULT 'pending',
-        handled_at REAL,
-        result TEXT
-    );
-    """,
-    # v2: the chain the journal belongs to (one row, written at the first live start).
-    """
-    CREATE TABLE chain (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        chain_id INTEGER NOT NULL,
-        genesis_hash TEXT NOT NULL,
-        first_block INTEGER NOT NULL,
-        recorded_at REAL NOT NULL
-    );
-    """,
-]
-
-
-class JournalError(KeeperError):
-    """The journal refused a write (bad transition, conflicting key) or cannot be opened."""
-
-
-def intent_key(decision_id: str, block: int, target: str) -> str:
-    """Idempotency key of a hedge intent: sha256 of (policy decision id, block, target)."""
-    return hashlib.sha256(f"{decision_id}|{block}|{target}".encode()).hexdigest()
+from keeper.journal_reconcile import ChainView, ReconcileReport, reconcile
+from keeper.journal_records import (
+    ATTEMPT_TRANSITIONS,
+    COMMANDS,
+    INTENT_TRANSITIONS,
+    MIGRATIONS,
+    NOTIONAL_COUNTS,
+    SCHEMA_VERSION,
+    Attempt,
+    ChainIdentity,
+    Command,
+    Intent,
+    JournalError,
+    KillRecord,
+    SignedTx,
+    attempt_from_row,
+    int_text,
+    intent_from_row,
+    kill_from_row,
+)
 
 
 def default_journal_path(home: Path) -> Path:
     """Where the keeper's journal lives under the ammlab home (the CLI's commands use it)."""
     return Path(home) / "keeper" / "journal.sqlite"
-
-
-@dataclass(frozen=True)
-class Intent:
-    """One hedge decision and where it stands. `to`, `data` (0x-hex) and `value` (wei) are
-    the call to make; `notional` is in quote units (for the per-hour cap)."""
-
-    id: int
-    key: str
-    account: str
-    chain_id: int
-    kind: str
-    to: str
-    data: str
-    value: int
-    notional: float
-    meta: dict[str, Any]
-    status: str
-    error: str | None
-    created_at: float
-    updated_at: float
-    expires_at: float | None
-
-    @property
-    def final(self) -> bool:
-        return self.status in INTENT_FINAL
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """One signed transaction of an intent (the first, or a same-nonce replacement)."""
-
-    id: int
-    intent_id: int
-    account: str
-    nonce: int
-    tx_hash: str
-    raw: str
-    fee_mode: str
-    gas_limit: int
-    gas_price: int | None
-    max_fee: int | None
-    priority_fee: int | None
-    replaces: str | None
-    status: str
-    created_at: float
-    sent_at: float | None
-    sent_block: int | None
-    mined_block: int | None
-    receipt: dict[str, Any] | None
-
-    @property
-    def fee_cap(self) -> int:
-        """What the sender offers per gas at most (max fee, or the legacy gas price)."""
-        return self.max_fee if self.max_fee is not None else (self.gas_price or 0)
-
-
-@dataclass(frozen=True)
-class SignedTx:
-    """What `record_signed`/`record_replacement` store: a locally signed transaction."""
-
-    tx_hash: str
-    raw: str
-    nonce: int
-    gas_limit: int
-    fee_mode: str
-    gas_price: int | None = None
-    max_fee: int | None = None
-    priority_fee: int | None = None
-
-
-@dataclass(frozen=True)
-class Command:
-    id: int
-    at: float
-    command: str
-    reason: str
-    issued_by: str
-    status: str
-    handled_at: float | None
-    result: str | None
-
-
-@dataclass(frozen=True)
-class ChainIdentity:
-    """The chain a journal was written on: what a node must match before the keeper acts."""
-
-    chain_id: int
-    genesis_hash: str
-    """Hash of block 0 (a fresh anvil has a new one; a fork shares its upstream's)."""
-    first_block: int
-    """Head when the identity was recorded (the journal knows nothing from before)."""
-    recorded_at: float
-
-
-@dataclass(frozen=True)
-class KillRecord:
-    id: int
-    at: float
-    from_mode: str
-    to_mode: str
-    cause: str
-    detail: str
-    state: dict[str, Any]
-
-
-class ChainView(Protocol):
-    """What `reconcile` needs from the chain (the transaction manager's RPC client has it)."""
-
-    def receipt(self, tx_hash: str) -> dict[str, Any] | None: ...
-
-    def transaction(self, tx_hash: str) -> dict[str, Any] | None: ...
-
-    def nonce(self, account: str, block: str = "latest") -> int: ...
-
-    def send_raw(self, raw: str) -> str: ...
-
-
-@dataclass
-class ReconcileReport:
-    """What `reconcile` found, by intent id."""
-
-    mined: list[int] = field(default_factory=list)
-    failed: list[int] = field(default_factory=list)
-    dropped: list[int] = field(default_factory=list)
-    expired: list[int] = field(default_factory=list)
-    pending: list[int] = field(default_factory=list)
-    """Still in the node's mempool: `wait` on them."""
-    rebroadcast: list[int] = field(default_factory=list)
-    """The node had forgotten them; the same signed bytes were sent again (also pending)."""
-    to_resume: list[int] = field(default_factory=list)
-    """Planned, never signed: the caller may re-check guards and execute them."""
-
-
-COMMANDS = ("pause", "resume", "flatten", "reduce_only")
 
 
 class Journal:
@@ -364,7 +114,7 @@ class Journal:
             )
         for target in range(version + 1, SCHEMA_VERSION + 1):
             with self._tx() as db:
-                for statement in _MIGRATIONS[target - 1].split(";"):
+                for statement in MIGRATIONS[target - 1].split(";"):
                     if statement.strip():
                         db.execute(statement)
                 db.execute(f"PRAGMA user_version = {target}")
@@ -461,7 +211,7 @@ class Journal:
                 )  # fmt: skip
                 self._event(db, "intent", cur.lastrowid, None, None, "planned", key)
                 row = db.execute("SELECT * FROM intents WHERE id = ?", (cur.lastrowid,)).fetchone()
-        intent = _intent(row)
+        intent = intent_from_row(row)
         same = (intent.account, intent.to, intent.data, intent.value) == (account, to, data, value)
         if not same:
             raise JournalError(
@@ -474,11 +224,7 @@ class Journal:
         row = self._db.execute("SELECT * FROM intents WHERE id = ?", (intent_id,)).fetchone()
         if row is None:
             raise JournalError(f"no intent #{intent_id} in the journal")
-        return _intent(row)
-
-    def intent_by_key(self, key: str) -> Intent | None:
-        row = self._db.execute("SELECT * FROM intents WHERE key = ?", (key,)).fetchone()
-        return _intent(row) if row else None
+        return intent_from_row(row)
 
     def intents(self, statuses: tuple[str, ...] | None = None) -> list[Intent]:
         if statuses is None:
@@ -488,7 +234,7 @@ class Journal:
             rows = self._db.execute(
                 f"SELECT * FROM intents WHERE status IN ({marks}) ORDER BY id", statuses
             ).fetchall()
-        return [_intent(r) for r in rows]
+        return [intent_from_row(r) for r in rows]
 
     def open_intents(self, account: str | None = None) -> list[Intent]:
         """Intents not final (planned, signed, sent), oldest first."""
@@ -504,14 +250,6 @@ class Journal:
                 (self.clock(), intent_id, guard, reason),
             )
         return self.intent(intent_id)
-
-    def record_refusal(self, guard: str, reason: str, intent_id: int | None = None) -> None:
-        """A guard refusal that is not tied to a recorded intent (e.g. a skipped decision)."""
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO refusals (at, intent_id, guard, reason) VALUES (?, ?, ?, ?)",
-                (self.clock(), intent_id, guard, reason),
-            )
 
     def refusals(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self._db.execute("SELECT * FROM refusals ORDER BY id")]
@@ -573,7 +311,8 @@ class Journal:
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'signed', ?)",
             (
                 intent_id, account, tx.nonce, tx.tx_hash, tx.raw, tx.fee_mode, tx.gas_limit,
-                _s(tx.gas_price), _s(tx.max_fee), _s(tx.priority_fee), replaces, self.clock(),
+                int_text(tx.gas_price), int_text(tx.max_fee), int_text(tx.priority_fee), replaces,
+                self.clock(),
             ),
         )  # fmt: skip
         self._event(db, "tx", intent_id, tx.tx_hash, None, "signed", f"nonce {tx.nonce}")
@@ -661,14 +400,14 @@ class Journal:
         row = self._db.execute("SELECT * FROM attempts WHERE tx_hash = ?", (tx_hash,)).fetchone()
         if row is None:
             raise JournalError(f"no transaction {tx_hash} in the journal")
-        return _attempt(row)
+        return attempt_from_row(row)
 
     def attempts(self, intent_id: int) -> list[Attempt]:
         """Attempts of an intent, oldest first (the last is the current replacement)."""
         rows = self._db.execute(
             "SELECT * FROM attempts WHERE intent_id = ? ORDER BY id", (intent_id,)
         ).fetchall()
-        return [_attempt(r) for r in rows]
+        return [attempt_from_row(r) for r in rows]
 
     def max_open_nonce(self, account: str) -> int | None:
         """Highest nonce of an attempt of `account` whose intent is not final."""
@@ -691,24 +430,9 @@ class Journal:
     # ------------------------------------------------------------------ reconcile
 
     def reconcile(self, chain: ChainView, account: str | None = None) -> ReconcileReport:
-        """Settle every non-final intent (of `account`, or all) against `chain`.
-
-        Run at start-up before any new action. See the module docstring for the rules.
-        """
-        report = ReconcileReport()
-        now = self.clock()
-        for intent in self.open_intents(account):
-            attempts = self.attempts(intent.id)
-            if not attempts:
-                if intent.expires_at is not None and now > intent.expires_at:
-                    self.expire(intent.id)
-                    report.expired.append(intent.id)
-                else:
-                    report.to_resume.append(intent.id)
-                continue
-            outcome = settle(self, chain, intent, attempts)
-            getattr(report, outcome).append(intent.id)
-        return report
+        """Settle every non-final intent (of `account`, or all) against `chain`; run at start-up
+        before any new action (`keeper.journal_reconcile.reconcile`)."""
+        return reconcile(self, chain, account)
 
     # ------------------------------------------------------------------ chain identity
 
@@ -738,7 +462,7 @@ class Journal:
             " ORDER BY nonce DESC, id DESC LIMIT 1",
             (account,),
         ).fetchone()
-        return _attempt(row) if row else None
+        return attempt_from_row(row) if row else None
 
     # ------------------------------------------------------------------ kill switch
 
@@ -769,7 +493,7 @@ class Journal:
     def kill_history(self, transitions_only: bool = True) -> list[KillRecord]:
         where = "WHERE cause != 'checkpoint'" if transitions_only else ""
         rows = self._db.execute(f"SELECT * FROM killswitch {where} ORDER BY id").fetchall()
-        return [_kill(r) for r in rows]
+        return [kill_from_row(r) for r in rows]
 
     def latest_kill_state(self) -> dict[str, Any] | None:
         row = self._db.execute("SELECT * FROM killswitch ORDER BY id DESC LIMIT 1").fetchone()
@@ -805,107 +529,3 @@ class Journal:
                 "UPDATE commands SET status = ?, handled_at = ?, result = ? WHERE id = ?",
                 (status, self.clock(), result, command_id),
             )
-
-
-def settle(journal: Journal, chain: ChainView, intent: Intent, attempts: list[Attempt]) -> str:
-    """Settle one signed/sent intent against the chain; returns the ReconcileReport bucket.
-
-    Shared by `Journal.reconcile` (start-up) and the transaction manager's wait loop.
-    """
-    for att in reversed(attempts):  # the newest attempt is the likeliest to be mined
-        receipt = chain.receipt(att.tx_hash)
-        if receipt is not None:
-            settled = journal.record_receipt(att.tx_hash, receipt)
-            return "mined" if settled.status == "mined" else "failed"
-    live = [a for a in attempts if a.status in ("signed", "sent", "replaced")]
-    if not live:
-        journal.record_dropped(intent.id, "no live attempt left")
-        return "dropped"
-    nonce = live[-1].nonce
-    if chain.nonce(intent.account, "latest") > nonce:
-        # Consumed, but by none of our hashes (checked above); re-check once for a receipt
-        # that landed between the two reads.
-        for att in reversed(attempts):
-            if (receipt := chain.receipt(att.tx_hash)) is not None:
-                settled = journal.record_receipt(att.tx_hash, receipt)
-                return "mined" if settled.status == "mined" else "failed"
-        journal.record_dropped(intent.id, f"nonce {nonce} consumed by another transaction")
-        return "dropped"
-    newest = live[-1]
-    if any(chain.transaction(a.tx_hash) is not None for a in live):
-        if intent.status == "signed":
-            journal.mark_sent(newest.tx_hash, detail="found in the mempool")
-        return "pending"
-    try:
-        chain.send_raw(newest.raw)
-    except ChainError as err:
-        detail = f"rebroadcast refused: {err}"
-        last = journal.events(intent.id)[-1:]
-        if not last or last[0]["detail"] != detail:  # once per reason, not once per poll
-            journal.note(intent.id, newest.tx_hash, detail)
-        return "pending"
-    journal.mark_sent(newest.tx_hash, detail="rebroadcast (the node had forgotten it)")
-    return "rebroadcast"
-
-
-def _s(value: int | None) -> str | None:
-    return None if value is None else str(value)
-
-
-def _i(value: str | None) -> int | None:
-    return None if value is None else int(value)
-
-
-def _intent(row: sqlite3.Row) -> Intent:
-    return Intent(
-        id=row["id"],
-        key=row["key"],
-        account=row["account"],
-        chain_id=row["chain_id"],
-        kind=row["kind"],
-        to=row["to_addr"],
-        data=row["data"],
-        value=int(row["value"]),
-        notional=row["notional"],
-        meta=json.loads(row["meta"]),
-        status=row["status"],
-        error=row["error"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        expires_at=row["expires_at"],
-    )
-
-
-def _attempt(row: sqlite3.Row) -> Attempt:
-    return Attempt(
-        id=row["id"],
-        intent_id=row["intent_id"],
-        account=row["account"],
-        nonce=row["nonce"],
-        tx_hash=row["tx_hash"],
-        raw=row["raw"],
-        fee_mode=row["fee_mode"],
-        gas_limit=row["gas_limit"],
-        gas_price=_i(row["gas_price"]),
-        max_fee=_i(row["max_fee"]),
-        priority_fee=_i(row["priority_fee"]),
-        replaces=row["replaces"],
-        status=row["status"],
-        created_at=row["created_at"],
-        sent_at=row["sent_at"],
-        sent_block=row["sent_block"],
-        mined_block=row["mined_block"],
-        receipt=json.loads(row["receipt"]) if row["receipt"] else None,
-    )
-
-
-def _kill(row: sqlite3.Row) -> KillRecord:
-    return KillRecord(
-        id=row["id"],
-        at=row["at"],
-        from_mode=row["from_mode"],
-        to_mode=row["to_mode"],
-        cause=row["cause"],
-        detail=row["detail"],
-        state=json.loads(row["state"]),
-    )

@@ -37,7 +37,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from keeper.journal import COMMANDS, Journal
+from keeper.journal import Journal
+from keeper.journal_records import COMMANDS
 from keeper.safety_config import KillSwitchLimits
 
 MODES = ("running", "reduce_only", "paused", "flatten")
@@ -51,7 +52,7 @@ class Observation:
     Attributes:
         now: seconds.
         equity: mark-to-market value of book and hedges, quote units.
-        oracle_ok: whether the oracle guards passed (`keeper.guards.oracle_sane`).
+        oracle_ok: whether the oracle guards (staleness, deviation) passed.
         oracle_reason: why not, when they failed.
         net_delta: book delta + hedge, base units.
         errors: names of tasks that raised an error since the last observation (one entry
@@ -262,11 +263,6 @@ def order_allowed(mode: str, position: float, order: float) -> tuple[bool, str]:
     if order == 0 or shrinks:
         return True, f"{mode}: order reduces the position"
     return False, f"{mode}: order {order:+.6g} would not reduce the position {position:+.6g}"
-
-
-def flatten_order(position: float) -> float:
-    """The order that brings the hedge position to zero."""
-    return -position
 
 
 class KillSwitch:

@@ -1,7 +1,7 @@
 """Read the market through standard interfaces, one batched round of eth_calls per tick.
 
-Interfaces read (function signatures, encoded with eth_abi, so any contract that speaks them
-works, a real mainnet pair or feed on a mainnet fork included):
+Interfaces read (function signatures, encoded with eth_abi through `sim.chain.abi`, so any
+contract that speaks them works, a real mainnet pair or feed on a mainnet fork included):
 
 - a pool, by its venue kind (`keeper.venues`): the Uniswap V2 pair interface (ammlab's pool
   or a genuine UniswapV2Pair: `getReserves()`, `token0()`/`token1()`, the cumulative prices,
@@ -15,7 +15,7 @@ works, a real mainnet pair or feed on a mainnet fork included):
   `takerFeeBps()`, `maxFundingRate()`.
 
 Every call of a tick is pinned to one block number and sent in one JSON-RPC batch
-(`RpcBatch`) together with the block header and the keeper's ETH balance. The options pool's
+(`sim.chain.rpc`) together with the block header and the keeper's ETH balance. The options pool's
 board and strike ids, and each V3 pool's bitmap words and initialised ticks, are cached: when
 the live boards or a board's strikes changed since the last tick, or a V3 price left its centre
 word or its bitmap shows other ticks, a follow-up round fetches the new ones (rare; the first
@@ -37,18 +37,18 @@ from typing import Any
 import numpy as np
 from eth_utils import to_checksum_address
 
-from keeper.calls import Call, calldata, selector
+from keeper.calls import Call
 from keeper.venues import v2, v3
 from keeper.venues.base import PoolRef, VenueError
 from keeper.venues.v2 import PoolSnapshot
 from keeper.venues.v3 import V3PoolSnapshot, WordsAndTicks
-from sim.chain.blockbuilder import RpcBatch
+from sim.chain.rpc import Rpc
 from sim.decisions.book import OptionPositions
 from sim.errors import ChainError
 from sim.venues.options.twin import Board, Strike
 from sim.venues.perp.twin import VenueState
 
-__all__ = ["Call", "calldata", "selector", "PoolSnapshot", "V3PoolSnapshot", "PoolRef"]
+__all__ = ["Call", "PoolSnapshot", "V3PoolSnapshot", "PoolRef"]
 
 WAD = 10**18
 """The options pool's and the perp's fixed-point unit (their contracts' wad)."""
@@ -211,7 +211,9 @@ class ChainReader:
         self.url = url
         self.addresses = addresses
         self.twap_window_s = twap_window_s
-        self.batch = RpcBatch(url, timeout=timeout)
+        self.batch = Rpc(url, timeout=timeout)
+        """The client; every round is one batched request (no retries: the runtime waits for
+        the node and re-checks the chain when it is lost)."""
         self._static: dict[str, Any] | None = None
         self._board_ids: tuple[int, ...] = ()
         self._strike_ids: dict[int, tuple[int, ...]] = {}
@@ -221,7 +223,7 @@ class ChainReader:
 
     def block_number(self) -> int:
         self.rounds += 1
-        return int(self.batch.one("eth_blockNumber"), 16)
+        return self.batch.block_number()
 
     # -- static facts, read once --------------------------------------------------------
 

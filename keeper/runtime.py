@@ -35,9 +35,7 @@ before anything else.
 
 from __future__ import annotations
 
-import itertools
 import os
-import random
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -60,22 +58,18 @@ from keeper.guards import (
     twap_price,
     v3_tick_price,
 )
-from keeper.journal import Intent, Journal, ReconcileReport, default_journal_path
+from keeper.journal import Journal, default_journal_path
+from keeper.journal_reconcile import ReconcileReport
+from keeper.journal_records import Intent
 from keeper.killswitch import KillSwitch, Observation
 from keeper.learned import LearnedInputs
 from keeper.logs import KeeperLog
 from keeper.reader import WAD, ChainReader, MarketSnapshot
 from keeper.strategy import HedgeState, LegPlan, Plan, as_floats, plan_hedge
-from keeper.txmanager import (
-    ChainResetError,
-    RpcUnavailable,
-    TxManager,
-    TxTimeout,
-    backoff_delays,
-    keeper_private_key,
-)
+from keeper.txmanager import ChainResetError, TxManager, TxTimeout, keeper_private_key
 from keeper.venues import v3
 from sim.chain import node as chainmod
+from sim.chain.rpc import Backoff, Rpc, RpcUnavailable
 from sim.errors import ChainError, ManifestError
 from sim.learn.policy import Learned
 
@@ -476,19 +470,13 @@ class Keeper:
         re-checks the chain (`_recover`)."""
         self._node_lost = self._node_lost or str(err).splitlines()[0][:300]
         limits = self.cfg.safety.tx
-        delay = backoff_delays(limits.rpc_backoff_initial_s, limits.rpc_backoff_max_s,
-                               random.Random())  # fmt: skip
-        started = time.monotonic()
         self.log("rpc_down", error=self._node_lost)
-        for attempt in itertools.count():
-            time.sleep(delay(attempt))
-            try:
-                chainmod.chain_id_of(self.url, timeout=limits.rpc_timeout_s)
-                return
-            except ChainError as again:
-                waited = time.monotonic() - started
-                self.log("rpc_retry", attempt=attempt + 1, waited_s=round(waited, 1),
-                         error=str(again).splitlines()[0][:200])  # fmt: skip
+        forever = Backoff(None, limits.rpc_backoff_initial_s, limits.rpc_backoff_max_s)
+        with Rpc(self.url, limits.rpc_timeout_s, forever) as probe:
+            probe.on_retry = lambda attempt, waited, reason: self.log(
+                "rpc_retry", attempt=attempt, waited_s=round(waited, 1), error=reason[:200]
+            )
+            probe.chain_id()
 
     def _equity(self, snap: MarketSnapshot, plan: Plan) -> float:
         """Mark-to-market of what the keeper's book and hedges are worth, quote units:

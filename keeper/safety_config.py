@@ -201,8 +201,3 @@ def load_safety_config(path: str | os.PathLike | None = None, **overrides: Any) 
         return SafetyConfig(**data)
     except ValidationError as err:
         raise SafetyConfigError(describe_config_error(err, source)) from err
-
-
-def field_docs(model: type[BaseModel]) -> dict[str, str]:
-    """Field name -> its docstring, for help texts and generated docs."""
-    return {name: (f.description or "") for name, f in model.model_fields.items()}

@@ -20,13 +20,13 @@ from typing import Any
 
 import yaml
 
-from keeper.calls import calldata
 from keeper.config import load_keeper_config
 from keeper.logs import KeeperLog
 from keeper.runtime import Keeper
 from keeper.strategy import HedgeState, plan_hedge
 from keeper.venues.quotes import protocol_quotes
 from sim.chain import node
+from sim.chain.abi import encode_call
 from sim.errors import ChainError
 
 MAINNET_EXAMPLE = Path(__file__).with_name("mainnet.example.yaml")
@@ -58,10 +58,10 @@ def _send(url: str, sender: str, to: str, data: str) -> dict:
 def _trader_buys_calls(url: str, manifest: dict, calls: float) -> None:
     trader, options = manifest["accounts"]["trader"], manifest["options"]["address"]
     usdc = manifest["tokens"]["USDC"]["address"]
-    _send(url, trader, usdc, calldata("approve(address,uint256)", ["address", "uint256"],
+    _send(url, trader, usdc, encode_call("approve(address,uint256)", ["address", "uint256"],
                                       [options, 2**256 - 1]))  # fmt: skip
     now = int(node.rpc(url, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
-    _send(url, trader, options, calldata(
+    _send(url, trader, options, encode_call(
         "openPosition(uint256,bool,bool,uint256,uint256,uint256)",
         ["uint256", "bool", "bool", "uint256", "uint256", "uint256"],
         [ATM_STRIKE_ID, True, True, int(calls * 10**18), 10**15, now + 3600],

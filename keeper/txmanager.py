@@ -35,11 +35,11 @@ now. Legacy (`fee_mode: legacy`): gasPrice = eth_gasPrice, bumped the same way. 
 geth refuse a replacement that does not raise both fields by >= 10 %; 12.5 % is the floor here.
 When the cap leaves no room for a full bump the manager stops replacing and waits.
 
-Transient RPC failures (connection refused or reset, timeouts, HTTP 5xx) are retried with
-exponential backoff and jitter for up to `rpc_retry_budget_s`, on a fresh HTTP session each
-time, so a node restart in between is survived; the first answer after such an outage runs
-`check_chain` before anything else. JSON-RPC errors (the node answered "no") are never retried
-blindly.
+The manager talks to the node through `sim.chain.rpc.Rpc` (`rpc_client`): transient failures
+(connection refused or reset, timeouts, HTTP 5xx) are retried with exponential backoff and
+jitter for up to `rpc_retry_budget_s`, with the pooled sockets dropped each time, so a node
+restart in between is survived; the first answer after such an outage runs `check_chain`
+before anything else. JSON-RPC errors (the node answered "no") are never retried blindly.
 
 Fault injection for the chaos tests (`AMMLAB_CHAOS_STOP_AT`, see `chaos_stop`): inert unless
 that variable is set; a test sets it to freeze a real keeper process at one stage of one
@@ -48,29 +48,30 @@ intent and kill -9 it there.
 
 from __future__ import annotations
 
-import fcntl
 import math
 import os
-import random
 import sys
 import time
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
-import requests
-from eth_abi import decode as abi_decode
 from eth_account import Account
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
+from filelock import FileLock, Timeout
 
 from keeper.errors import KeeperError
-from keeper.journal import Attempt, Intent, Journal, ReconcileReport, SignedTx, settle
+from keeper.journal import Journal
+from keeper.journal_reconcile import ReconcileReport, settle
+from keeper.journal_records import Attempt, Intent, SignedTx
 from keeper.safety_config import TxLimits
+from sim.atomic import atomic_write_text
+from sim.chain.abi import decode, selector
+from sim.chain.rpc import Backoff, Rpc, RpcRefused
 from sim.errors import ChainError
 
 GWEI = 10**9
-ERROR_STRING_SELECTOR = "0x08c379a0"
+ERROR_STRING_SELECTOR = "0x" + selector("Error(string)")
 
 
 class TxError(KeeperError):
@@ -93,34 +94,22 @@ class TxTimeout(TxError):
     """`wait` gave up; the intent stays `sent` and the next reconcile picks it up."""
 
 
-class RpcUnavailable(ChainError):
-    """The RPC stayed unreachable for the whole retry budget."""
-
-
 class ChainResetError(ChainError):
     """The node is not on the journal's chain (reset, rolled back, or another chain)."""
-
-
-class RpcRefused(ChainError):
-    """The node answered a JSON-RPC error."""
-
-    def __init__(self, method: str, message: str, data: Any = None):
-        super().__init__(f"{method} refused: {message}")
-        self.method = method
-        self.rpc_message = message
-        self.data = data
 
 
 # --------------------------------------------------------------------------- RPC
 
 
-def backoff_delays(initial: float, maximum: float, rng: random.Random) -> Callable[[int], float]:
-    """Delay before retry k (0-based): min(maximum, initial x 2**k) x uniform(0.5, 1)."""
-
-    def delay(k: int) -> float:
-        return min(maximum, initial * 2**k) * rng.uniform(0.5, 1.0)
-
-    return delay
+def rpc_client(url: str, limits: TxLimits) -> Rpc:
+    """The manager's JSON-RPC client: transport failures retried for `rpc_retry_budget_s`
+    (see the module docstring)."""
+    backoff = Backoff(
+        limits.rpc_retry_budget_s, limits.rpc_backoff_initial_s, limits.rpc_backoff_max_s
+    )
+    return Rpc(
+        url, limits.rpc_timeout_s, backoff, hint="check the node; the journal keeps the state"
+    )
 
 
 def revert_reason(err: RpcRefused) -> str:
@@ -130,164 +119,50 @@ def revert_reason(err: RpcRefused) -> str:
         data = data.get("data")
     if isinstance(data, str) and data.startswith(ERROR_STRING_SELECTOR):
         try:
-            return abi_decode(["string"], bytes.fromhex(data[10:]))[0]
+            return decode(["string"], "0x" + data[10:])[0]
         except Exception:  # noqa: BLE001 - a malformed payload falls back to the message
             pass
     msg = err.rpc_message
     return msg.split("execution reverted:", 1)[-1].strip() if "reverted" in msg else msg
 
 
-class RpcClient:
-    """JSON-RPC with bounded retries of transport failures; the manager's `ChainView`."""
-
-    def __init__(
-        self,
-        url: str,
-        limits: TxLimits | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        rng: random.Random | None = None,
-    ):
-        self.url = url
-        self.limits = limits or TxLimits()
-        self._sleep = sleep
-        self._delay = backoff_delays(
-            self.limits.rpc_backoff_initial_s,
-            self.limits.rpc_backoff_max_s,
-            rng or random.Random(),
-        )
-        self._session = requests.Session()
-        self._id = 0
-        self.retries = 0
-        """Transport failures retried so far (for tests and metrics)."""
-        self.on_reconnect: Callable[[float], None] | None = None
-        """Called with the outage's length (s) on the first answer after transport failures,
-        before that answer is returned (the manager checks the chain identity there)."""
-        self._in_hook = False
-
-    def call(self, method: str, params: list | None = None) -> Any:
-        started = time.monotonic()
-        deadline = started + self.limits.rpc_retry_budget_s
-        attempt = 0
-        while True:
-            self._id += 1
-            body = {"jsonrpc": "2.0", "id": self._id, "method": method, "params": params or []}
-            try:
-                response = self._session.post(
-                    self.url, json=body, timeout=self.limits.rpc_timeout_s
-                )
-                if response.status_code >= 500:
-                    raise requests.ConnectionError(f"HTTP {response.status_code}")
-                reply = response.json()
-            except (requests.RequestException, ValueError) as err:
-                delay = self._delay(attempt)
-                if time.monotonic() + delay > deadline:
-                    raise RpcUnavailable(
-                        f"RPC {self.url} unreachable for {self.limits.rpc_retry_budget_s:g} s"
-                        f" ({type(err).__name__}): check the node; the journal keeps the state"
-                    ) from err
-                self.retries += 1
-                attempt += 1
-                self._session.close()
-                self._session = requests.Session()  # drop pooled sockets of a dead node
-                self._sleep(delay)
-                continue
-            if attempt and self.on_reconnect is not None and not self._in_hook:
-                self._in_hook = True
-                try:
-                    self.on_reconnect(time.monotonic() - started)
-                finally:
-                    self._in_hook = False
-            if "error" in reply:
-                error = reply["error"]
-                raise RpcRefused(method, str(error.get("message")), error.get("data"))
-            return reply["result"]
-
-    # ChainView --------------------------------------------------------------------
-
-    def receipt(self, tx_hash: str) -> dict[str, Any] | None:
-        return self.call("eth_getTransactionReceipt", [tx_hash])
-
-    def transaction(self, tx_hash: str) -> dict[str, Any] | None:
-        return self.call("eth_getTransactionByHash", [tx_hash])
-
-    def nonce(self, account: str, block: str = "latest") -> int:
-        return int(self.call("eth_getTransactionCount", [account, block]), 16)
-
-    def send_raw(self, raw: str) -> str:
-        """Broadcast; "already known" counts as accepted (same bytes, same hash)."""
-        tx_hash = "0x" + keccak(hexstr=raw).hex()
-        try:
-            return self.call("eth_sendRawTransaction", [raw])
-        except RpcRefused as err:
-            if "already known" in err.rpc_message.lower() or "already imported" in (
-                err.rpc_message.lower()
-            ):
-                return tx_hash
-            raise
-
-    # reads --------------------------------------------------------------------------
-
-    def chain_id(self) -> int:
-        return int(self.call("eth_chainId"), 16)
-
-    def block_number(self) -> int:
-        return int(self.call("eth_blockNumber"), 16)
-
-    def base_fee(self) -> int:
-        """Base fee of the next block: anvil and geth report it on the pending block."""
-        block = self.call("eth_getBlockByNumber", ["pending", False]) or self.call(
-            "eth_getBlockByNumber", ["latest", False]
-        )
-        return int(block.get("baseFeePerGas") or "0x0", 16)
-
-    def gas_price(self) -> int:
-        return int(self.call("eth_gasPrice"), 16)
-
-    def balance(self, account: str) -> int:
-        return int(self.call("eth_getBalance", [account, "latest"]), 16)
-
-
 # --------------------------------------------------------------------------- the lock
 
 
 class AccountLock:
-    """An exclusive flock on `<home>/locks/<address>.lock`, holding the owner's pid.
-
-    The kernel drops the lock when its process dies (kill -9 included), so a crashed keeper
-    never leaves the account stuck.
-    """
+    """One process per keeper account: an exclusive OS lock on `<home>/locks/<address>.lock`
+    (filelock; the kernel drops it when its process dies, kill -9 included, so a crashed
+    keeper never leaves the account stuck), and the holder's pid in `<address>.pid` beside it
+    so a refusal can name it."""
 
     def __init__(self, home: str | os.PathLike, address: str):
         self.path = Path(home) / "locks" / f"{address.lower()}.lock"
+        self.pid_path = self.path.with_suffix(".pid")
         self.address = address
-        self._fd: int | None = None
+        self._lock = FileLock(self.path, timeout=0)
 
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
+            self._lock.acquire()
+        except Timeout:
+            try:
+                holder = self.pid_path.read_text().strip() or "unknown"
+            except OSError:
+                holder = "unknown"
             raise AccountLockedError(
                 f"account {self.address} is held by another keeper (pid {holder}, lock "
                 f"{self.path}): stop that keeper, or use another account"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        os.fsync(fd)
-        self._fd = fd
+        atomic_write_text(self.pid_path, f"{os.getpid()}\n")
 
     def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+        if self._lock.is_locked:
+            self._lock.release()
 
     @property
     def held(self) -> bool:
-        return self._fd is not None
+        return self._lock.is_locked
 
 
 # --------------------------------------------------------------------------- fees
@@ -376,7 +251,7 @@ class TxManager:
 
     def __init__(
         self,
-        rpc: RpcClient | str,
+        rpc: Rpc | str,
         private_key: str | bytes,
         journal: Journal,
         home: str | os.PathLike,
@@ -386,7 +261,7 @@ class TxManager:
         on_stage: StageHook | None = None,
     ):
         self.limits = limits or TxLimits()
-        self.chain = rpc if isinstance(rpc, RpcClient) else RpcClient(rpc, self.limits)
+        self.chain = rpc if isinstance(rpc, Rpc) else rpc_client(rpc, self.limits)
         self.chain.on_reconnect = self._after_outage
         self._account = Account.from_key(private_key)
         self.address = to_checksum_address(self._account.address)

@@ -1,13 +1,18 @@
 """Chain backend throughput and health on one plain anvil.
 
 Usage: python scripts/bench_backend.py [--scenario scenarios/parity.yaml] [--repeats 3]
-                                       [--dense 60] [--long 3000] [--rpc URL]
+                                       [--dense 60] [--long 3000] [--client 20] [--rpc URL]
 
 1. Throughput: the scenario (and a dense variant with `--dense` extra noise traders, so a block
    holds ~that many transactions) is deployed once and simulated once in the exact world; then
    its blocks are sent, mined and checked (parity at every block) `--repeats` times on the same
    anvil, rewinding with evm_snapshot / evm_revert between runs. Prints tx/s and blocks/s.
-2. Health: a run of `--long` blocks with parity at every block; prints time per block and RSS
+2. Client cost (`--client` rounds): what `sim.chain.rpc.Rpc` (web3.py's HTTPProvider) costs per
+   request against a bare keep-alive `requests` session posting the same JSON (the block
+   builder's client before), and against itself with web3.py's stock batch encoding,
+   alternating on the same anvil: one call, and a batch of 60 (a dense block sends two such
+   batches and two single calls). Prints median microseconds per request.
+3. Health: a run of `--long` blocks with parity at every block; prints time per block and RSS
    (anvil's and this process's) at the start and at the end.
 
 Numbers exclude deployment and the exact world's simulation (printed separately).
@@ -28,7 +33,8 @@ import time
 from pathlib import Path
 
 from sim.chain import node as chainmod
-from sim.chain.backend import ChainSession, cut_scenario
+from sim.chain.backend import ChainSession
+from sim.run import cut_for_chain as cut_scenario
 from sim.scenario import load_scenario, scenario_from_dict
 
 
@@ -84,6 +90,65 @@ def throughput(url: str, sc, repeats: int) -> str:
     )
 
 
+def client_cost(url: str, rounds: int) -> list[str]:
+    """Median µs per request of `Rpc` and of a bare `requests` session (see the docstring)."""
+    import types
+
+    import requests
+    from web3 import HTTPProvider
+
+    from sim.chain.abi import address_of
+    from sim.chain.rpc import Rpc
+
+    rpc = Rpc(url)
+    stock = Rpc(url)  # with web3.py's own batch encoding, which Rpc replaces (see its docstring)
+    stock.provider.encode_batch_rpc_request = types.MethodType(
+        HTTPProvider.encode_batch_rpc_request, stock.provider
+    )
+    bare = requests.Session()
+    bare.trust_env = False  # as Rpc does on loopback
+
+    def post(calls: list[tuple[str, list]]) -> list:
+        body = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p}
+                for i, (m, p) in enumerate(calls)]  # fmt: skip
+        return bare.post(url, json=body, timeout=60).json()
+
+    one = [("eth_blockNumber", [])]
+    sixty = [("eth_getBalance", [address_of(f"bench:{i}"), "latest"]) for i in range(60)]
+    cases = {
+        "one call (eth_blockNumber)": (
+            lambda: post(one),
+            lambda: stock.call(*one[0]),
+            lambda: rpc.call(*one[0]),
+        ),
+        "batch of 60 (eth_getBalance)": (
+            lambda: post(sixty),
+            lambda: stock.many(sixty),
+            lambda: rpc.many(sixty),
+        ),
+    }
+    per_request = 50
+    times: dict[tuple[str, int], list[float]] = {}
+    for _ in range(rounds):
+        for name, pair in cases.items():
+            for which, fn in enumerate(pair):
+                t0 = time.perf_counter()
+                for _ in range(per_request):
+                    fn()
+                times.setdefault((name, which), []).append(
+                    1e6 * (time.perf_counter() - t0) / per_request
+                )
+    lines = [
+        "| request | bare requests µs | web3.py's batch encoding µs | Rpc µs | Rpc - bare µs |",
+        "|---|---|---|---|---|",
+    ]
+    for name in cases:
+        bare_us, stock_us, rpc_us = (statistics.median(times[(name, w)]) for w in (0, 1, 2))
+        lines.append(f"| {name} | {bare_us:,.0f} | {stock_us:,.0f} | {rpc_us:,.0f} | "
+                     f"{rpc_us - bare_us:+,.0f} |")  # fmt: skip
+    return lines
+
+
 def health(url: str, anvil_pid: int | None, sc, blocks: int) -> list[str]:
     sc = cut_scenario(sc, blocks)
     session = ChainSession(url, sc)
@@ -118,6 +183,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--dense", type=int, default=60, help="extra noise traders (0: skip)")
     parser.add_argument("--long", type=int, default=3000, help="blocks of the health run")
+    parser.add_argument("--client", type=int, default=20, help="rounds of client cost (0: skip)")
     parser.add_argument("--rpc", default=None, help="a running anvil (default: a private one)")
     args = parser.parse_args()
 
@@ -136,6 +202,10 @@ def main() -> None:
         print(throughput(url, sc, args.repeats))
         if args.dense:
             print(throughput(url, dense(sc, args.dense), args.repeats))
+        if args.client:
+            print()
+            for line in client_cost(url, args.client):
+                print(line)
         if args.long:
             print()
             for line in health(url, record.pid if record else None, sc, args.long):

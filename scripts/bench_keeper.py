@@ -1,11 +1,14 @@
 """Benchmark of the keeper's pure path: the book of 1,000 option positions and a full plan.
 
-    python scripts/bench_keeper.py [--positions 1000] [--repeat 200]
+    python scripts/bench_keeper.py [--positions 1000] [--repeat 200] [--read 0]
 
 Prints the median and 95th percentile of: `compute_book` on N positions (target < 5 ms),
 the conversion of an options pool snapshot (boards/strikes) into positions, and one
 `plan_hedge` (book, policy, venues with gas, water-filling split, worst-price bounds) on a
 snapshot of the suite's shape (8 boards x 8 strikes, two pools, the perp).
+
+`--read N` adds the chain side: N `ChainReader.read()` (eth_blockNumber, then one batched
+request of the tick's eth_calls) on the suite `ammlab chain up` deploys, on a private anvil.
 """
 
 from __future__ import annotations
@@ -75,10 +78,35 @@ def snapshot(rng: np.random.Generator) -> MarketSnapshot:
                           None, perp)  # fmt: skip
 
 
+def read_latency(reads: int) -> str:
+    """Median and p95 ms of `ChainReader.read()` on a freshly deployed suite."""
+    import tempfile
+
+    from keeper.config import resolve_addresses
+    from keeper.reader import ChainReader
+    from sim.chain import node as chainmod
+    from sim.chain.suite import deploy_suite
+
+    home = Path(tempfile.mkdtemp(prefix="ammlab-bench-read-"))
+    record = chainmod.start_upstream(port=chainmod.free_port(), home=home)
+    try:
+        addresses, _ = resolve_addresses(load_keeper_config(), deploy_suite(record.url))
+        reader = ChainReader(record.url, addresses)
+        snap = reader.read()
+        med, p95 = timeit(reader.read, reads)
+    finally:
+        chainmod.stop_upstream(home)
+    perp = ", a perp" if snap.perp is not None else ""
+    return (f"ChainReader.read() ({len(snap.pools)} pools, {len(snap.boards)} boards, "
+            f"{len(snap.strikes)} strikes{perp}; plain anvil): median {med:.2f} ms, "
+            f"p95 {p95:.2f} ms over {reads} reads")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--positions", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=200)
+    parser.add_argument("--read", type=int, default=0, help="chain reads to time (0: skip)")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     pos = positions(args.positions, rng)
@@ -99,6 +127,8 @@ def main() -> None:
         legs = ", ".join(f"{leg.venue} {leg.size:+.3f}" for leg in plan.legs) or "none"
         print(f"plan_hedge ({kind}, order {plan.order:+.3f} WETH -> {legs}): "
               f"median {med:.3f} ms, p95 {p95:.3f} ms")  # fmt: skip
+    if args.read:
+        print(read_latency(args.read))
 
 
 if __name__ == "__main__":

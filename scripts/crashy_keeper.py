@@ -23,7 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from keeper.journal import Journal, intent_key  # noqa: E402
+from keeper.journal import Journal  # noqa: E402
+from keeper.journal_records import intent_key  # noqa: E402
 from keeper.safety_config import load_safety_config  # noqa: E402
 from keeper.txmanager import TxManager, keeper_private_key  # noqa: E402
 

@@ -221,102 +221,6 @@ class Replay(PriceProcess):
         return self.price
 
 
-def _simulate(proc: PriceProcess, n_paths: int, n_steps: int, dt: float) -> np.ndarray:
-    out = np.empty((n_paths, n_steps + 1))
-    out[:, 0] = proc.price
-    dts = np.full(n_paths, float(dt))
-    for t in range(n_steps):
-        out[:, t + 1] = proc.step(dts)
-    return out
-
-
-def generate_gbm(
-    n_paths: int,
-    n_steps: int,
-    s0: float,
-    sigma: float,
-    mu: float = 0.0,
-    dt: float = 12.0,
-    rng: np.random.Generator | None = None,
-) -> np.ndarray:
-    """Paths of geometric Brownian motion (see `GBM`).
-
-    Args:
-        n_paths: N, number of paths.
-        n_steps: T, number of steps.
-        s0: initial price.
-        sigma: annualised volatility.
-        mu: annualised drift.
-        dt: step in seconds.
-        rng: numpy Generator that seeds the per-path streams.
-
-    Shape:
-        output: (N, T + 1), column 0 is s0.
-    """
-    rng = rng if rng is not None else np.random.default_rng(0)
-    return _simulate(
-        GBM(n_paths, s0, sigma, mu, WorldStreams.from_rng(rng, n_paths)), n_paths, n_steps, dt
-    )
-
-
-def generate_merton(
-    n_paths: int,
-    n_steps: int,
-    s0: float,
-    sigma: float,
-    jump_rate: float,
-    jump_mean: float,
-    jump_std: float,
-    mu: float = 0.0,
-    dt: float = 12.0,
-    rng: np.random.Generator | None = None,
-) -> np.ndarray:
-    """Paths of Merton jump-diffusion (see `Merton`). Shape: (N, T + 1)."""
-    rng = rng if rng is not None else np.random.default_rng(0)
-    proc = Merton(
-        n_paths,
-        s0,
-        sigma,
-        mu,
-        jump_rate,
-        jump_mean,
-        jump_std,
-        WorldStreams.from_rng(rng, n_paths),
-        WorldStreams.from_rng(rng, n_paths),
-    )
-    return _simulate(proc, n_paths, n_steps, dt)
-
-
-def generate_heston(
-    n_paths: int,
-    n_steps: int,
-    s0: float,
-    v0: float,
-    kappa: float,
-    theta: float,
-    xi: float,
-    rho: float,
-    mu: float = 0.0,
-    dt: float = 12.0,
-    rng: np.random.Generator | None = None,
-) -> np.ndarray:
-    """Paths of the Heston model (see `Heston`). Shape: (N, T + 1)."""
-    rng = rng if rng is not None else np.random.default_rng(0)
-    proc = Heston(
-        n_paths,
-        s0,
-        mu,
-        v0,
-        kappa,
-        theta,
-        xi,
-        rho,
-        WorldStreams.from_rng(rng, n_paths),
-        WorldStreams.from_rng(rng, n_paths),
-    )
-    return _simulate(proc, n_paths, n_steps, dt)
-
-
 # ---------------------------------------------------------------- scenario configs
 
 
@@ -397,14 +301,27 @@ class HestonConfig(_PriceBase):
 
 
 class ReplayConfig(ConfigModel):
-    """Replay of a (timestamp, price) CSV; timestamps in seconds."""
+    """Replay of a recorded price: a (timestamp, price) CSV, or a pool or feed of a pulled
+    history folder at its block times (`sim.history`); timestamps in seconds."""
 
     kind: Literal["replay"] = "replay"
     """Process selector."""
-    path: str
+    path: str | None = None
     """CSV file with a header and columns timestamp,price; relative to the scenario file."""
+    source: str | None = None
+    """Folder of `ammlab data pull` (instead of `path`); relative to the scenario file."""
+    address: str | None = None
+    """With `source`: the pool or feed whose price is replayed (None: the folder's only one)."""
+    risky: str = "auto"
+    """With `source` and a pool: its risky token (token0, token1, a symbol or address)."""
     random_start: bool = False
     """Start each world at a uniformly random point of the record (wrapping around)."""
+
+    @model_validator(mode="after")
+    def _one_record(self):
+        if (self.path is None) == (self.source is None):
+            raise ValueError("give exactly one of 'path' (a CSV) or 'source' (a pulled folder)")
+        return self
 
 
 PriceConfig = Annotated[

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.atomic import atomic_write, atomic_write_text
 from sim.errors import SimError
 
 
@@ -47,30 +48,22 @@ def check_format(fmt: str) -> None:
         raise SimError(f"unknown table format '{fmt}'; use parquet or csv")
 
 
-def _tmp(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
-
-
-def _replace(tmp: Path, path: Path) -> None:
-    os.replace(tmp, path)
-
-
 def write_table(path: Path, columns: dict[str, np.ndarray], fmt: str = "parquet") -> Path:
     """Write named (N,) columns atomically as Parquet (or CSV); returns the final path."""
     path = path.with_suffix("." + fmt)
-    tmp = _tmp(path)
-    if fmt == "parquet":
-        pa, pq = _pyarrow()
-        table = pa.table({k: np.asarray(v) for k, v in columns.items()})
-        pq.write_table(table, tmp, compression="zstd")
-    elif fmt == "csv":
-        names = list(columns)
-        data = np.column_stack([np.asarray(columns[k], dtype=np.float64) for k in names])
-        np.savetxt(tmp, data, delimiter=",", header=",".join(names), comments="", fmt="%.17g")
-    else:
-        raise SimError(f"unknown table format '{fmt}'; use parquet or csv")
-    _replace(tmp, path)
-    return path
+    check_format(fmt)
+
+    def write(tmp: Path) -> None:
+        if fmt == "parquet":
+            pa, pq = _pyarrow()
+            table = pa.table({k: np.asarray(v) for k, v in columns.items()})
+            pq.write_table(table, tmp, compression="zstd")
+        else:
+            names = list(columns)
+            data = np.column_stack([np.asarray(columns[k], dtype=np.float64) for k in names])
+            np.savetxt(tmp, data, delimiter=",", header=",".join(names), comments="", fmt="%.17g")
+
+    return atomic_write(path, write)
 
 
 class SeriesWriter:
@@ -82,7 +75,8 @@ class SeriesWriter:
 
     def __init__(self, path: Path, fmt: str = "parquet", rows: int = 1_000_000):
         self.path = path.with_suffix("." + fmt)
-        self.tmp = _tmp(self.path)
+        # Streamed row group by row group, so not through sim.atomic's one-shot writer.
+        self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
         self.fmt = fmt
         self.rows = rows
         self._buf: list[dict[str, np.ndarray]] = []
@@ -124,7 +118,7 @@ class SeriesWriter:
             self._csv.close()
         else:
             return None
-        _replace(self.tmp, self.path)
+        os.replace(self.tmp, self.path)
         return self.path
 
     def abort(self) -> None:
@@ -146,10 +140,7 @@ def _clean(v: Any) -> Any:
 
 def write_summary(path: Path, summary: dict[str, Any]) -> Path:
     """Write summary.json atomically (sorted keys, NaN as null)."""
-    tmp = _tmp(path)
-    tmp.write_text(json.dumps(_clean(summary), indent=2, sort_keys=True) + "\n")
-    _replace(tmp, path)
-    return path
+    return atomic_write_text(path, json.dumps(_clean(summary), indent=2, sort_keys=True) + "\n")
 
 
 HEADLINE_SUFFIXES = {

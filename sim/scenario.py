@@ -26,6 +26,7 @@ from sim.blocks import BlocksConfig, GasConfig
 from sim.config import ConfigModel
 from sim.engine.ledger import MetricsConfig
 from sim.errors import ConfigError
+from sim.history.agent import FlowConfig
 from sim.processes import GBMConfig, PriceConfig, ReplayConfig
 from sim.venues.registry import VENUES
 
@@ -50,6 +51,8 @@ class _ScenarioBase(ConfigModel):
     """Block clock and ordering."""
     gas: GasConfig = GasConfig()
     """Base fee and gas units."""
+    flow: FlowConfig | None = None
+    """A pulled pool's recorded swaps and liquidity events replayed through a scenario pool."""
 
 
 def _venue_fields() -> dict[str, Any]:
@@ -205,6 +208,11 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scena
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: the top level must be a mapping of scenario fields")
     sc = scenario_from_dict(data, overrides, source=str(p))
-    if isinstance(sc.price, ReplayConfig) and not Path(sc.price.path).is_absolute():
-        sc.price.path = str((p.parent / sc.price.path).resolve())
+    if isinstance(sc.price, ReplayConfig):
+        for key in ("path", "source"):
+            value = getattr(sc.price, key)
+            if value is not None and not Path(value).is_absolute():
+                setattr(sc.price, key, str((p.parent / value).resolve()))
+    if sc.flow is not None and not Path(sc.flow.source).is_absolute():
+        sc.flow.source = str((p.parent / sc.flow.source).resolve())
     return sc

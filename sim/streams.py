@@ -208,10 +208,6 @@ class WorldStreams:
         _uniforms(self.state, out)
         return out[0] if k is None else out
 
-    def exponential(self) -> np.ndarray:
-        """Exp(1) variates, shape (N,)."""
-        return -np.log(self.uniform())
-
     def poisson(self, lam: np.ndarray | float) -> np.ndarray:
         """Poisson counts with per-world means `lam`, shape (N,) int64."""
         lam_arr = np.broadcast_to(np.asarray(lam, dtype=np.float64), (self.n,)).copy()

@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from keeper.calls import calldata
 from keeper.venues.base import LegPlan
+from sim.chain.abi import encode_call
 from sim.decisions.routing import Leg, perp_fill_price
 from sim.venues.perp.twin import WAD
 
@@ -36,7 +36,7 @@ def plan_leg(
 
 
 def encode(leg: LegPlan) -> tuple[str, str]:
-    return leg.to, calldata(
+    return leg.to, encode_call(
         MODIFY_POSITION, ["int256", "uint256", "uint256"],
         [leg.size_wei, leg.acceptable_price, leg.deadline],
     )  # fmt: skip

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from keeper.calls import Call
 from keeper.venues.base import LegPlan
-from sim.chain.blockbuilder import RpcBatch
+from sim.chain.rpc import Rpc
 
 _QUOTE = "(address,address,uint256,uint24,uint160)"
 
@@ -52,7 +52,7 @@ def protocol_quotes(
     """Every genuine-pool leg of `legs` quoted by its protocol at `block` (one batch)."""
     legs = tuple(leg for leg in legs if leg.kind in ("univ2", "univ3"))
     calls = [_call(leg, quoter_v2, router02) for leg in legs]
-    results = RpcBatch(url, timeout=30.0).many([c.rpc(hex(block)) for c in calls])
+    results = Rpc(url, timeout=30.0).many([c.rpc(hex(block)) for c in calls])
     out = []
     for leg, call, raw in zip(legs, calls, results, strict=True):
         value = call.decode(raw)

@@ -21,8 +21,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from keeper.calls import Call, calldata
+from keeper.calls import Call
 from keeper.venues.base import LegPlan, PoolRef, VenueError
+from sim.chain.abi import encode_call
 from sim.decisions.routing import CpmmVenue, Leg
 from sim.venues.cpmm.twin import get_amount_in, get_amount_out
 
@@ -198,4 +199,4 @@ def encode(leg: LegPlan, router: str, recipient: str) -> tuple[str, str]:
         signature = ROUTER_EXACT_OUT if buy else ROUTER_EXACT_IN
         types = ["address", "address", "uint256", "uint256", "address", "uint256"]
         args = [leg.pool, leg.token_in, amount, limit, recipient, leg.deadline]
-    return router, calldata(signature, types, args)
+    return router, encode_call(signature, types, args)

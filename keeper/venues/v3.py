@@ -25,8 +25,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from keeper.calls import Call, calldata
+from keeper.calls import Call
 from keeper.venues.base import LegPlan, PoolRef, VenueError
+from sim.chain.abi import encode_call
 from sim.decisions.routing import Leg, V3Venue
 from sim.venues.univ3.periphery import quote_exact_input_single, quote_exact_output_single
 from sim.venues.univ3.twin import TickInfo, UniswapV3Pool
@@ -348,7 +349,7 @@ def encode(leg: LegPlan, router: str, recipient: str) -> tuple[str, str]:
     amount = leg.amount_out if buy else leg.amount_in
     params = (leg.token_in, leg.token_out, leg.fee_pips, recipient, leg.deadline, amount,
               leg.amount_limit, leg.sqrt_price_limit_x96)  # fmt: skip
-    return router, calldata(EXACT_OUT if buy else EXACT_IN, [_PARAMS], [params])
+    return router, encode_call(EXACT_OUT if buy else EXACT_IN, [_PARAMS], [params])
 
 
 def mean_tick(start: int, end: int, seconds: int) -> float:

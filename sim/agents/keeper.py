@@ -41,6 +41,8 @@ from sim.decisions.routing import cpmm_cost_rate, perp_cost_rate
 from sim.engine.context import AgentEnv, BlockContext
 from sim.engine.ledger import CROSS_WORLD_METRICS, KEEPER_METRICS
 from sim.learn.policy import Learned, check_model_book
+from sim.stats import CVAR_ALPHA, cvar_se, finite, std_se
+from sim.venues.cpmm.batch import get_amount_in
 from sim.venues.perp.venue import PerpVenue
 
 
@@ -365,9 +367,9 @@ class KeeperAgent:
         buy = order > 0
         q = np.abs(order)
         g = 1.0 - pool.fee_bps / 1e4
-        # Exact input for `q` out on the buy side (Uniswap V2 getAmountIn, in floats).
         ok = (order != 0) & np.where(buy, q < pool.x, True)
-        need = np.where(buy & ok, pool.y * q / (np.where(ok, pool.x - q, 1.0) * g), 0.0)
+        # Exact input for `q` out on the buy side (0 elsewhere, so no division by x - q <= 0).
+        need = get_amount_in(np.where(buy & ok, q, 0.0), pool.y, pool.x, pool.fee_bps)
         amount_in = np.where(buy, need, q)
         direction = np.where(ok, np.where(buy, 1, -1), 0)
         out = ctx.swap(self.name, self.cfg.venue, np.where(ok, amount_in, 0.0), direction)
@@ -406,29 +408,20 @@ class KeeperAgent:
 
 
 def cross_world(columns: dict[str, np.ndarray]) -> dict[str, dict]:
-    """Statistics across worlds of every keeper's P&L: standard deviation and CVaR 95 %.
-
-    Standard errors: sd / sqrt(2 (n - 1)) for the standard deviation (normal approximation);
-    for CVaR_a = q + E[min(X - q, 0)] / a (the mean of the worst fraction a of P&L X, q its
-    a-quantile), sd(min(X - q, 0)) / (a sqrt(n)) (Hong and Liu 2009's asymptotic variance).
+    """Statistics across worlds of every keeper's P&L (NaN worlds left out): the standard
+    deviation with its delta-method SE (hedged P&L has fat tails: the normal-theory SE would
+    understate it) and CVaR 95 % with Hong and Liu's SE (`sim.stats`).
     """
     out: dict[str, dict] = {}
     for name, v in columns.items():
         if not (name.startswith("keeper.") and name.endswith(".pnl")):
             continue
-        x = np.asarray(v, dtype=float)
-        x = x[np.isfinite(x)]
+        x = finite(v)
         n = x.size
         base = name[: -len(".pnl")]
-        sd = float(x.std(ddof=1)) if n > 1 else math.nan
-        alpha = 0.05
-        q = float(np.quantile(x, alpha)) if n else math.nan
-        tail = np.minimum(x - q, 0.0)
-        cvar = q + float(tail.mean()) / alpha if n else math.nan
-        se_cvar = float(tail.std(ddof=1)) / (alpha * math.sqrt(n)) if n > 1 else math.nan
-        for key, mean, se in (
-            ("pnl_std", sd, sd / math.sqrt(2 * (n - 1)) if n > 1 else math.nan),
-            ("pnl_cvar95", cvar, se_cvar),
+        for key, (mean, se) in (
+            ("pnl_std", std_se(x)),
+            ("pnl_cvar95", cvar_se(x, CVAR_ALPHA)),
         ):
             unit, desc = CROSS_WORLD_METRICS[key]
             out[f"{base}.{key}"] = {

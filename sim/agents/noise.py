@@ -12,6 +12,7 @@ from pydantic import Field
 from sim.config import ConfigModel, Ref
 from sim.engine.context import AgentEnv, BlockContext, Intent
 from sim.streams import PARALLEL_MIN, WorldStreams, dual_kernel, normal_pair_draw, to_unit, xo_next
+from sim.venues.cpmm.batch import get_amount_out
 
 
 class NoiseTraderConfig(ConfigModel):
@@ -91,8 +92,8 @@ class NoiseTrader:
         pool = ctx.pools[it.pool]
         fill = np.where(
             it.direction > 0,
-            _amount_out_vec(it.amount_in, pool.y, pool.x, pool.fee_bps),
-            _amount_out_vec(it.amount_in, pool.x, pool.y, pool.fee_bps),
+            get_amount_out(it.amount_in, pool.y, pool.x, pool.fee_bps),
+            get_amount_out(it.amount_in, pool.x, pool.y, pool.fee_bps),
         )
         ok = it.active & (fill >= it.min_out)
         refused = it.active & ~ok
@@ -162,8 +163,3 @@ _noise_orders_s, _noise_orders_p = dual_kernel(_noise_orders_py)
 
 def _noise_orders(st, *args):
     return (_noise_orders_p if st.shape[0] >= PARALLEL_MIN else _noise_orders_s)(st, *args)
-
-
-def _amount_out_vec(a, r_in, r_out, fee_bps):
-    g = a * (1e4 - fee_bps)
-    return g * r_out / (r_in * 1e4 + g)

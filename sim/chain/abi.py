@@ -1,15 +1,25 @@
-"""The one ABI-encoding path of the node side: selectors, calldata of static arguments, words
-of a return value, addresses of labelled accounts and of created contracts.
+"""The one ABI-encoding path of the node side: selectors, calldata, return values, addresses
+of labelled accounts and of created contracts.
 
-Static words only (uint, int, address), which is every call the chain backend and the keeper
-send per block; arguments of dynamic type (strings of a constructor, a swap path) go through
-`eth_abi.encode` where they occur.
+Two encoders of calldata, one selector:
+
+- `calldata(signature, *args)`: static words only (uint, int, address), hand-written because
+  it is the chain backend's hot path (every transaction of every block) and a word is one
+  format string;
+- `encode_call(signature, types, args)` and `decode(types, hexdata)`: eth_abi, any types
+  (tuples, arrays, strings), for the keeper's reads and transactions, where a call's shape
+  varies and a few microseconds do not matter.
+
+`encode_args` encodes constructor arguments (`sim.chain.deploy`: a token's name is a string).
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
+from typing import Any
 
+import eth_abi
 import rlp
 from eth_utils import keccak, to_checksum_address
 
@@ -30,6 +40,21 @@ def word(v: int | str) -> str:
 def calldata(signature: str, *args: int | str) -> str:
     """0x calldata of a function taking only static words (uint, int, address)."""
     return "0x" + selector(signature) + "".join(word(a) for a in args)
+
+
+def encode_args(types: Sequence[str], args: Sequence[Any]) -> str:
+    """`args` ABI-encoded as `types` (eth_abi: any types), hex without 0x."""
+    return eth_abi.encode(list(types), list(args)).hex() if types else ""
+
+
+def encode_call(signature: str, types: Sequence[str] = (), args: Sequence[Any] = ()) -> str:
+    """0x calldata of `signature` with `args` ABI-encoded as `types` (eth_abi: any types)."""
+    return "0x" + selector(signature) + encode_args(types, args)
+
+
+def decode(types: Sequence[str], hexdata: str) -> tuple:
+    """A return value (0x hex) decoded as `types` (eth_abi: any types)."""
+    return eth_abi.decode(list(types), bytes.fromhex(hexdata[2:]))
 
 
 def words(hexdata: str) -> list[int]:

@@ -19,8 +19,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from eth_utils import keccak
-
 from sim.errors import SimError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -52,12 +50,6 @@ class Artifact:
     runtime: bytes
     immutables: tuple[tuple[int, int], ...]
     """(offset, length) in bytes of each immutable's slot in `runtime`, sorted by offset."""
-
-    @property
-    def init_code_hash(self) -> bytes:
-        """keccak256 of the creation code: what CREATE2 hashes for a contract without
-        constructor arguments (Uniswap's pairs and pools)."""
-        return keccak(self.bytecode)
 
     def masked(self, code: bytes) -> bytes:
         """`code` cut to the length of `runtime`, with the immutable slots zeroed.

@@ -82,7 +82,7 @@ def deploy(builder: BlockBuilder, sc: Any, cparts: list[ChainPart]) -> Layout:
     """Deploy the tokens and the parts' contracts from the deployer's address; returns the
     layout (nothing seeded yet; the session adds the world's accounts)."""
     deployer = Deployer(builder, address_of(DEPLOYER))
-    latest = int(builder.rpc.one("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+    latest = int(builder.rpc.call("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
     creations = token_creations(deployer.sender)
     for part in cparts:
         creations.extend(part.creations(sc))
@@ -174,7 +174,7 @@ class ChainSession:
         div = compare(self.world.setup, None, decode_state(self.reads, values))
         if div is not None:
             raise ChainError(f"setup state differs from the exact world: {div.describe()}")
-        self.state_dump: str = self.builder.rpc.one("anvil_dumpState", [])
+        self.state_dump: str = self.builder.rpc.call("anvil_dumpState", [])
 
     def senders(self) -> list[str]:
         return [self.layout.deployer, *self.layout.agents.values()]
@@ -187,11 +187,11 @@ class ChainSession:
         return [(to, data) for to, data, _ in self.reads]
 
     def snapshot(self) -> str:
-        return self.builder.rpc.one("evm_snapshot", [])
+        return self.builder.rpc.call("evm_snapshot", [])
 
     def revert(self, snap: str) -> None:
         """Back to a snapshot (nonces too) for another run on the same chain."""
-        if not self.builder.rpc.one("evm_revert", [snap]):
+        if not self.builder.rpc.call("evm_revert", [snap]):
             raise ChainError(f"evm_revert({snap}) failed")
         self.builder._nonces.clear()
         self.builder.prime(self.senders())

@@ -3,8 +3,8 @@
 Ape's contract calls send one transaction per round trip and wait for it (~19 tx/s here);
 a simulated block holds many agents' transactions that must land together, in the scenario's
 order, at the scenario's timestamp. So the chain backend queues a block's calls, sends them in
-one batched HTTP request with automine off, mines once with `evm_mine(timestamp)`, and reads
-every receipt in one more request.
+one batched request (`sim.chain.rpc`) with automine off, mines once with
+`evm_mine(timestamp)`, and reads every receipt in one more request.
 
 anvil only: agents send from their own addresses through `anvil_autoImpersonateAccount`, so no
 client-side signing is needed. Gas prices fall by 1 wei per position, so the fee-ordered block
@@ -14,63 +14,9 @@ keeps the order the transactions were sent in (checked on every block).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import urlparse
 
-import requests
-
+from sim.chain.rpc import Rpc
 from sim.errors import ChainError
-
-
-class RpcBatch:
-    """JSON-RPC over one keep-alive HTTP session; `many` sends a list of calls in one request."""
-
-    def __init__(self, url: str, timeout: float = 60.0):
-        self.url = url
-        self.timeout = timeout
-        self._session = requests.Session()
-        if urlparse(url).hostname in ("127.0.0.1", "localhost", "::1"):
-            # No proxy applies to a local node, and looking the proxy settings up in the
-            # environment costs ~1 ms a request (6 % of a dense chain-backend run).
-            self._session.trust_env = False
-
-    def _post(self, calls: list[tuple[str, list]]) -> dict[int, dict]:
-        """Send `calls` in one request; the replies by index."""
-        body = [
-            {"jsonrpc": "2.0", "id": i, "method": method, "params": params}
-            for i, (method, params) in enumerate(calls)
-        ]
-        try:
-            reply = self._session.post(self.url, json=body, timeout=self.timeout).json()
-        except (requests.RequestException, ValueError) as err:
-            raise ChainError(f"RPC {self.url} is unreachable ({err})") from err
-        if not isinstance(reply, list):
-            raise ChainError(f"RPC {self.url} answered a batch with {str(reply)[:120]}")
-        return {item["id"]: item for item in reply}
-
-    def many(self, calls: list[tuple[str, list]]) -> list[Any]:
-        """Results of `calls` in order; a failed call raises ChainError naming it."""
-        if not calls:
-            return []
-        by_id = self._post(calls)
-        results = []
-        for i, (method, _) in enumerate(calls):
-            item = by_id[i]
-            if "error" in item:
-                raise ChainError(f"{method} #{i} refused: {item['error'].get('message')}")
-            results.append(item["result"])
-        return results
-
-    def many_or_none(self, calls: list[tuple[str, list]]) -> list[Any]:
-        """Results of `calls` in order, None for a call that failed (e.g. an eth_call that
-        reverted, such as an index past the end of an array) instead of failing them all."""
-        if not calls:
-            return []
-        by_id = self._post(calls)
-        return [None if "error" in by_id[i] else by_id[i].get("result") for i in range(len(calls))]
-
-    def one(self, method: str, params: list | None = None) -> Any:
-        return self.many([(method, params or [])])[0]
 
 
 @dataclass(frozen=True)
@@ -98,7 +44,7 @@ class BlockBuilder:
     and `mine` checks that it did.
     """
 
-    rpc: RpcBatch
+    rpc: Rpc
     gas_price: int = 0
     """Lowest wei per gas offered (the last transaction of a block pays this)."""
     _queue: list[dict] = field(default_factory=list)
@@ -109,9 +55,9 @@ class BlockBuilder:
     @classmethod
     def connect(cls, url: str, gas_price: int = 0) -> BlockBuilder:
         """Take control of an anvil's blocks: automine off, any sender impersonated."""
-        rpc = RpcBatch(url)
+        rpc = Rpc(url)
         rpc.many([("evm_setAutomine", [False]), ("anvil_autoImpersonateAccount", [True])])
-        rpc.one("anvil_setNextBlockBaseFeePerGas", ["0x0"])
+        rpc.call("anvil_setNextBlockBaseFeePerGas", ["0x0"])
         return cls(rpc, gas_price)
 
     def prime(self, senders: list[str]) -> None:
@@ -150,7 +96,7 @@ class BlockBuilder:
         for i, tx in enumerate(queue):
             tx["gasPrice"] = hex(self.gas_price + len(queue) - i)
         hashes = self.rpc.many([("eth_sendTransaction", [tx]) for tx in queue])
-        self.rpc.one("evm_mine", [timestamp])
+        self.rpc.call("evm_mine", [timestamp])
         calls = [("eth_getTransactionReceipt", [h]) for h in hashes]
         calls += [("eth_call", [{"to": to, "data": data}, "latest"]) for to, data in reads]
         out = self.rpc.many(calls)
@@ -166,14 +112,5 @@ class BlockBuilder:
         if ordered and [r.index for r in receipts] != list(range(len(receipts))):
             raise ChainError(f"the block mined at {timestamp} did not keep the sending order")
         if sum(r.gas_used for r in receipts) > HEAVY_BLOCK_GAS:
-            self.rpc.one("anvil_setNextBlockBaseFeePerGas", ["0x0"])
+            self.rpc.call("anvil_setNextBlockBaseFeePerGas", ["0x0"])
         return receipts, values
-
-    def call(self, to: str, data: str, block: str = "latest") -> str:
-        return self.rpc.one("eth_call", [{"to": to, "data": data}, block])
-
-    def call_many(self, calls: list[tuple[str, str]], block: str = "latest") -> list[str]:
-        """Several eth_calls (to, data) in one request."""
-        return self.rpc.many(
-            [("eth_call", [{"to": to, "data": data}, block]) for to, data in calls]
-        )

@@ -90,8 +90,8 @@ def replay_bundle(bundle: Path | str, url: str | None = None) -> Divergence | No
     dump = json.loads((path / "state.json").read_text())
     with private_anvil(url) as rpc_url:
         builder = BlockBuilder.connect(rpc_url)
-        builder.rpc.one("anvil_loadState", [dump["state"]])
-        builder.rpc.one("anvil_setNextBlockBaseFeePerGas", ["0x0"])
+        builder.rpc.call("anvil_loadState", [dump["state"]])
+        builder.rpc.call("anvil_setNextBlockBaseFeePerGas", ["0x0"])
         reads = [(to, d, [tuple(f) for f in fields]) for to, d, fields in data["reads"]]
         records = [BlockRecord(b["block"], b["timestamp"], b["actions"]) for b in data["blocks"]]
         txs = {b["block"]: [tuple(tx) for tx in b["txs"]] for b in data["blocks"]}

@@ -2,7 +2,8 @@
 
 The node side's client for everything that is not a block of a chain run (which goes through
 `sim.chain.blockbuilder` in one batched request): deploying and seeding suites, placing the
-mainnet preset, trading a fork.
+mainnet preset, trading a fork. Its web3.py instance and its raw `rpc` share one
+`sim.chain.rpc.Rpc`: one provider, one keep-alive session.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError, Web3RPCError
 
 from sim.chain.artifacts import Artifact
+from sim.chain.rpc import Rpc
 from sim.errors import ChainError
 
 
@@ -28,17 +30,17 @@ class Chain:
     def __init__(self, rpc_url: str, error: type[Exception] = ChainError):
         self.url = rpc_url
         self.error = error
-        self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 60}))
+        self.client = Rpc(rpc_url, timeout=60, hint="start anvil or fix the URL")
+        self.w3 = Web3(self.client.provider)
 
     def rpc(self, method: str, params: list | None = None) -> Any:
+        """One raw call; a refusal or an unreachable node raises `error` in one line."""
         try:
-            return self.w3.manager.request_blocking(method, params or [])
-        except Web3RPCError as err:
-            raise self.error(f"RPC {self.url} refused {method}: {node_message(err)}") from err
-        except OSError as err:
-            raise self.error(
-                f"RPC {self.url} is unreachable ({type(err).__name__}): start anvil or fix the URL"
-            ) from err
+            return self.client.call(method, params)
+        except ChainError as err:
+            if isinstance(err, self.error):
+                raise
+            raise self.error(str(err)) from err
 
     def senders(self, *accounts: str) -> Impersonation:
         return Impersonation(self, accounts)

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from eth_abi import encode as abi_encode
-
-from sim.chain.abi import create_address
+from sim.chain.abi import create_address, encode_args
 from sim.chain.artifacts import Artifact, load_artifact
 from sim.chain.blockbuilder import BlockBuilder
 from sim.errors import ChainError
@@ -51,7 +49,7 @@ class Deployer:
     def __init__(self, builder: BlockBuilder, sender: str):
         self.builder = builder
         self.sender = sender
-        builder.rpc.one("anvil_setBalance", [sender, hex(ETH_BALANCE)])
+        builder.rpc.call("anvil_setBalance", [sender, hex(ETH_BALANCE)])
         builder.prime([sender])
 
     @staticmethod
@@ -60,7 +58,7 @@ class Deployer:
         constructor arguments `args` of ABI `types` (None: read from its ABI)."""
         artifact = load_artifact(name, package)
         types = constructor_types(artifact) if types is None else types
-        return "0x" + artifact.bytecode.hex() + abi_encode(types, args).hex()
+        return "0x" + artifact.bytecode.hex() + encode_args(types, args)
 
     def create_all(self, creations: list[Creation], ts: int) -> Deployment:
         """Create each `(label, initcode_fn)` in order, one per block from timestamp `ts`;
@@ -77,7 +75,7 @@ class Deployer:
         rpc = self.builder.rpc
         for label, make in creations:
             initcode = make(out.addresses, self.code)
-            gas = int(rpc.one("eth_estimateGas", [{"from": self.sender, "data": initcode}]), 16)
+            gas = int(rpc.call("eth_estimateGas", [{"from": self.sender, "data": initcode}]), 16)
             self.builder.add(self.sender, None, initcode, gas * 12 // 10 + 50_000)
             receipts, _ = self.builder.mine_and_read(ts, [])
             if receipts[0].status != 1:

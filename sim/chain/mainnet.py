@@ -66,12 +66,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from web3.exceptions import Web3RPCError
 from web3.logs import DISCARD
 
 from sim.chain.artifacts import Artifact, load_artifact
-from sim.chain.client import Chain, node_message
+from sim.chain.client import Chain
 from sim.chain.node import PRESET_FORMAT, ROLE_ADDRESSES
+from sim.chain.rpc import RpcRefused
 from sim.chain.suite import (
     KEEPER_LP_WETH,
     KEEPER_USDC,
@@ -384,10 +384,10 @@ def _check_empty_mainnet(chain: Chain) -> None:
             "preset needs `anvil --chain-id 1`"
         )
     try:
-        chain.w3.manager.request_blocking("anvil_nodeInfo", [])
-    except Web3RPCError as err:
+        chain.client.call("anvil_nodeInfo")
+    except RpcRefused as err:
         raise chain.error(
-            f"RPC {chain.url} is not anvil (anvil_nodeInfo: {node_message(err)}): the preset "
+            f"RPC {chain.url} is not anvil (anvil_nodeInfo: {err.rpc_message}): the preset "
             "places contracts with anvil_setCode; start `anvil --chain-id 1`"
         ) from err
     taken = [a for a in _MAINNET_ADDRESSES if chain.rpc("eth_getCode", [a, "latest"]) != "0x"]

@@ -7,7 +7,8 @@ under the ammlab home directory, and the project's contracts are deployed on it 
 
 It also starts the chains a run drives (`chain_for_run`): a private plain anvil, a fork of the
 upstream, or a running RPC; an Ape network only through the resolver the caller passes (this
-package never imports ape). It talks JSON-RPC over urllib, so status and shutdown are instant.
+package never imports ape). It talks JSON-RPC through `sim.chain.rpc`, without retries, so
+status and shutdown answer at once.
 """
 
 from __future__ import annotations
@@ -20,17 +21,18 @@ import socket
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from sim.atomic import atomic_write_json
 from sim.errors import ChainError, ManifestError
+
+if TYPE_CHECKING:
+    from sim.chain.rpc import Rpc
 
 UPSTREAM_ENV = "AMMLAB_UPSTREAM_RPC"
 HOME_ENV = "AMMLAB_HOME"
@@ -102,28 +104,24 @@ def is_local_url(url: str) -> bool:
 # --------------------------------------------------------------------------- JSON-RPC
 
 
-def rpc(url: str, method: str, params: list | None = None, timeout: float = 10.0) -> Any:
-    """One JSON-RPC call; raises ChainError naming the URL when it cannot be reached."""
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []})
-    request = urllib.request.Request(
-        url, data=body.encode(), headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            reply = json.loads(response.read())
-    except (urllib.error.URLError, OSError, ValueError) as err:
-        raise ChainError(f"RPC {url} is unreachable ({err}); start it or fix the URL") from err
-    if "error" in reply:
-        raise ChainError(f"RPC {url} refused {method}: {reply['error'].get('message')}")
-    return reply["result"]
+def rpc_client(url: str, timeout: float = 10.0) -> Rpc:
+    """A one-shot `sim.chain.rpc.Rpc` (no retries: status and shutdown answer at once).
+
+    Imported here, not at the top: web3.py takes ~0.45 s to import, which commands that never
+    reach a node (`ammlab chain down`, a fast-backend run) need not pay."""
+    from sim.chain.rpc import Rpc
+
+    return Rpc(url, timeout=timeout, hint="start it or fix the URL")
 
 
 def chain_id_of(url: str, timeout: float = 5.0) -> int:
-    return int(rpc(url, "eth_chainId", timeout=timeout), 16)
+    with rpc_client(url, timeout) as rpc:
+        return rpc.chain_id()
 
 
 def block_number_of(url: str) -> int:
-    return int(rpc(url, "eth_blockNumber"), 16)
+    with rpc_client(url) as rpc:
+        return rpc.block_number()
 
 
 def check_upstream_reachable(url: str | None = None) -> int:
@@ -310,11 +308,13 @@ def stop_upstream(home: Path | None = None) -> UpstreamRecord | None:
 
 def dump_state(path: Path, url: str, manifest: dict | None) -> dict:
     """Save the upstream's whole state (anvil_dumpState) and its manifest in one JSON file."""
-    state = rpc(url, "anvil_dumpState", timeout=60)
+    with rpc_client(url, timeout=60) as rpc:
+        state = rpc.call("anvil_dumpState")
+        chain_id, block = rpc.chain_id(), rpc.block_number()
     bundle = {
         "format": STATE_FORMAT,
-        "chain_id": chain_id_of(url),
-        "block": block_number_of(url),
+        "chain_id": chain_id,
+        "block": block,
         "manifest": manifest,
         "state": state,
     }
@@ -334,7 +334,8 @@ def load_state(path: Path, url: str) -> dict:
         raise ChainError(
             f"{path} holds chain id {bundle['chain_id']} but {url} has chain id {have}"
         )
-    rpc(url, "anvil_loadState", [bundle["state"]], timeout=60)
+    with rpc_client(url, timeout=60) as rpc:
+        rpc.call("anvil_loadState", [bundle["state"]])
     return bundle
 
 

@@ -28,7 +28,6 @@ from sim.venues.options.twin import DEFAULT_CALL_CAP, OptionsParams
 from sim.venues.perp.twin import PerpParams
 
 FEED_DECIMALS = 8
-MAX_UINT = 2**256 - 1
 
 
 @dataclass(frozen=True)
@@ -160,6 +159,7 @@ def deploy_suite(url: str, spec: SuiteSpec | None = None) -> dict[str, Any]:
 
     builder = BlockBuilder.connect(url)
     try:
+        latest = builder.rpc.call("eth_getBlockByNumber", ["latest", False])
         made = Deployer(builder, deployer).create_all(
             [
                 (
@@ -196,7 +196,7 @@ def deploy_suite(url: str, spec: SuiteSpec | None = None) -> dict[str, Any]:
                     ),
                 ),
             ],  # fmt: skip
-            ts=int(builder.rpc.one("eth_getBlockByNumber", ["latest", False])["timestamp"], 16) + 1,
+            ts=int(latest["timestamp"], 16) + 1,
         )
     finally:
         # Back to a chain that mines each transaction as it comes, as forks and users expect.

@@ -241,18 +241,6 @@ def plan(cycle: Cycle) -> Plan | None:
     return Plan(cyc, float(amount_in[0]), best, q)
 
 
-@dataclass(frozen=True)
-class Opportunity:
-    cycle: Cycle
-    amount_in: float
-    profit: float
-    """In `cycle.start` tokens, before gas."""
-    profit_quote: float
-    """Profit valued in the quote numeraire, minus gas."""
-    size: float | None = None
-    """The sized venue's trade size, if the cycle goes through one."""
-
-
 def add_edge(graph: nx.DiGraph, token_in: str, token_out: str, rate: float, venue) -> None:
     """Add the edge token_in -> token_out at `rate` unless a better one is there already.
 
@@ -298,26 +286,3 @@ def find_cycle(graph: nx.DiGraph) -> Cycle | None:
         )
         return Cycle(hops)
     return None
-
-
-def best_opportunity(
-    pools: list[Pool],
-    prices: dict[str, float],
-    gas_quote_per_hop: float = 0.0,
-    sized: list[tuple[SizedVenue, str, str]] = (),
-) -> Opportunity | None:
-    """The profitable cycle (if any), sized optimally and valued in quote at `prices`.
-
-    `prices` gives each token's value in the quote numeraire (e.g. the reference prices);
-    returns None when no cycle pays for its gas.
-    """
-    cycle = find_cycle(build_graph(pools, sized))
-    if cycle is None:
-        return None
-    p = plan(cycle)
-    if p is None:
-        return None
-    profit_quote = p.profit * prices[p.cycle.start] - gas_quote_per_hop * len(p.cycle.hops)
-    if profit_quote <= 0:
-        return None
-    return Opportunity(p.cycle, p.amount_in, p.profit, profit_quote, p.size)

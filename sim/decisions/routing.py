@@ -60,7 +60,7 @@ from typing import Protocol
 import numpy as np
 
 from sim.errors import SimError
-from sim.venues.cpmm.batch import BPS
+from sim.venues.cpmm.batch import BPS, get_amount_in, get_amount_out
 from sim.venues.perp.twin import DAY, WAD, VenueState, hedge_cost, tdiv
 
 PROBE = 1e-9
@@ -117,9 +117,9 @@ def cpmm_cost(x, y, fee_bps, q):
         buy q > 0:    getAmountIn(q)   =  y q / ((x − q) g)
         sell u = −q:  −getAmountOut(u) = −g u y / (x + g u)
 
-    the float twin's router maths (`sim.venues.cpmm.batch.get_amount_in` / `get_amount_out`, the
-    same operations in the same order, so the same bits), equal to the exact integer twin
-    (`sim.venues.cpmm.twin`) up to its floors.
+    the float twin's router maths (`sim.venues.cpmm.batch.get_amount_in` / `get_amount_out`,
+    the one definition), equal to the exact integer twin (`sim.venues.cpmm.twin`) up to its
+    floors.
 
     Arithmetic operators only, so floats, numpy arrays and torch tensors (differentiably) all
     go through this one formula: the sides are split as buy = (|q| + q) / 2 and
@@ -129,9 +129,7 @@ def cpmm_cost(x, y, fee_bps, q):
     a = abs(q)
     buy = (a + q) * 0.5
     sell = (a - q) * 0.5
-    g = BPS - fee_bps
-    sold = sell * g
-    return y * buy * BPS / ((x - buy) * g) - sold * y / (x * BPS + sold)
+    return get_amount_in(buy, y, x, fee_bps) - get_amount_out(sell, x, y, fee_bps)
 
 
 def cpmm_rate(x, y, fee_bps, q):

@@ -10,7 +10,7 @@ so the same calls go to the integer twins.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from numba import prange  # noqa: F401 - prange in the kernels
@@ -228,13 +228,6 @@ def _swap_and_book(
 
 
 _swap_and_book_s, _swap_and_book_p = dual_kernel(_swap_and_book)
-
-
-class Agent(Protocol):
-    name: str
-    priority: bool
-
-    def act(self, ctx: BlockContext) -> None: ...
 
 
 @dataclass

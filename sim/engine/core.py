@@ -28,6 +28,8 @@ from sim.blocks import BaseFee, BlockClock, block_order
 from sim.engine.context import AgentEnv, BlockContext
 from sim.engine.fused import is_fusable, run_fused
 from sim.engine.ledger import Ledger, summarise
+from sim.history.agent import FlowReplay
+from sim.history.store import PRICE_KINDS, open_history
 from sim.processes import (
     GBM,
     GBMConfig,
@@ -127,7 +129,12 @@ def _base_price(sc: Scenario, n: int, offset: int) -> PriceProcess:
             _streams(sc, "price/vol", n, offset),
         )
     if isinstance(p, ReplayConfig):
-        times, prices = load_price_csv(p.path)
+        if p.source is not None:
+            h = open_history(p.source)
+            address = h.source(p.address, PRICE_KINDS, "price.address")
+            times, prices = h.price_path(address, p.risky)
+        else:
+            times, prices = load_price_csv(p.path)
         offsets = np.zeros(n)
         if p.random_start:
             offsets = _streams(sc, "replay", n, offset).uniform() * times[-1]
@@ -140,9 +147,11 @@ def _streams(sc, name: str, n: int, offset: int) -> WorldStreams:
 
 
 def make_agents(env: AgentEnv) -> list:
-    """Build the scenario's agents; each random agent gets its own per-world streams."""
+    """Build the scenario's agents (and the replayed flow, first, when the scenario has one);
+    each random agent gets its own per-world streams."""
     kinds = {k.config: k for k in AGENT_KINDS}
-    return [kinds[type(c)].build(c, env) for c in env.sc.agents]
+    flow = [FlowReplay.build(env.sc.flow, env)] if env.sc.flow is not None else []
+    return flow + [kinds[type(c)].build(c, env) for c in env.sc.agents]
 
 
 @dataclass(frozen=True)
@@ -322,14 +331,3 @@ class Engine:
         for v in VENUES:
             row.update(v.engine.sample(markets, ctx))
         return row
-
-
-def run_scenario(
-    scenario,
-    series_sink: SeriesSink | None = None,
-    progress: ProgressFn | None = None,
-    fused: bool | None = None,
-    hooks: EngineHooks | None = None,
-) -> RunResult:
-    """Convenience: `Engine(scenario, fused, hooks).run(series_sink, progress)`."""
-    return Engine(scenario, fused, hooks).run(series_sink, progress)

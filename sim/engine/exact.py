@@ -290,8 +290,3 @@ class ExactWorld:
         result = Engine(self.sc, fused=False, hooks=self.hooks()).run()
         self.end_block()
         return ExactRun(result, self.blocks, self.setup)
-
-
-def run_exact(scenario: Any, **kwargs) -> ExactRun:
-    """Convenience: `ExactWorld(scenario, **kwargs).run()`."""
-    return ExactWorld(scenario, **kwargs).run()

@@ -13,7 +13,6 @@ fractions of pool value per day and their expectation is the instantaneous rate 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +20,7 @@ from numba import njit
 from pydantic import Field
 
 from sim.config import ConfigModel
+from sim.stats import summarise_worlds
 from sim.venues.cpmm.batch import CpmmBatch
 
 DAY = 86400.0
@@ -358,19 +358,15 @@ def metric_unit(column: str) -> tuple[str, str]:
 
 
 def summarise(columns: dict[str, np.ndarray]) -> dict[str, dict[str, float | str | int]]:
-    """Mean, standard error (sample sd / sqrt(n)) and unit of every metric over the worlds.
+    """Mean, standard error (sample sd / sqrt(n)) and unit of every metric over the worlds
+    (`sim.stats.summarise_worlds`).
 
-    NaN worlds (e.g. no accounted time) are left out and counted in `n`.
+    NaN worlds (e.g. no accounted time) are left out; `n` counts the others.
     """
     out: dict[str, dict[str, float | str | int]] = {}
     for name in sorted(columns):
-        v = np.asarray(columns[name], dtype=np.float64)
-        v = v[np.isfinite(v)]
-        n = int(v.size)
-        mean = float(v.mean()) if n else math.nan
-        se = float(v.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
         unit, desc = metric_unit(name)
-        out[name] = {"mean": mean, "se": se, "unit": unit, "n": n, "description": desc}
+        out[name] = {**summarise_worlds(columns[name]), "unit": unit, "description": desc}
     return out
 
 

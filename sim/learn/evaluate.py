@@ -8,12 +8,12 @@ rate it gives the policy (`paths.pool_rate` of the re-hedge, as the keeper agent
 keeper's), and gas per trade — the same functions training differentiates.
 Per path it records P&L (book value change + hedge P&L − costs), cost, trade count and the
 largest |net delta| after the step's trade. `evaluate` runs every policy on the same paths of
-every market and summarises each metric with its standard error:
+every market and summarises each metric with its standard error (`sim.stats`):
 
     mean P&L, cost, trades, max|Δ|: sample mean, SE sd/√n;
     P&L std s: SE sqrt(m4 − s⁴)/(2 s √n) (delta method on s², valid for fat tails);
     CVaR95 (mean of the worst 5 % of P&L, q + E[min(X − q, 0)]/α): SE sd(min(X − q, 0))/(α√n)
-        (Hong and Liu 2009, as `sim.agents.keeper.cross_world`).
+        (Hong and Liu 2009).
 
 The verdict compares the learned policy with the best static policy on each of mean P&L, P&L
 std and CVaR95: the paired difference (same paths) and its SE from a paired bootstrap; it is
@@ -35,8 +35,8 @@ from sim.learn.config import LearnConfig
 from sim.learn.features import features_along
 from sim.learn.paths import MAX_BUY, MarketPaths, pool_cost, pool_rate, positions, simulate_market
 from sim.learn.policy import Learned, check_model_book
+from sim.stats import CVAR_ALPHA, cvar, cvar_se, mean_se, std_se
 
-ALPHA = 0.05
 METRICS = ["score", "pnl_mean", "pnl_std", "cvar95", "cost", "trades", "max_abs_delta"]
 LABELS = {
     "score": "objective score",
@@ -100,29 +100,6 @@ class PathMetrics:
     max_abs_delta: np.ndarray
 
 
-def cvar(x: np.ndarray, alpha: float = ALPHA) -> float:
-    """Mean of the worst `alpha` fraction of x: q + E[min(x − q, 0)]/alpha."""
-    q = float(np.quantile(x, alpha))
-    return q + float(np.minimum(x - q, 0.0).mean()) / alpha
-
-
-def stat_se(x: np.ndarray, stat: str) -> tuple[float, float]:
-    """(estimate, standard error) of `stat` in {mean, std, cvar95} over samples x (n,)."""
-    x = np.asarray(x, dtype=float)
-    n = x.size
-    if stat == "mean":
-        return float(x.mean()), float(x.std(ddof=1) / math.sqrt(n))
-    if stat == "std":
-        s = float(x.std(ddof=1))
-        m4 = float(np.mean((x - x.mean()) ** 4))
-        return s, math.sqrt(max(m4 - s**4, 0.0) / n) / (2.0 * s) if s > 0 else 0.0
-    if stat == "cvar95":
-        q = float(np.quantile(x, ALPHA))
-        tail = np.minimum(x - q, 0.0)
-        return q + float(tail.mean()) / ALPHA, float(tail.std(ddof=1)) / (ALPHA * math.sqrt(n))
-    raise ValueError(stat)
-
-
 def summarise(
     pm: PathMetrics, score: Score | None = None, n_boot: int = 400, seed: int = 0
 ) -> dict[str, tuple[float, float]]:
@@ -132,12 +109,12 @@ def summarise(
     boot = score(pm.pnl[rng.integers(0, pm.pnl.size, size=(n_boot, pm.pnl.size))])
     return {
         "score": (float(score(pm.pnl)), float(boot.std(ddof=1))),
-        "pnl_mean": stat_se(pm.pnl, "mean"),
-        "pnl_std": stat_se(pm.pnl, "std"),
-        "cvar95": stat_se(pm.pnl, "cvar95"),
-        "cost": stat_se(pm.cost, "mean"),
-        "trades": stat_se(pm.trades, "mean"),
-        "max_abs_delta": stat_se(pm.max_abs_delta, "mean"),
+        "pnl_mean": mean_se(pm.pnl),
+        "pnl_std": std_se(pm.pnl),
+        "cvar95": cvar_se(pm.pnl, CVAR_ALPHA),
+        "cost": mean_se(pm.cost),
+        "trades": mean_se(pm.trades),
+        "max_abs_delta": mean_se(pm.max_abs_delta),
     }
 
 
@@ -149,8 +126,7 @@ def _statistic(x: np.ndarray, metric: str, score: Score | None = None) -> np.nda
         return x.mean(axis=-1)
     if metric == "pnl_std":
         return x.std(axis=-1, ddof=1)
-    q = np.quantile(x, ALPHA, axis=-1, keepdims=True)
-    return q[..., 0] + np.minimum(x - q, 0.0).mean(axis=-1) / ALPHA
+    return cvar(x, CVAR_ALPHA)
 
 
 def paired_difference(

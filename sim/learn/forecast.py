@@ -42,6 +42,7 @@ from sim.errors import ConfigError, SimError
 from sim.learn.config import LearnConfig
 from sim.learn.paths import realised_vol, simulate_market
 from sim.processes import YEAR
+from sim.stats import mean_se
 
 FEATURES = ["rv_short", "rv_mid", "rv_long", "bv_long", "jump_share", "max_abs_ret", "flow"]
 LONG, MID, SHORT = 144, 36, 6
@@ -171,8 +172,7 @@ def r2_se(y: np.ndarray, pred: np.ndarray, groups: int = 20) -> float:
     """Standard error of R² from `groups` contiguous blocks (blocks follow paths, so samples
     of one path stay together)."""
     idx = np.array_split(np.arange(y.size), groups)
-    vals = [r2(y[i], pred[i]) for i in idx]
-    return float(np.std(vals, ddof=1) / math.sqrt(groups))
+    return mean_se([r2(y[i], pred[i]) for i in idx])[1]
 
 
 FORMAT = "ammlab.learn.forecaster/1"

@@ -67,6 +67,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim.decisions.arbgraph import CexLeg, Pool, add_edge, build_graph, find_cycle, plan
+from sim.stats import summarise_worlds
 from sim.venues.cpmm.batch import BPS
 from sim.venues.options.batch import OptionsPoolVec
 from sim.venues.options.config import OptionsPricing
@@ -466,15 +467,9 @@ def unit(metric: str) -> str:
 
 
 def summarise(rows: list[dict[str, float]]) -> dict[str, dict[str, Any]]:
-    """Mean, standard error over worlds and unit of every metric (NaN worlds left out)."""
-    out = {}
-    for k in rows[0]:
-        v = np.array([r[k] for r in rows], dtype=np.float64)
-        v = v[np.isfinite(v)]
-        mean = float(v.mean()) if v.size else math.nan
-        se = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else math.nan
-        out[k] = {"mean": mean, "se": se, "unit": unit(k), "n": int(v.size)}
-    return out
+    """Mean, standard error over worlds and unit of every metric (NaN worlds left out;
+    `sim.stats.summarise_worlds`)."""
+    return {k: {**summarise_worlds([r[k] for r in rows]), "unit": unit(k)} for k in rows[0]}
 
 
 def run_study_point(cfg: ArbStudyConfig) -> dict[str, dict[str, Any]]:

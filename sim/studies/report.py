@@ -6,6 +6,7 @@ Sections, each present only when its inputs are:
 * reference vs pool price over time, pool inventory and net delta over time (series table);
 * the LP's P&L split into fees, LVR, impermanent loss and hedge P&L (summary and worlds);
 * the keeper's hedging figures and any per-block keeper columns of the series;
+* each options pool's book at the end by board (delta, gamma, vega, theta);
 * the learned-vs-static policy comparison (`policy_comparison.json`, `ammlab learn compare`);
 * sweep heatmaps (or lines, for one swept parameter) when RUN_DIR is a sweep folder.
 
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from sim.errors import SimError
+from sim.stats import summarise_worlds
 
 DAY = 86400.0
 
@@ -259,14 +261,6 @@ def section_series(run: Path, summary: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def _per_world_stat(v: np.ndarray) -> dict[str, float]:
-    v = v[np.isfinite(v)]
-    if not v.size:
-        return {"mean": math.nan, "se": math.nan}
-    se = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else math.nan
-    return {"mean": float(v.mean()), "se": se}
-
-
 def lp_pnl_split(run: Path, summary: dict[str, Any]) -> dict[str, dict[str, dict]]:
     """Per pool: fees, −LVR, impermanent loss and LP vs hold (numeraire, mean ± SE), plus
     every keeper's hedge P&L.
@@ -291,8 +285,8 @@ def lp_pnl_split(run: Path, summary: dict[str, Any]) -> dict[str, dict[str, dict
             hold = 0.5 * pc.get("tvl", 0.0) * (worlds[f"{p}.price_ratio"].to_numpy() + 1.0)
             lp_minus_hold = worlds[f"{p}.lp_vs_hold"].to_numpy() * hold
             il = lp_minus_hold - worlds[f"{p}.fees"].to_numpy()
-            d["il"] = {**_per_world_stat(il), "unit": "numeraire"}
-            d["lp_vs_hold"] = {**_per_world_stat(lp_minus_hold), "unit": "numeraire"}
+            d["il"] = {**summarise_worlds(il), "unit": "numeraire"}
+            d["lp_vs_hold"] = {**summarise_worlds(lp_minus_hold), "unit": "numeraire"}
         out[p] = d
     for name, m in metrics.items():
         parts = name.split(".")
@@ -340,6 +334,33 @@ def section_lp(run: Path, summary: dict[str, Any]) -> str:
     return (
         "<h2>LP P&amp;L split</h2>" + note + _svg(fig) + _table(["who", "part", "mean ± SE"], rows)
     )
+
+
+GREEKS = ("delta", "gamma", "vega", "theta")
+
+
+def section_options_book(summary: dict[str, Any]) -> str:
+    """Each options pool's book at the end, by board and in total: delta, gamma, vega, theta
+    (mean ± SE over worlds; `boardGreeks` / `totalGreeks`)."""
+    metrics = summary.get("metrics", {})
+    pools = sorted({n.split(".")[1] for n in metrics if n.startswith("options.")})
+    out = []
+    for pool in pools:
+        head = f"options.{pool}."
+        boards = sorted(
+            {n[len(head) :].split(".")[0] for n in metrics if n.startswith(head + "board")},
+            key=lambda b: int(b[len("board") :]),
+        )
+        rows = []
+        for label, prefix in [*((b, head + b + ".") for b in boards), ("total", head)]:
+            if all(prefix + g in metrics for g in GREEKS):
+                rows.append([html.escape(label)] + [fmt_pm(metrics[prefix + g]) for g in GREEKS])
+        if rows:
+            units = [metrics[head + g].get("unit", "") for g in GREEKS if head + g in metrics]
+            out.append(f"<h3>options pool {html.escape(pool)}: the book at the end</h3>")
+            cols = [f"{g} ({html.escape(u)})" for g, u in zip(GREEKS, units, strict=False)]
+            out.append(_table(["board", *cols], rows))
+    return ("<h2>Options book by board</h2>" + "\n".join(out)) if out else ""
 
 
 def section_keeper(summary: dict[str, Any]) -> str:
@@ -547,6 +568,7 @@ def build_report(run: Path) -> str:
         parts.append(section_series(run, summary))
         parts.append(section_lp(run, summary))
         parts.append(section_keeper(summary))
+        parts.append(section_options_book(summary))
     parts.append(section_policy(run))
     if (run / SWEEP_FILE).exists():
         parts.append(section_sweep(run))

@@ -15,9 +15,9 @@ import yaml
 from eth_abi import decode
 from eth_utils import keccak
 
-from keeper.calls import calldata
 from keeper.venues.quotes import protocol_quotes
 from sim.chain import node as chainmod
+from sim.chain.abi import encode_call
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "keeper" / "mainnet.example.yaml"
@@ -60,7 +60,9 @@ class Market:
         return receipt
 
     def call(self, to: str, signature: str, types: list, args: list, out: list, block="latest"):
-        result = self.rpc("eth_call", {"to": to, "data": calldata(signature, types, args)}, block)
+        result = self.rpc(
+            "eth_call", {"to": to, "data": encode_call(signature, types, args)}, block
+        )
         return decode(out, bytes.fromhex(result[2:]))
 
     def now(self) -> int:
@@ -80,20 +82,20 @@ class Market:
 
     def transmit(self, price: float) -> None:
         self.send(self.transmitter, self.m["feed"]["address"],
-                  calldata("transmit(int256)", ["int256"], [int(price * 1e8)]))  # fmt: skip
+                  encode_call("transmit(int256)", ["int256"], [int(price * 1e8)]))  # fmt: skip
 
     def _approve_trader(self) -> None:
         if not self._approved:
             for token in (self.weth, self.usdc):
                 for spender in (self.router02, self.swap_router, self.options):
-                    self.send(self.trader, token, calldata(
+                    self.send(self.trader, token, encode_call(
                         "approve(address,uint256)", ["address", "uint256"], [spender, MAX]))  # fmt: skip
             self._approved = True
 
     def buy_calls(self, strike_id: int, amount: float) -> None:
         """The trader buys calls from the options pool: the pool goes short their delta."""
         self._approve_trader()
-        self.send(self.trader, self.options, calldata(
+        self.send(self.trader, self.options, encode_call(
             "openPosition(uint256,bool,bool,uint256,uint256,uint256)",
             ["uint256", "bool", "bool", "uint256", "uint256", "uint256"],
             [strike_id, True, True, int(amount * E18), 10**15, self.now() + 3600],
@@ -102,7 +104,7 @@ class Market:
     def swap_v2(self, token_in: str, amount_in: int) -> dict:
         self._approve_trader()
         token_out = self.usdc if token_in == self.weth else self.weth
-        return self.send(self.trader, self.router02, calldata(
+        return self.send(self.trader, self.router02, encode_call(
             "swapExactTokensForTokens(uint256,uint256,address[],address,uint256)",
             ["uint256", "uint256", "address[]", "address", "uint256"],
             [amount_in, 0, [token_in, token_out], self.trader, self.now() + 600],
@@ -119,7 +121,7 @@ class Market:
             limit = int(sqrt_price / math.sqrt(1 + price_up))  # USDC is token0: its price falls
             amount_in = self.balance(self.usdc, self.trader)
         params = (token_in, token_out, fee, self.trader, self.now() + 600, amount_in, 0, limit)
-        return self.send(self.trader, self.swap_router, calldata(
+        return self.send(self.trader, self.swap_router, encode_call(
             "exactInputSingle((address,address,uint24,address,uint256,uint256,uint256,uint160))",
             ["(address,address,uint24,address,uint256,uint256,uint256,uint160)"], [params],
         ))  # fmt: skip
@@ -127,7 +129,7 @@ class Market:
     def revoke(self, token: str, spender: str) -> None:
         """The keeper withdraws its allowance to `spender` (its legs there then revert)."""
         self.send(self.keeper, token,
-                  calldata("approve(address,uint256)", ["address", "uint256"], [spender, 0]))  # fmt: skip
+                  encode_call("approve(address,uint256)", ["address", "uint256"], [spender, 0]))  # fmt: skip
 
     # -- the checks ---------------------------------------------------------------------
 

@@ -100,7 +100,7 @@ def test_options_example_with_the_keeper_hedging_the_pool_on_the_perp(options_an
     }
     # The keeper is the pool's hedger on chain (setHedger at setup).
     layout = run.session.layout
-    word = run.session.builder.rpc.one(
+    word = run.session.builder.rpc.call(
         "eth_call", [{"to": layout.contracts[pool_label("options")], "data": calldata("hedger()")}]
     )
     assert int(word, 16) == int(layout.agents["keeper"], 16)

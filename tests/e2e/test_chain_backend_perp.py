@@ -132,7 +132,8 @@ def test_default_network_is_a_fork_of_the_local_upstream(tmp_path):
     was_running = chainmod.running_record() is not None
     with fork_of_upstream() as url:
         upstream = chainmod.upstream_url()
-        info = chainmod.rpc(url, "anvil_nodeInfo")
+        with chainmod.rpc_client(url) as rpc:
+            info = rpc.call("anvil_nodeInfo")
         assert info["forkConfig"]["forkUrl"] == upstream
         assert chainmod.chain_id_of(url) == chainmod.chain_id_of(upstream) == 1
     if not was_running:  # started for the run, stopped after it

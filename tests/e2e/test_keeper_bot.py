@@ -10,6 +10,7 @@ import time
 import pytest
 
 from sim.chain import node as chainmod
+from sim.chain.rpc import Rpc
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
@@ -61,11 +62,12 @@ def test_silverback_bot_ticks_on_each_new_block_in_dry_run(ammlab, tmp_path):
         wait_for(lambda: any(e.get("event") == "started" for e in json_events(log)), 120, "start")
         started = next(e for e in json_events(log) if e.get("event") == "started")
         assert started["mode"] == "dry_run"
-        nonce = chainmod.rpc(url, "eth_getTransactionCount", [started["keeper"], "latest"])
+        node = Rpc(url)
+        nonce = node.nonce(started["keeper"])
 
         def mined_and_ticked_3_times() -> bool:
             # the poller starts from the head it first sees: keep making blocks until 3 ticks
-            chainmod.rpc(url, "evm_mine", [])
+            node.call("evm_mine")
             return sum(e.get("event") == "tick" for e in json_events(log)) >= 3
 
         wait_for(mined_and_ticked_3_times, 90, "3 ticks")
@@ -77,7 +79,7 @@ def test_silverback_bot_ticks_on_each_new_block_in_dry_run(ammlab, tmp_path):
         assert ticks[0]["book_delta"] > 0 and ticks[0]["order"] < 0
         assert all(leg["status"] == "dry_run" for t in ticks for leg in t["legs"])
         # a dry run signs nothing
-        assert chainmod.rpc(url, "eth_getTransactionCount", [started["keeper"], "latest"]) == nonce
+        assert node.nonce(started["keeper"]) == nonce
         assert "Cannot convert datapoint" not in log.read_text(errors="replace")
     finally:
         os.killpg(bot.pid, signal.SIGINT)

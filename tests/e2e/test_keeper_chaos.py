@@ -38,11 +38,12 @@ from keeper.config import load_keeper_config, resolve_addresses
 from keeper.journal import Journal
 from keeper.killswitch import request_command, status
 from keeper.logs import KeeperLog
-from keeper.reader import ChainReader, calldata
+from keeper.reader import ChainReader
 from keeper.runtime import Keeper
 from keeper.strategy import HedgeState, plan_hedge
 from keeper.txmanager import CHAOS_ENV
 from sim.chain import node as chainmod
+from sim.chain.abi import encode_call
 
 pytestmark = [pytest.mark.chain, pytest.mark.fork, pytest.mark.slow]
 
@@ -105,7 +106,8 @@ class ForkNode:
         return path
 
     def rpc(self, method: str, *params):
-        return chainmod.rpc(self.url, method, list(params), timeout=30)
+        with chainmod.rpc_client(self.url, timeout=30) as rpc:
+            return rpc.call(method, list(params))
 
     def nonce(self, account: str) -> int:
         return int(self.rpc("eth_getTransactionCount", account, "latest"), 16)
@@ -207,16 +209,16 @@ class Suite:
 
     def transmit(self, price: float) -> None:
         self._ok(self.transmitter, self.m["feed"]["address"],
-                 calldata("transmit(int256)", ["int256"], [int(price * 1e8)]))  # fmt: skip
+                 encode_call("transmit(int256)", ["int256"], [int(price * 1e8)]))  # fmt: skip
 
     def buy_calls(self, strike_id: int, amount: float) -> None:
         """The trader buys calls from the options pool: the pool goes short their delta."""
-        self._ok(self.deployer, self.usdc, calldata("mint(address,uint256)",
+        self._ok(self.deployer, self.usdc, encode_call("mint(address,uint256)",
                  ["address", "uint256"], [self.trader, 10_000_000 * 10**6]))  # fmt: skip
-        self._ok(self.trader, self.usdc, calldata("approve(address,uint256)",
+        self._ok(self.trader, self.usdc, encode_call("approve(address,uint256)",
                  ["address", "uint256"], [self.options, 2**256 - 1]))  # fmt: skip
         deadline = int(self.node.rpc("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
-        self._ok(self.trader, self.options, calldata(
+        self._ok(self.trader, self.options, encode_call(
             "openPosition(uint256,bool,bool,uint256,uint256,uint256)",
             ["uint256", "bool", "bool", "uint256", "uint256", "uint256"],
             [strike_id, True, True, int(amount * E18), 10**15, deadline + 3600],
@@ -224,8 +226,8 @@ class Suite:
 
     def perp_caps(self, max_open_interest: int, tip_gwei: float | None = None) -> str:
         """The perp's owner sets its open-interest cap (wad); returns the transaction."""
-        data = calldata("setCaps(uint256,uint256)", ["uint256", "uint256"],
-                        [max_open_interest, 10**30])  # fmt: skip
+        data = encode_call("setCaps(uint256,uint256)", ["uint256", "uint256"],
+                           [max_open_interest, 10**30])  # fmt: skip
         return self.node.transact(self.deployer, self.perp, data, tip_gwei)
 
 

@@ -23,9 +23,8 @@ def keeper_chain(tmp_path_factory):
 def keeper_nonce(env, home: Path) -> int:
     manifest = json.loads(chainmod.manifest_path(home).read_text())
     url = env[chainmod.UPSTREAM_ENV]
-    return int(
-        chainmod.rpc(url, "eth_getTransactionCount", [manifest["keeper"]["address"], "latest"]), 16
-    )
+    with chainmod.rpc_client(url) as rpc:
+        return rpc.nonce(manifest["keeper"]["address"])
 
 
 def assert_one_line(result, *fragments):

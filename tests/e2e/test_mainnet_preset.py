@@ -125,12 +125,14 @@ def immutable_addresses(code: bytes, name: str) -> set[str]:
 
 
 def test_npm_init_code_hashes_equal_mainnets():
-    assert load_artifact("UniswapV2Pair", "@uniswap/v2-core").init_code_hash.hex() == (
-        V2_PAIR_INIT_CODE_HASH
-    )
-    assert load_artifact("UniswapV3Pool", "@uniswap/v3-core").init_code_hash.hex() == (
-        V3_POOL_INIT_CODE_HASH
-    )
+    """keccak256 of the creation code, what CREATE2 hashes for a pair or pool (no constructor
+    arguments): equal to mainnet's, so factories at mainnet's addresses create pools at
+    mainnet's addresses."""
+    for name, package, want in (
+        ("UniswapV2Pair", "@uniswap/v2-core", V2_PAIR_INIT_CODE_HASH),
+        ("UniswapV3Pool", "@uniswap/v3-core", V3_POOL_INIT_CODE_HASH),
+    ):
+        assert keccak(load_artifact(name, package).bytecode).hex() == want, name
 
 
 def test_hardhat_placeholders_agree_with_the_compilers_immutable_list():

@@ -163,3 +163,17 @@ def test_policy_comparison_report_from_learn_compare_in_the_browser(tmp_path):
         assert policy in text
     assert "Verdict:" in text and "± " in text
     check_page(page, tmp_path, min_plots=1)
+
+
+def test_options_book_by_board_in_the_report(tmp_path):
+    """The options pool's Greeks per board (theta included) reach the report from a real run."""
+    run = tmp_path / "opt"
+    run_to_dir(ROOT / "scenarios" / "options.yaml", run, paths=4, seed=1,
+               overrides=["blocks.n_blocks=120"])  # fmt: skip
+    page = tmp_path / "opt.html"
+    r = CliRunner().invoke(report_cmd, [str(run), "--out", str(page)])
+    assert r.exit_code == 0, r.output
+    text = page.read_text()
+    assert "Options book by board" in text and "theta (numeraire/year)" in text
+    assert "board0" in text and "board1" in text and ">total<" in text
+    check_page(page, tmp_path, min_plots=0)

@@ -26,16 +26,18 @@ import vyper
 from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
 
-from keeper.journal import Journal, intent_key
+from keeper.journal import Journal
+from keeper.journal_records import intent_key
 from keeper.safety_config import TxLimits
 from keeper.txmanager import (
     AccountLockedError,
-    RpcClient,
     SimulationRevert,
     TxManager,
     keeper_private_key,
+    rpc_client,
 )
 from sim.chain import node as chainmod
+from sim.chain.rpc import Rpc
 
 pytestmark = pytest.mark.chain
 
@@ -60,7 +62,7 @@ _recipients = itertools.count(0xB0B000)
 class Env:
     url: str
     token: str
-    rpc: RpcClient
+    rpc: Rpc
 
     def transfers_to(self, recipient: str) -> int:
         logs = self.rpc.call(
@@ -108,7 +110,7 @@ def erc20_bytecode() -> str:
     return out["bytecode"]
 
 
-def deploy_token(rpc: RpcClient, bytecode: str) -> str:
+def deploy_token(rpc: Rpc, bytecode: str) -> str:
     args = encode(["string", "string", "uint8", "address"], ["Hedge", "HDG", 18, DEPLOYER])
     tx_hash = rpc.call("eth_sendTransaction", [{"from": DEPLOYER, "data": bytecode + args.hex()}])
     rpc.call("evm_mine", [])
@@ -117,7 +119,7 @@ def deploy_token(rpc: RpcClient, bytecode: str) -> str:
 
 def start_env(home: Path, bytecode: str, port: int | None = None) -> Env:
     record = chainmod.start_upstream(port=port or chainmod.free_port(), home=home)
-    rpc = RpcClient(record.url, FAST)
+    rpc = rpc_client(record.url, FAST)
     env = Env(record.url, deploy_token(rpc, bytecode), rpc)
     env.mint(KEEPER, 10**24)
     return env
@@ -141,7 +143,7 @@ def automine(env):
 
 
 @contextmanager
-def mining(rpc: RpcClient, every: float = 0.2):
+def mining(rpc: Rpc, every: float = 0.2):
     """Mine a block every `every` seconds in a background thread."""
     stop = threading.Event()
 
@@ -160,7 +162,9 @@ def mining(rpc: RpcClient, every: float = 0.2):
 
 def open_manager(env: Env, tmp_path: Path, limits: TxLimits = FAST) -> tuple[Journal, TxManager]:
     journal = Journal(tmp_path / "journal.sqlite")
-    manager = TxManager(RpcClient(env.url, limits), keeper_private_key(), journal, tmp_path, limits)
+    manager = TxManager(
+        rpc_client(env.url, limits), keeper_private_key(), journal, tmp_path, limits
+    )
     manager.open()
     return journal, manager
 

@@ -4,14 +4,8 @@ import sqlite3
 
 import pytest
 
-from keeper.journal import (
-    SCHEMA_VERSION,
-    Journal,
-    JournalError,
-    SignedTx,
-    default_journal_path,
-    intent_key,
-)
+from keeper.journal import Journal, default_journal_path
+from keeper.journal_records import SCHEMA_VERSION, JournalError, SignedTx, intent_key
 from sim.errors import ChainError
 
 ACCOUNT = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"

@@ -15,12 +15,14 @@ import pytest
 import requests
 
 from keeper.config import load_keeper_config
-from keeper.journal import _MIGRATIONS, SCHEMA_VERSION, Journal, SignedTx
+from keeper.journal import Journal
+from keeper.journal_records import MIGRATIONS, SCHEMA_VERSION, SignedTx
 from keeper.killswitch import KillState, KillSwitch, escalate
 from keeper.runtime import is_outage, venue_names, without_venues
 from keeper.safety_config import KillSwitchLimits, TxLimits
-from keeper.txmanager import CHAOS_ENV, RpcClient, RpcUnavailable, TxError, chaos_stop
+from keeper.txmanager import CHAOS_ENV, TxError, chaos_stop, rpc_client
 from sim.chain import node as chainmod
+from sim.chain.rpc import RpcUnavailable
 from sim.errors import ChainError
 
 ACCOUNT = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
@@ -60,7 +62,7 @@ def test_last_on_chain_is_the_highest_included_nonce_reverted_or_not(tmp_path):
 def test_a_v1_journal_is_migrated_with_its_history_kept(tmp_path):
     path = tmp_path / "old.sqlite"
     db = sqlite3.connect(path)
-    db.executescript(_MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+    db.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
     db.execute(
         "INSERT INTO intents (key, account, chain_id, kind, to_addr, data, value, notional,"
         " meta, status, created_at, updated_at) VALUES"
@@ -155,7 +157,7 @@ class _Answer(BaseHTTPRequestHandler):
 def test_the_first_answer_after_an_outage_runs_the_reconnect_hook_once():
     port = chainmod.free_port()
     limits = TxLimits(rpc_retry_budget_s=10, rpc_backoff_initial_s=0.05, rpc_backoff_max_s=0.2)
-    client = RpcClient(f"http://127.0.0.1:{port}", limits)
+    client = rpc_client(f"http://127.0.0.1:{port}", limits)
     seen: list[float] = []
 
     def hook(down_s: float) -> None:

@@ -7,7 +7,6 @@ from keeper.safety_config import (
     SafetyConfig,
     SafetyConfigError,
     TxLimits,
-    field_docs,
     load_safety_config,
 )
 
@@ -16,7 +15,7 @@ def test_defaults_and_every_field_is_documented():
     config = load_safety_config()
     assert config.tx.gas_bump == 1.125 and config.killswitch.hedge_error_action == "paused"
     for group in (GuardLimits, TxLimits):
-        assert all(field_docs(group).values())
+        assert all(f.description for f in group.model_fields.values())
 
 
 def test_yaml_then_environment(tmp_path, monkeypatch):

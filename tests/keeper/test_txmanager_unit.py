@@ -1,8 +1,8 @@
-"""Transaction manager pieces without a chain: fees and bumps, backoff, revert reasons, the
-account lock, and RPC retries across a node that comes up late."""
+"""Transaction manager pieces without a chain: fees and bumps, revert reasons, the
+account lock, and the manager's RPC client (sim.chain.rpc with its retry budget) across a
+node that comes up late; the client itself is tested in tests/sim/test_rpc.py."""
 
 import json
-import random
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -10,22 +10,20 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from eth_abi import encode
 
-from keeper.journal import Attempt
+from keeper.journal_records import Attempt
 from keeper.safety_config import TxLimits
 from keeper.txmanager import (
     GWEI,
     AccountLock,
     AccountLockedError,
-    RpcClient,
-    RpcRefused,
-    RpcUnavailable,
-    backoff_delays,
     bumped_fees,
     initial_fees,
     keeper_private_key,
     revert_reason,
+    rpc_client,
 )
 from sim.chain import node as chainmod
+from sim.chain.rpc import RpcRefused, RpcUnavailable
 
 ADDRESS = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
 
@@ -78,18 +76,14 @@ def test_a_zero_fee_still_goes_up():
     assert fees["maxFeePerGas"] >= 1 and fees["maxPriorityFeePerGas"] >= 1
 
 
-def test_backoff_doubles_up_to_the_maximum_with_bounded_jitter():
-    delay = backoff_delays(0.1, 2.0, random.Random(1))
-    for k, ceiling in enumerate([0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0]):
-        assert ceiling / 2 <= delay(k) <= ceiling
-
-
 def test_revert_reasons_are_decoded():
+    def refused(message, data):
+        return RpcRefused("http://127.0.0.1:1", "eth_call", message, data)
+
     data = "0x08c379a0" + encode(["string"], ["erc20: insufficient balance"]).hex()
-    assert revert_reason(RpcRefused("eth_call", "execution reverted", data)) == (
-        "erc20: insufficient balance")  # fmt: skip
-    assert revert_reason(RpcRefused("eth_call", "execution reverted: pool: k", None)) == "pool: k"
-    assert revert_reason(RpcRefused("eth_call", "out of gas", "0x")) == "out of gas"
+    assert revert_reason(refused("execution reverted", data)) == "erc20: insufficient balance"
+    assert revert_reason(refused("execution reverted: pool: k", None)) == "pool: k"
+    assert revert_reason(refused("out of gas", "0x")) == "out of gas"
 
 
 def test_the_account_lock_is_exclusive_and_names_the_holder(tmp_path):
@@ -130,7 +124,7 @@ class _Answer(BaseHTTPRequestHandler):
 def test_rpc_retries_until_the_node_comes_up_and_never_retries_a_refusal():
     port = chainmod.free_port()
     limits = TxLimits(rpc_retry_budget_s=10, rpc_backoff_initial_s=0.05, rpc_backoff_max_s=0.2)
-    client = RpcClient(f"http://127.0.0.1:{port}", limits)
+    client = rpc_client(f"http://127.0.0.1:{port}", limits)
     server = HTTPServer(("127.0.0.1", port), _Answer)
     server.server_close()  # bound and released: nothing listens yet
 
@@ -145,7 +139,7 @@ def test_rpc_retries_until_the_node_comes_up_and_never_retries_a_refusal():
     assert client.chain_id() == 1
     assert client.retries >= 1
     retries = client.retries
-    with pytest.raises(RpcRefused, match="eth_fail refused: nope"):
+    with pytest.raises(RpcRefused, match="refused eth_fail: nope"):
         client.call("eth_fail")
     assert client.retries == retries
     holder[0].shutdown()
@@ -153,10 +147,10 @@ def test_rpc_retries_until_the_node_comes_up_and_never_retries_a_refusal():
 
 def test_rpc_gives_up_after_its_budget_in_one_line():
     limits = TxLimits(rpc_retry_budget_s=0.3, rpc_backoff_initial_s=0.05, rpc_backoff_max_s=0.1)
-    client = RpcClient(f"http://127.0.0.1:{chainmod.free_port()}", limits)
+    client = rpc_client(f"http://127.0.0.1:{chainmod.free_port()}", limits)
     start = time.monotonic()
     with pytest.raises(RpcUnavailable) as err:
         client.block_number()
     assert time.monotonic() - start < 2
-    assert "unreachable for 0.3 s" in str(err.value)
+    assert "unreachable for 0.3 s" in str(err.value) and "journal keeps the state" in str(err.value)
     assert "\n" not in str(err.value)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sim.decisions.arbgraph import Pool, best_opportunity, build_graph, find_cycle
+from sim.decisions.arbgraph import Plan, Pool, build_graph, find_cycle, plan
 from sim.venues.cpmm.twin import get_amount_out
 
 
@@ -19,9 +19,14 @@ def consistent_pools(fee=30):
 PRICES = {"USDC": 1.0, "WETH": 3000.0, "WBTC": 60_000.0}
 
 
+def best_plan(pools: list[Pool]) -> Plan | None:
+    """The profitable cycle among `pools`, sized (None if there is none)."""
+    cycle = find_cycle(build_graph(pools))
+    return None if cycle is None else plan(cycle)
+
+
 def test_consistent_prices_have_no_cycle():
     assert find_cycle(build_graph(consistent_pools())) is None
-    assert best_opportunity(consistent_pools(), PRICES) is None
 
 
 def test_a_mispricing_inside_the_fee_band_is_not_an_arbitrage():
@@ -33,7 +38,7 @@ def test_a_mispricing_inside_the_fee_band_is_not_an_arbitrage():
 def test_a_mispricing_beyond_the_fees_is_found_and_sized_optimally():
     pools = consistent_pools(fee=5)
     pools[2] = Pool("wbtc-weth", "WBTC", "WETH", 50.0, 1030.0, 5)  # WBTC dear in WETH there
-    opp = best_opportunity(pools, PRICES)
+    opp = best_plan(pools)
     assert opp is not None and opp.profit > 0
     cycle = opp.cycle
     assert cycle.marginal_rate() > 1
@@ -48,14 +53,6 @@ def test_a_mispricing_beyond_the_fees_is_found_and_sized_optimally():
         assert a * x / (b + c * x) == pytest.approx(cycle.output(x), rel=1e-12)
 
 
-def test_gas_can_make_a_cycle_unprofitable():
-    pools = consistent_pools(fee=5)
-    pools[2] = Pool("wbtc-weth", "WBTC", "WETH", 50.0, 1003.0, 5)
-    opp = best_opportunity(pools, PRICES)
-    assert opp is not None
-    assert best_opportunity(pools, PRICES, gas_quote_per_hop=opp.profit_quote) is None
-
-
 def test_the_best_pool_per_direction_is_used():
     pools = consistent_pools(fee=30) + [Pool("weth-usdc-5bp", "WETH", "USDC", 10.0, 30_000.0, 5)]
     graph = build_graph(pools)
@@ -65,7 +62,7 @@ def test_the_best_pool_per_direction_is_used():
 def test_executing_the_cycle_on_exact_twins_realises_the_predicted_profit():
     pools = consistent_pools(fee=30)
     pools[0] = Pool("weth-usdc", "WETH", "USDC", 1000.0, 3_150_000.0, 30)  # WETH dear at 3150
-    opp = best_opportunity(pools, PRICES)
+    opp = best_plan(pools)
     assert opp is not None
     decimals = {"USDC": 6, "WETH": 18, "WBTC": 8}
     amount = int(opp.amount_in * 10 ** decimals[opp.cycle.start])

@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from sim.decisions.arbgraph import Pool, find_cycle
+from sim.stats import mean_se
 from sim.studies.arbitrage import (
     ArbStudyConfig,
     PoolSpec,
@@ -29,7 +30,7 @@ def paired(a: ArbStudyConfig, b: ArbStudyConfig, metric: str) -> tuple[float, fl
     d = np.array(
         [simulate_world(b, w)[metric] - simulate_world(a, w)[metric] for w in range(a.worlds)]
     )
-    return float(d.mean()), float(d.std(ddof=1) / math.sqrt(d.size))
+    return mean_se(d)
 
 
 def test_no_volatility_no_arbitrage():

@@ -35,9 +35,8 @@ def test_amount_out_matches_integer_twin(seed):
         exact = cpmm.get_amount_out(a, int(ri), int(ro), int(fee))
         approx = float(get_amount_out(float(a), float(ri), float(ro), float(fee)))
         assert abs(approx - exact) <= 1.0 + REL * exact
-        assert amount_out_f(float(a), float(ri), float(ro), float(fee)) == pytest.approx(
-            approx, rel=1e-15
-        )
+        # The numba compilation of the same source: the same bits.
+        assert amount_out_f(float(a), float(ri), float(ro), float(fee)) == approx
 
 
 @pytest.mark.parametrize("seed", [4, 5])

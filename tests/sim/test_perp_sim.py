@@ -15,6 +15,7 @@ from sim.processes import GBM, ScheduledJump
 from sim.results import parquet_available
 from sim.run import run_file as run_to_dir
 from sim.scenario import load_scenario, scenario_from_dict
+from sim.stats import mean_se
 from sim.streams import WorldStreams
 from sim.venues.perp.config import PerpConfig
 from sim.venues.perp.venue import PerpVenue
@@ -141,7 +142,7 @@ def test_without_the_gap_few_liquidations(cascade):
     )
     calm = Engine(sc).run().worlds["perp.perp.liquidations"]
     gap = cascade.worlds["perp.perp.liquidations"]
-    se = math.sqrt(calm.var(ddof=1) / calm.size + gap.var(ddof=1) / gap.size)
+    se = math.hypot(mean_se(calm)[1], mean_se(gap)[1])
     assert gap.mean() - calm.mean() > 4 * se
 
 

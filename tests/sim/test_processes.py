@@ -7,14 +7,8 @@ import numpy as np
 import pytest
 
 from sim.errors import ConfigError
-from sim.processes import (
-    YEAR,
-    Replay,
-    generate_gbm,
-    generate_heston,
-    generate_merton,
-    load_price_csv,
-)
+from sim.processes import GBM, YEAR, Heston, Merton, Replay, load_price_csv
+from sim.stats import mean_se
 from sim.streams import WorldStreams
 
 K = 4.0
@@ -22,9 +16,21 @@ CSV = Path(__file__).resolve().parents[2] / "scenarios" / "data" / "eth_usd_synt
 
 
 def _check(sample, theory):
-    sample = np.asarray(sample, dtype=float)
-    se = sample.std(ddof=1) / math.sqrt(sample.size)
-    assert abs(sample.mean() - theory) < K * se, (sample.mean(), se, theory)
+    mean, se = mean_se(sample)
+    assert abs(mean - theory) < K * se, (mean, se, theory)
+
+
+def _paths(proc, n_steps: int, dt: float) -> np.ndarray:
+    """Prices of `proc` at the start and after each of `n_steps` steps of `dt` seconds, as the
+    engine steps it. Shape: (N, n_steps + 1)."""
+    out = [proc.price.copy()]
+    for _ in range(n_steps):
+        out.append(proc.step(np.full(out[0].shape, dt)).copy())
+    return np.stack(out, axis=1)
+
+
+def _gbm(n, s0, sigma, mu, seed):
+    return GBM(n, s0, sigma, mu, WorldStreams.from_rng(np.random.default_rng(seed), n))
 
 
 def test_streams_are_per_world_and_batch_independent():
@@ -50,7 +56,7 @@ def test_stream_moments():
 @pytest.mark.statistical
 def test_gbm_log_return_moments():
     sigma, mu, dt, n = 0.9, 0.3, 3600.0, 48
-    paths = generate_gbm(20_000, n, 100.0, sigma, mu, dt, np.random.default_rng(1))
+    paths = _paths(_gbm(20_000, 100.0, sigma, mu, seed=1), n, dt)
     assert paths.shape == (20_000, n + 1)
     t = n * dt / YEAR
     lr = np.log(paths[:, -1] / 100.0)
@@ -60,19 +66,19 @@ def test_gbm_log_return_moments():
 
 
 def test_gbm_same_seed_same_paths_and_sigma_zero_is_a_line():
-    a = generate_gbm(50, 20, 100.0, 0.8, 0.0, 12.0, np.random.default_rng(5))
-    b = generate_gbm(50, 20, 100.0, 0.8, 0.0, 12.0, np.random.default_rng(5))
+    a = _paths(_gbm(50, 100.0, 0.8, 0.0, seed=5), 20, 12.0)
+    b = _paths(_gbm(50, 100.0, 0.8, 0.0, seed=5), 20, 12.0)
     np.testing.assert_array_equal(a, b)
-    flat = generate_gbm(5, 20, 100.0, 0.0, 0.5, YEAR / 20, np.random.default_rng(5))
+    flat = _paths(_gbm(5, 100.0, 0.0, 0.5, seed=5), 20, YEAR / 20)
     np.testing.assert_allclose(flat[0], 100.0 * np.exp(0.5 * np.arange(21) / 20), rtol=1e-12)
 
 
 @pytest.mark.statistical
 def test_merton_mean_is_compensated():
     mu, t_steps, dt = 0.1, 24, 3600.0 * 24
-    paths = generate_merton(
-        40_000, t_steps, 100.0, 0.5, 50.0, -0.05, 0.1, mu, dt, np.random.default_rng(2)
-    )
+    rng, n = np.random.default_rng(2), 40_000
+    streams = WorldStreams.from_rng(rng, n), WorldStreams.from_rng(rng, n)
+    paths = _paths(Merton(n, 100.0, 0.5, mu, 50.0, -0.05, 0.1, *streams), t_steps, dt)
     t = t_steps * dt / YEAR
     _check(paths[:, -1], 100.0 * math.exp(mu * t))
     # Jumps fatten the tails: excess kurtosis of daily log returns is clearly positive.
@@ -82,9 +88,9 @@ def test_merton_mean_is_compensated():
 
 @pytest.mark.statistical
 def test_heston_mean_and_variance_level():
-    paths = generate_heston(
-        20_000, 30, 100.0, 0.25, 2.0, 0.25, 0.5, -0.7, 0.05, 86400.0, np.random.default_rng(3)
-    )
+    rng, n = np.random.default_rng(3), 20_000
+    streams = WorldStreams.from_rng(rng, n), WorldStreams.from_rng(rng, n)
+    paths = _paths(Heston(n, 100.0, 0.05, 0.25, 2.0, 0.25, 0.5, -0.7, *streams), 30, 86400.0)
     t = 30 * 86400.0 / YEAR
     _check(paths[:, -1], 100.0 * math.exp(0.05 * t))
 

@@ -33,6 +33,7 @@ import pytest
 
 from sim.engine.core import Engine
 from sim.scenario import scenario_from_dict
+from sim.stats import mean_se
 
 K = 4.0  # standard errors; a correct model fails one check in ~16,000
 SIG_DAY = 0.05
@@ -70,11 +71,6 @@ def _scenario(**kw):
     return scenario_from_dict(data)
 
 
-def _mean_se(v):
-    v = np.asarray(v, dtype=float)
-    return v.mean(), v.std(ddof=1) / math.sqrt(v.size)
-
-
 @pytest.mark.statistical
 def test_lvr_zero_fee_is_sigma2_over_8():
     res = Engine(_scenario(paths=10_000)).run()
@@ -82,7 +78,7 @@ def test_lvr_zero_fee_is_sigma2_over_8():
     theory = SIG_DAY**2 / 8  # per day, fraction of pool value
     # Discrete blocks: E[cosh(z/2) - 1] = exp(sigma^2 dt / 8) - 1 per block (driftless log
     # price), i.e. theory * (1 + O(sigma^2 dt)); the difference is ~2e-8 relative.
-    mean, se = _mean_se(w["pool.lvr_rate"])
+    mean, se = mean_se(w["pool.lvr_rate"])
     assert abs(mean - theory) < K * se, (mean, se, theory)
     # Every block trades (zero fee): arbitrage profit is the LVR, trade by trade.
     np.testing.assert_allclose(w["pool.arb_profit_rate"], w["pool.lvr_rate"], rtol=1e-12)
@@ -106,9 +102,9 @@ def test_fees_poisson_blocks_trade_probability_and_profit(fee_bps):
     p_trade, arb, _ = _mmr_theory(fee_bps)
     sc = _scenario(fee_bps=fee_bps, poisson=True, paths=3000, n_blocks=14_400, warmup=3000)
     w = Engine(sc).run().worlds
-    m, se = _mean_se(w["pool.arb_block_frac"])
+    m, se = mean_se(w["pool.arb_block_frac"])
     assert abs(m - p_trade) < K * se, (m, se, p_trade)
-    m, se = _mean_se(w["pool.arb_profit_rate"])
+    m, se = mean_se(w["pool.arb_profit_rate"])
     assert abs(m - arb) < K * se, (m, se, arb)
 
 

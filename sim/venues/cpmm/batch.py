@@ -1,7 +1,8 @@
 """Vectorised float twin of the constant-product pool (Uniswap V2 pair semantics).
 
 One `CpmmBatch` holds the same pool in every world of a batch as float64 arrays. The formulas
-are those of `sim.venues.cpmm.twin` (the exact integer twin) without the floors:
+are those of `sim.venues.cpmm.twin` (the exact integer twin) without the floors, written once
+(`get_amount_out`, `get_amount_in`; `amount_out_f` is the first compiled for numba kernels):
 
     amount_in_with_fee = amount_in * (10000 - fee_bps)
     amount_out = amount_in_with_fee * r_out / (r_in * 10000 + amount_in_with_fee)
@@ -29,17 +30,31 @@ from sim.venues.cpmm.config import TwapConfig
 BPS = 10_000.0
 
 
-@njit(cache=True, inline="always")
-def amount_out_f(amount_in: float, r_in: float, r_out: float, fee_bps: float) -> float:
-    """V2 getAmountOut on floats (no floor)."""
+def get_amount_out(amount_in, reserve_in, reserve_out, fee_bps):
+    """Uniswap V2 getAmountOut in floats, without the floor: the output for `amount_in` into a
+    pool holding `reserve_in` / `reserve_out`, fee `fee_bps` on the input (basis points).
+
+    The one float definition of the V2 price. Arithmetic operators only, so floats, numpy
+    arrays (shapes broadcast) and torch tensors (differentiably: learned hedging trains through
+    `sim.decisions.routing.cpmm_cost`) all run this same code; numba kernels run it too, as
+    `amount_out_f` (below). Equal to the integer twin (`sim.venues.cpmm.twin.get_amount_out`)
+    up to its floor.
+    """
     a = amount_in * (BPS - fee_bps)
-    return a * r_out / (r_in * BPS + a)
+    return a * reserve_out / (reserve_in * BPS + a)
 
 
-@njit(cache=True, inline="always")
-def amount_in_f(amount_out: float, r_in: float, r_out: float, fee_bps: float) -> float:
-    """V2 getAmountIn on floats (no floor, no +1)."""
-    return r_in * amount_out * BPS / ((r_out - amount_out) * (BPS - fee_bps))
+amount_out_f = njit(cache=True, inline="always")(get_amount_out)
+"""`get_amount_out` compiled by numba, for the kernels (`swap_f`, the arbitrageurs, the fused
+engine). It is the same Python source, not a second formula: a numba kernel can only call a
+compiled function, and compiling the one above for scalars inlines it into each kernel, while
+the plain function keeps working on numpy arrays and torch tensors, which numba cannot take."""
+
+
+def get_amount_in(amount_out, reserve_in, reserve_out, fee_bps):
+    """Uniswap V2 getAmountIn in floats, without the floor and the +1: the input that buys
+    `amount_out` (< reserve_out). Arithmetic operators only, like `get_amount_out`."""
+    return reserve_in * amount_out * BPS / ((reserve_out - amount_out) * (BPS - fee_bps))
 
 
 @njit(cache=True, inline="always")
@@ -211,18 +226,6 @@ def _swap_batch(x, y, fees_x, fees_y, amount_in, direction, fee_bps, fee_to_rese
             fees_x[i] += f_x
             fees_y[i] += f_y
     return out, fx, fy
-
-
-def get_amount_out(amount_in, reserve_in, reserve_out, fee_bps: float = 30.0):
-    """Vectorised float getAmountOut (numpy broadcasting)."""
-    a = np.asarray(amount_in, dtype=np.float64) * (BPS - fee_bps)
-    return a * reserve_out / (np.asarray(reserve_in, dtype=np.float64) * BPS + a)
-
-
-def get_amount_in(amount_out, reserve_in, reserve_out, fee_bps: float = 30.0):
-    """Vectorised float getAmountIn (numpy broadcasting, no +1 rounding)."""
-    out = np.asarray(amount_out, dtype=np.float64)
-    return reserve_in * out * BPS / ((reserve_out - out) * (BPS - fee_bps))
 
 
 class Twap:

@@ -6,18 +6,22 @@ from typing import Any
 
 import numpy as np
 
+from sim.history.agent import flow_seed
 from sim.venues.base import BuildEnv, EngineSide
 from sim.venues.cpmm.batch import CpmmBatch, Twap
 
 
 def make_pools(sc: Any, ref: np.ndarray) -> dict[str, CpmmBatch]:
-    """Pools at their initial value, priced at the reference price (plus any offset)."""
+    """Pools at their initial value, priced at the reference price (plus any offset); the pool
+    a replayed flow trades (`sc.flow`) at the recorded pair's reserves instead."""
     pools = {}
     for c in sc.pools:
         px = ref * (1.0 + c.price_offset_bps / 1e4)
-        pools[c.name] = CpmmBatch(
-            c.name, 0.5 * c.tvl / px, np.full(ref.shape, 0.5 * c.tvl), c.fee_bps, c.fee_to_reserves
-        )
+        x, y = 0.5 * c.tvl / px, np.full(ref.shape, 0.5 * c.tvl)
+        flow = getattr(sc, "flow", None)
+        if flow is not None and flow.pool == c.name:  # a replayed flow's pool: as recorded
+            x, y = (np.full(ref.shape, v) for v in flow_seed(flow))
+        pools[c.name] = CpmmBatch(c.name, x, y, c.fee_bps, c.fee_to_reserves)
     return pools
 
 

@@ -417,56 +417,16 @@ class OptionsPool:
         board.strike_ids.append(strike_id)
         return strike_id
 
-    def set_board_frozen(self, sender: str, board_id: int, frozen: bool) -> None:
-        """`setBoardFrozen(board_id, frozen)`."""
-        self._only_owner(sender)
-        if board_id not in self.boards:
-            raise Revert("options: unknown board")
-        self.boards[board_id].frozen = frozen
-
-    def transfer_ownership(self, sender: str, new_owner: str) -> None:
-        """`transferOwnership(new_owner)`."""
-        self._only_owner(sender)
-        if new_owner == ZERO_ADDRESS:
-            raise Revert("options: zero address")
-        self.owner = new_owner
-
     def set_hedger(self, sender: str, new_hedger: str) -> None:
         """`setHedger(new_hedger)`."""
         self._only_owner(sender)
         self.hedger = new_hedger
-
-    def set_max_oracle_delay(self, sender: str, max_oracle_delay: int) -> None:
-        self._only_owner(sender)
-        self._set_oracle_delay(max_oracle_delay)
-
-    def set_impact(self, sender: str, standard_size: int, iv_impact: int, skew_impact: int) -> None:
-        self._only_owner(sender)
-        self._set_impact(standard_size, iv_impact, skew_impact)
-
-    def set_fees(
-        self, sender: str, option_price_fee: int, spot_price_fee: int, vega_fee: int
-    ) -> None:
-        self._only_owner(sender)
-        self._set_fees(option_price_fee, spot_price_fee, vega_fee)
-
-    def set_delta_bounds(self, sender: str, min_delta: int, max_delta: int) -> None:
-        self._only_owner(sender)
-        self._set_delta_bounds(min_delta, max_delta)
-
-    def set_trading_cutoff(self, sender: str, trading_cutoff: int) -> None:
-        self._only_owner(sender)
-        self._set_trading_cutoff(trading_cutoff)
 
     def set_iv_bounds(
         self, sender: str, min_base_iv: int, max_base_iv: int, min_skew: int, max_skew: int
     ) -> None:
         self._only_owner(sender)
         self._set_iv_bounds(min_base_iv, max_base_iv, min_skew, max_skew)
-
-    def set_max_hedge_bps(self, sender: str, max_hedge_bps: int) -> None:
-        self._only_owner(sender)
-        self._set_max_hedge(max_hedge_bps)
 
     # -- views ---------------------------------------------------------------------------
 

@@ -108,13 +108,9 @@ class OptionsVenue:
             return np.ones(now.shape, dtype=bool)
         return now - self.feed.updated_at <= self.cfg.max_oracle_delay
 
-    def tradable(self, now: np.ndarray) -> np.ndarray:
-        """(N, K) strikes open to trading now: unsettled and before the cutoff."""
-        p = self.pool
-        return (now[:, None] + p.p.trading_cutoff < p.k_expiry) & ~p.settled[:, p.board]
-
     def tradable_at(self, w, k, now: np.ndarray) -> np.ndarray:
-        """`tradable` for strike k[m] of world w[m], (M,)."""
+        """Whether strike k[m] of world w[m] is open to trading now: unsettled and before the
+        cutoff, (M,) bool."""
         p = self.pool
         return (now[w] + p.p.trading_cutoff < p.k_expiry[k]) & ~p.settled[w, p.board[k]]
 
@@ -293,7 +289,12 @@ class OptionsVenue:
         m["hedge_pnl"] = self.hedge_pnl(ctx)
         m["lp_pnl"] = m["nav_change"] + m["hedge_pnl"]
         m["lp_return"] = m["lp_pnl"] / nav0
-        m["delta"], m["gamma"], m["vega"], m["theta"] = g["delta"], g["gamma"], g["vega"], g["theta"]
+        m["delta"], m["gamma"], m["vega"], m["theta"] = (
+            g["delta"],
+            g["gamma"],
+            g["vega"],
+            g["theta"],
+        )
         m.update(self.board_greeks(ctx))
         m["utilisation"] = self.pool.utilisation()
         return {f"options.{self.name}.{k}": v for k, v in m.items()}

@@ -301,10 +301,6 @@ class PerpMarket:
     def _fee(self, size: int, fill: int) -> int:
         return ceil_div(abs(size) * fill * self.params.taker_fee_bps, WAD * self.quote_scale * BPS)
 
-    def trade_fee(self, size: int, timestamp: int) -> int:
-        """``tradeFee(size)``: taker fee in quote base units (rounded up)."""
-        return self._fee(size, self.fill_price(size, timestamp))
-
     def _requirement(self, size: int, price: int, ratio_bps: int) -> int:
         return ceil_div(abs(size) * price * ratio_bps, WAD * self.quote_scale * BPS)
 
@@ -486,54 +482,6 @@ class PerpMarket:
     def _only_owner(self, sender: str) -> None:
         if sender != self.owner:
             raise Revert("perp: not owner")
-
-    def transfer_ownership(self, sender: str, new_owner: str) -> None:
-        self._only_owner(sender)
-        if new_owner == ZERO_ADDRESS:
-            raise Revert("perp: zero address")
-        self.owner = new_owner
-
-    def set_max_oracle_delay(self, sender: str, value: int) -> None:
-        self._only_owner(sender)
-        _check_oracle_delay(value)
-        self.params.max_oracle_delay = value
-
-    def set_skew_scale(self, sender: str, value: int, timestamp: int) -> None:
-        self._only_owner(sender)
-        price = self.oracle_price(timestamp)
-        _check_skew_scale(value)
-        self._accrue(price, timestamp)
-        self.params.skew_scale = value
-
-    def set_taker_fee(self, sender: str, value: int) -> None:
-        self._only_owner(sender)
-        _check_taker_fee(value)
-        self.params.taker_fee_bps = value
-
-    def set_max_funding_rate(self, sender: str, value: int, timestamp: int) -> None:
-        self._only_owner(sender)
-        price = self.oracle_price(timestamp)
-        _check_funding_rate(value)
-        self._accrue(price, timestamp)
-        self.params.max_funding_rate = value
-
-    def set_margin_ratios(self, sender: str, initial_bps: int, maintenance_bps: int) -> None:
-        self._only_owner(sender)
-        _check_margin_ratios(initial_bps, maintenance_bps, self.params.liquidation_reward_bps)
-        self.params.initial_margin_bps = initial_bps
-        self.params.maintenance_margin_bps = maintenance_bps
-
-    def set_liquidation_reward(self, sender: str, reward_bps: int, reward_cap: int) -> None:
-        self._only_owner(sender)
-        _check_reward(reward_bps, self.params.maintenance_margin_bps)
-        self.params.liquidation_reward_bps = reward_bps
-        self.params.liquidation_reward_cap = reward_cap
-
-    def set_caps(self, sender: str, max_open_interest: int, max_position_size: int) -> None:
-        self._only_owner(sender)
-        _check_caps(max_open_interest, max_position_size)
-        self.params.max_open_interest = max_open_interest
-        self.params.max_position_size = max_position_size
 
     # -- keeper ----------------------------------------------------------------------------
 
