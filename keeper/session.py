@@ -42,11 +42,16 @@ def _merged(base: dict, over: dict) -> dict:
     return out
 
 
+def _rpc(url: str, method: str, params: list) -> Any:
+    with node.rpc_client(url, timeout=30) as client:
+        return client.call(method, params)
+
+
 def _send(url: str, sender: str, to: str, data: str) -> dict:
     """A transaction from one of the fork's unlocked accounts, mined and checked."""
-    tx = node.rpc(url, "eth_sendTransaction", [{"from": sender, "to": to, "data": data}])
+    tx = _rpc(url, "eth_sendTransaction", [{"from": sender, "to": to, "data": data}])
     deadline = time.monotonic() + 30
-    while (receipt := node.rpc(url, "eth_getTransactionReceipt", [tx])) is None:
+    while (receipt := _rpc(url, "eth_getTransactionReceipt", [tx])) is None:
         if time.monotonic() > deadline:
             raise ChainError(f"{tx} was not mined on {url}")
         time.sleep(0.02)
@@ -60,7 +65,7 @@ def _trader_buys_calls(url: str, manifest: dict, calls: float) -> None:
     usdc = manifest["tokens"]["USDC"]["address"]
     _send(url, trader, usdc, encode_call("approve(address,uint256)", ["address", "uint256"],
                                       [options, 2**256 - 1]))  # fmt: skip
-    now = int(node.rpc(url, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+    now = int(_rpc(url, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
     _send(url, trader, options, encode_call(
         "openPosition(uint256,bool,bool,uint256,uint256,uint256)",
         ["uint256", "bool", "bool", "uint256", "uint256", "uint256"],
@@ -112,7 +117,7 @@ def hedge_session(manifest: dict, echo: Callable[[str], Any], calls: float = 20.
             for leg, done in zip(legs, result.legs, strict=True):
                 gas = "-"
                 if done.tx_hash:
-                    receipt = node.rpc(url, "eth_getTransactionReceipt", [done.tx_hash])
+                    receipt = _rpc(url, "eth_getTransactionReceipt", [done.tx_hash])
                     gas = f"{int(receipt['gasUsed'], 16):,}"
                 q = quoted.get(leg.venue)
                 check = (f"twin {q.what} {q.twin:,} {'=' if q.equal else '!='} "

@@ -33,6 +33,7 @@ class Market:
     def __init__(self, url: str, manifest: dict[str, Any]):
         m = self.m = manifest
         self.url = url
+        self.client = chainmod.rpc_client(url, timeout=30)
         roles = m["accounts"]
         self.deployer, self.transmitter = roles["deployer"], roles["transmitter"]
         self.trader, self.keeper = roles["trader"], roles["keeper"]
@@ -48,7 +49,7 @@ class Market:
     # -- the node -----------------------------------------------------------------------
 
     def rpc(self, method: str, *params):
-        return chainmod.rpc(self.url, method, list(params), timeout=30)
+        return self.client.call(method, list(params))
 
     def send(self, sender: str, to: str, data: str) -> dict:
         tx = self.rpc("eth_sendTransaction", {"from": sender, "to": to, "data": data})

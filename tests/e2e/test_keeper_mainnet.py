@@ -82,11 +82,12 @@ def chain(request, preset):
     if request.param == "fork":
         yield request.getfixturevalue("fork")
         return
-    snapshot = chainmod.rpc(url, "evm_snapshot")
+    market = Market(url, manifest)
+    snapshot = market.rpc("evm_snapshot")
     try:
-        yield _OnThePreset(url), Market(url, manifest), manifest
+        yield _OnThePreset(url), market, manifest
     finally:
-        assert chainmod.rpc(url, "evm_revert", [snapshot])
+        assert market.rpc("evm_revert", snapshot)
 
 
 def live_keeper(tmp_path, url, manifest, **cfg) -> Keeper:
