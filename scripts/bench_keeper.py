@@ -64,6 +64,7 @@ def snapshot(rng: np.random.Generator) -> MarketSnapshot:
             ids.append(sid)
             sid += 1
         boards[b] = Board(NOW + 7 * b * 86_400, 8 * 10**17, 4 * E18, False, False, 0, ids)
+
     def pool(i: int, name: str, fee: float, w: float) -> PoolSnapshot:
         return PoolSnapshot(name, "0x" + str(i) * 40, fee, True, int(w * E18), int(w * 3000e6),
                             NOW, 0, 0, 10**18, 0, 18, 6)  # fmt: skip
