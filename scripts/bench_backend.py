@@ -2,6 +2,7 @@
 
 Usage: python scripts/bench_backend.py [--scenario scenarios/parity.yaml] [--repeats 3]
                                        [--dense 60] [--long 3000] [--client 20] [--rpc URL]
+       python scripts/bench_backend.py --scenario scenarios/univ3.yaml --blocks 300 --long 0
 
 1. Throughput: the scenario (and a dense variant with `--dense` extra noise traders, so a block
    holds ~that many transactions) is deployed once and simulated once in the exact world; then
@@ -47,15 +48,18 @@ def rss_mib(pid: int) -> float:
 
 
 def dense(sc, k: int):
-    """The scenario plus `k` always-on noise traders spread over its pools."""
+    """The scenario plus `k` always-on noise traders spread over its pools (constant-product
+    and Uniswap V3 alike)."""
     data = sc.model_dump(mode="json")
-    pools = [p["name"] for p in data["pools"]]
+    pools = [("noise", p["name"]) for p in data["pools"]]
+    pools += [("v3_noise", p["name"]) for p in data.get("v3_pools", [])]
     for i in range(k):
+        kind, pool = pools[i % len(pools)]
         data["agents"].append(
             {
-                "kind": "noise",
+                "kind": kind,
                 "name": f"flow{i}",
-                "pool": pools[i % len(pools)],
+                "pool": pool,
                 "rate_per_block": 5.0,
                 "size_median": 1000.0,
                 "size_sigma": 0.5,
@@ -185,9 +189,10 @@ def main() -> None:
     parser.add_argument("--long", type=int, default=3000, help="blocks of the health run")
     parser.add_argument("--client", type=int, default=20, help="rounds of client cost (0: skip)")
     parser.add_argument("--rpc", default=None, help="a running anvil (default: a private one)")
+    parser.add_argument("--blocks", type=int, default=None, help="cut the scenario to N blocks")
     args = parser.parse_args()
 
-    sc = cut_scenario(load_scenario(args.scenario), None)
+    sc = cut_scenario(load_scenario(args.scenario), args.blocks)
     home = Path(tempfile.mkdtemp(prefix="ammlab-bench-backend-"))
     record = None
     if args.rpc is None:

@@ -129,17 +129,17 @@ def gas_table() -> str:
     from ape.contracts import ContractContainer
     from ethpm_types import ContractType
 
-    from sim.venues.univ3.artifacts import load_artifact
+    from sim.chain.artifacts import load_artifact
 
     def genuine(name: str) -> ContractContainer:
-        art = load_artifact(name)
+        art = load_artifact(name, "@uniswap/v3-core")
         return ContractContainer(
             ContractType.model_validate(
                 {
                     "contractName": name,
-                    "abi": art["abi"],
-                    "deploymentBytecode": {"bytecode": art["bytecode"]},
-                    "runtimeBytecode": {"bytecode": art["deployedBytecode"]},
+                    "abi": art.abi,
+                    "deploymentBytecode": {"bytecode": "0x" + art.bytecode.hex()},
+                    "runtimeBytecode": {"bytecode": "0x" + art.runtime.hex()},
                 }
             )
         )

@@ -37,6 +37,16 @@ class GasUnits(ConfigModel):
     """Gas units of adding liquidity."""
     burn: int = Field(120_000, ge=0)
     """Gas units of removing liquidity."""
+    v3_swap: int = Field(105_000, ge=0)
+    """Gas units of a Uniswap V3 swap through SwapRouter `exactInputSingle` (anvil: 104,000
+    on average, 123,267 at most on scenarios/univ3.yaml)."""
+    v3_mint: int = Field(450_000, ge=0)
+    """Gas units of opening a V3 position through the NonfungiblePositionManager `mint`
+    (anvil: 446,559 on average, new ticks and a new token)."""
+    v3_burn: int = Field(220_000, ge=0)
+    """Gas units of the manager's `decreaseLiquidity` of a whole position (anvil: 219,300)."""
+    v3_collect: int = Field(85_000, ge=0)
+    """Gas units of the manager's `collect` of a position's tokens (anvil: 83,466)."""
     oracle_update: int = Field(80_000, ge=0)
     """Gas units of an oracle answer update."""
     perp_trade: int = Field(160_000, ge=0)

@@ -147,6 +147,7 @@ HEADLINE_SUFFIXES = {
     "perp": ("liquidations", "deficit", "insurance_fund", "bad_debt", "solvent"),
     "keeper": ("pnl", "pnl_std", "pnl_cvar95", "cost", "n_trades", "max_abs_net_delta"),
     "options": ("premium", "fees", "payoffs", "hedge_pnl", "lp_return"),
+    "v3": ("arb_profit_rate", "fee_rate", "lvr_rate", "arb_block_frac"),
 }
 
 

@@ -202,7 +202,10 @@ class ChainSession:
         check_every: int = 1,
         on_block: Callable[[int, float], None] | None = None,
     ) -> ChainReport:
-        """Send, mine and check each record; stops at the first divergence."""
+        """Send, mine and check each record; stops at the first divergence. The state reads
+        are taken afresh from the world that made the records (a V3 pool's ticks and
+        positions are those the run touched)."""
+        self.reads = state_reads(self.layout, self.world, self.parts)
         return run_records(self.builder, self.encode, self.reads, records, check_every, on_block)
 
 

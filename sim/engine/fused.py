@@ -24,10 +24,16 @@ from sim.processes import GBM, GBMConfig
 from sim.streams import WorldStreams, normal_pair_draw, stream_key, to_unit, xo_next
 from sim.venues.cpmm.batch import amount_out_f, optimal_arb_input, swap_f
 from sim.venues.cpmm.engine import make_pools
+from sim.venues.univ3.fused import is_v3_reference, run_v3_fused
 
 
 def is_fusable(sc) -> bool:
-    """Whether the scenario is the reference shape the fused kernel runs."""
+    """Whether the scenario is a reference shape a fused kernel runs: this module's, or the
+    V3 reference (`sim.venues.univ3.fused`)."""
+    return _is_cpmm_reference(sc) or is_v3_reference(sc)
+
+
+def _is_cpmm_reference(sc) -> bool:
     return (
         isinstance(sc.price, GBMConfig)
         and len(sc.pools) == 1
@@ -54,6 +60,8 @@ def _streams(sc, name: str, n: int, offset: int) -> WorldStreams:
 
 def run_fused(sc, n: int, offset: int, total: int, progress: Callable[[int], None] | None):
     """Run worlds [offset, offset + n) of a fusable scenario; per-world metric columns."""
+    if is_v3_reference(sc):
+        return run_v3_fused(sc, n, offset, total, progress)
     assert isinstance(sc.price, GBMConfig)
     arb = sc.agents[0]
     assert isinstance(arb, ArbitrageurConfig)

@@ -138,6 +138,20 @@ OPTIONS_METRICS: dict[str, tuple[str, str]] = {
     "refused": ("1", "trades the pool refused (delta, IV or liquidity bounds, stale oracle)"),
     "settlements": ("1", "boards settled"),
 }
+# columns 'v3.<pool>.<suffix>' (the pool: POOL_METRICS' suffixes), 'v3.<pool>.<position>.
+# <suffix>' and 'v3.<pool>.lp.<agent>.<suffix>' (sim.venues.univ3.engine)
+V3_METRICS: dict[str, tuple[str, str]] = {
+    **POOL_METRICS,
+    "fees": ("numeraire", "fee income, each fee at the reference price when earned"),
+    "lvr": ("numeraire", "loss-versus-rebalancing of the position's tokens"),
+    "fee_rate": ("1/day", "fee income per day, fraction of the position's value"),
+    "lvr_rate": ("1/day", "LVR per day, fraction of the position's value"),
+    "il": ("1", "impermanent loss: position's tokens over holding them at the start, minus 1"),
+    "lp_vs_hold": ("1", "position's tokens plus fees earned over holding, minus 1"),
+    "time_in_range": ("1", "fraction of accounted time the pool price was inside the range"),
+    "value": ("numeraire", "the position's tokens at the end, at the reference price"),
+    "positions": ("1", "positions the LP agent opened"),
+}
 CROSS_WORLD_METRICS: dict[str, tuple[str, str]] = {
     "pnl_std": ("numeraire", "standard deviation of the hedged P&L across worlds"),
     "pnl_cvar95": ("numeraire", "mean hedged P&L of the worst 5 % of worlds (CVaR 95 %)"),
@@ -352,6 +366,10 @@ def metric_unit(column: str) -> tuple[str, str]:
         return PERP_METRICS.get(suffix, ("", ""))
     if parts[0] == "options":
         return OPTIONS_METRICS.get(suffix, ("", ""))
+    if parts[0] == "v3":
+        if len(parts) == 3 and suffix in POOL_METRICS:
+            return POOL_METRICS[suffix]
+        return V3_METRICS.get(suffix, ("", ""))
     if parts[0] == "keeper":
         return KEEPER_METRICS.get(suffix) or CROSS_WORLD_METRICS.get(suffix, ("", ""))
     return POOL_METRICS.get(suffix, ("", ""))

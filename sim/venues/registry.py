@@ -12,6 +12,7 @@ from sim.venues.options import spec as options
 from sim.venues.oracle_swap import spec as oracle_swap
 from sim.venues.perp import spec as perp
 from sim.venues.pricefeed import spec as pricefeed
+from sim.venues.univ3 import spec as univ3
 
 VENUES: tuple[Venue, ...] = (
     cpmm.VENUE,
@@ -19,6 +20,7 @@ VENUES: tuple[Venue, ...] = (
     oracle_swap.VENUE,
     perp.VENUE,
     options.VENUE,
+    univ3.VENUE,
 )
 
 

@@ -54,9 +54,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from keeper.chain import find_anvil, free_port
+from sim.chain.artifacts import load_artifact
+from sim.chain.node import find_anvil, free_port
 from sim.errors import Revert
-from sim.venues.univ3.artifacts import load_artifact
 from sim.venues.univ3.periphery import (
     count_initialized_ticks_crossed,
     liquidity_for_amounts,
@@ -357,15 +357,24 @@ class StateReader:
 # --- deployment -------------------------------------------------------------------------
 
 
+V3_CORE = "@uniswap/v3-core"
+V3_PERIPHERY = "@uniswap/v3-periphery"
+
+
+def v3_package(name: str) -> str:
+    """The npm package that ships contract `name` (the pool and factory are core)."""
+    return V3_CORE if name in ("UniswapV3Factory", "UniswapV3Pool") else V3_PERIPHERY
+
+
 def genuine(name: str) -> ape.contracts.ContractContainer:
     """An Ape container of the genuine npm artifact `name` (deployed as shipped)."""
-    art = load_artifact(name)
+    art = load_artifact(name, v3_package(name))
     contract_type = ContractType.model_validate(
         {
             "contractName": name,
-            "abi": art["abi"],
-            "deploymentBytecode": {"bytecode": art["bytecode"]},
-            "runtimeBytecode": {"bytecode": art["deployedBytecode"]},
+            "abi": art.abi,
+            "deploymentBytecode": {"bytecode": "0x" + art.bytecode.hex()},
+            "runtimeBytecode": {"bytecode": "0x" + art.runtime.hex()},
         }
     )
     return ape.contracts.ContractContainer(contract_type)
@@ -405,7 +414,7 @@ def deploy_v3(rpc: Rpc, project) -> V3Env:
         for holder in [env.callee, *owners]:
             send(token, "mint(address,uint256)", ["address", "uint256"], [holder, FUNDS])
         tokens.append(token)
-    factory = deploy(load_artifact("UniswapV3Factory")["bytecode"])
+    factory = deploy("0x" + load_artifact("UniswapV3Factory", V3_CORE).bytecode.hex())
     for fee in POOL_FEES:
         send(
             factory,

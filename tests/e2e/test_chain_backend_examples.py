@@ -29,7 +29,9 @@ def examples_anvil():
 
 
 def test_the_examples_are_all_here():
-    assert {"reference.yaml", "full.yaml", "options.yaml", "cascade.yaml"} <= set(EXAMPLES)
+    assert {"reference.yaml", "full.yaml", "options.yaml", "cascade.yaml", "univ3.yaml"} <= set(
+        EXAMPLES
+    )
 
 
 @pytest.mark.parametrize("name", EXAMPLES)

@@ -1,4 +1,5 @@
-"""v3-periphery 1.4.4's maths on the twin: LiquidityAmounts, PoolTicksCounter and QuoterV2.
+"""v3-periphery 1.4.4 on the twin: LiquidityAmounts, PoolTicksCounter, QuoterV2 and the
+NonfungiblePositionManager's position accounting.
 
 `quote_exact_input_single` / `quote_exact_output_single` return what QuoterV2's functions of the
 same name return for the same trade on the same pool state (amount, sqrtPriceX96After,
@@ -10,13 +11,17 @@ Units: sqrt prices Q64.96, liquidity as the pool's, amounts in base units.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from sim.errors import Revert
 from sim.venues.univ3.twin import UniswapV3Pool
 from sim.venues.univ3.v3math import (
     MAX_SQRT_RATIO,
     MIN_SQRT_RATIO,
     Q96,
+    Q128,
     UINT128_MAX,
+    UINT256_MAX,
     get_sqrt_ratio_at_tick,
     mul_div,
     to_int256,
@@ -257,3 +262,175 @@ def quote_exact_output_single(
     """
     cached = amount_out if sqrt_price_limit_x96 == 0 else 0
     return _quote(pool, zero_for_one, -to_int256(amount_out), sqrt_price_limit_x96, cached)
+
+
+# --- NonfungiblePositionManager ----------------------------------------------------------------
+
+
+class ManagedPosition(NamedTuple):
+    """``positions(tokenId)`` of the NonfungiblePositionManager, the fields the twin keeps."""
+
+    pool: str
+    tick_lower: int
+    tick_upper: int
+    liquidity: int
+    fee_growth_inside0_last_x128: int
+    fee_growth_inside1_last_x128: int
+    tokens_owed0: int
+    tokens_owed1: int
+
+
+class PositionManager:
+    """NonfungiblePositionManager's position accounting (v3-periphery 1.4.4) on pool twins:
+    `mint`, `decrease_liquidity` and `collect`, with token ids from 1 in mint order.
+
+    The manager owns every pool position it creates (key: its `address`), so positions of
+    several tokens on one range share the pool's position; each token keeps its own liquidity,
+    fee growth snapshot and tokens owed, as the contract does. A call that reverts raises
+    `Revert` with the contract's reason and leaves the pool and the manager unchanged. The
+    caller checks ownership ('Not approved') and deadlines.
+
+    Attributes:
+        address: the manager's address (the owner of its pool positions).
+        next_id: the token id the next mint gets.
+        positions: token id -> `ManagedPosition`.
+    """
+
+    def __init__(self, address: str = "npm"):
+        self.address = address
+        self.next_id = 1
+        self.positions: dict[int, ManagedPosition] = {}
+
+    def mint(
+        self,
+        pool: UniswapV3Pool,
+        pool_name: str,
+        tick_lower: int,
+        tick_upper: int,
+        amount0_desired: int,
+        amount1_desired: int,
+        amount0_min: int,
+        amount1_min: int,
+        timestamp: int,
+    ) -> tuple[int, int, int, int]:
+        """``mint(params)``: the liquidity the desired amounts buy at the pool's price
+        (LiquidityAmounts), minted to the manager; the payer pays what the pool asks.
+
+        Returns:
+            ``(token_id, liquidity, amount0, amount1)``.
+
+        Raises:
+            Revert: the pool's reason, or ``'Price slippage check'``.
+        """
+        liquidity = liquidity_for_amounts(
+            pool.sqrt_price_x96, tick_lower, tick_upper, amount0_desired, amount1_desired
+        )
+        saved = pool.copy()
+        amount0, amount1 = pool.mint(self.address, tick_lower, tick_upper, liquidity, timestamp)
+        if amount0 < amount0_min or amount1 < amount1_min:
+            pool.restore(saved)
+            raise Revert("Price slippage check")
+        inside = pool.position(self.address, tick_lower, tick_upper)
+        token_id = self.next_id
+        self.next_id += 1
+        self.positions[token_id] = ManagedPosition(
+            pool_name, tick_lower, tick_upper, liquidity,
+            inside.fee_growth_inside0_last_x128, inside.fee_growth_inside1_last_x128, 0, 0,
+        )  # fmt: skip
+        return token_id, liquidity, amount0, amount1
+
+    def decrease_liquidity(
+        self,
+        pool: UniswapV3Pool,
+        token_id: int,
+        liquidity: int,
+        amount0_min: int,
+        amount1_min: int,
+        timestamp: int,
+    ) -> tuple[int, int]:
+        """``decreaseLiquidity(params)``: burn `liquidity` in the pool; the tokens it frees and
+        the token's fees so far become its tokens owed (collect them with `collect`).
+
+        Returns:
+            ``(amount0, amount1)`` freed by the burn, base units.
+        """
+        pos = self.positions[token_id]
+        if liquidity <= 0 or pos.liquidity < liquidity:
+            raise Revert("")
+        saved = pool.copy()
+        amount0, amount1 = pool.burn(
+            self.address, pos.tick_lower, pos.tick_upper, liquidity, timestamp
+        )
+        if amount0 < amount0_min or amount1 < amount1_min:
+            pool.restore(saved)
+            raise Revert("Price slippage check")
+        inside = pool.position(self.address, pos.tick_lower, pos.tick_upper)
+        fees0, fees1 = _fees_since(pos, inside)
+        self.positions[token_id] = pos._replace(
+            liquidity=pos.liquidity - liquidity,
+            fee_growth_inside0_last_x128=inside.fee_growth_inside0_last_x128,
+            fee_growth_inside1_last_x128=inside.fee_growth_inside1_last_x128,
+            tokens_owed0=(pos.tokens_owed0 + amount0 + fees0) & UINT128_MAX,
+            tokens_owed1=(pos.tokens_owed1 + amount1 + fees1) & UINT128_MAX,
+        )
+        return amount0, amount1
+
+    def collect(
+        self,
+        pool: UniswapV3Pool,
+        token_id: int,
+        amount0_max: int,
+        amount1_max: int,
+        timestamp: int,
+    ) -> tuple[int, int]:
+        """``collect(params)``: poke the pool position (a zero burn) when the token has
+        liquidity, credit its fees, then pay out up to the maxima of its tokens owed.
+
+        Returns:
+            ``(amount0, amount1)`` paid by the pool, base units.
+        """
+        if amount0_max <= 0 and amount1_max <= 0:
+            raise Revert("")
+        pos = self.positions[token_id]
+        saved = pool.copy()
+        owed0, owed1 = pos.tokens_owed0, pos.tokens_owed1
+        if pos.liquidity > 0:
+            pool.burn(self.address, pos.tick_lower, pos.tick_upper, 0, timestamp)
+            inside = pool.position(self.address, pos.tick_lower, pos.tick_upper)
+            fees0, fees1 = _fees_since(pos, inside)
+            owed0 = (owed0 + fees0) & UINT128_MAX
+            owed1 = (owed1 + fees1) & UINT128_MAX
+            pos = pos._replace(
+                fee_growth_inside0_last_x128=inside.fee_growth_inside0_last_x128,
+                fee_growth_inside1_last_x128=inside.fee_growth_inside1_last_x128,
+            )
+        take0, take1 = min(amount0_max, owed0), min(amount1_max, owed1)
+        try:
+            amount0, amount1 = pool.collect(
+                self.address, pos.tick_lower, pos.tick_upper, take0, take1
+            )
+        except Revert:
+            pool.restore(saved)
+            raise
+        self.positions[token_id] = pos._replace(
+            tokens_owed0=owed0 - take0, tokens_owed1=owed1 - take1
+        )
+        return amount0, amount1
+
+    def copy(self) -> PositionManager:
+        """An independent copy (positions are immutable tuples)."""
+        new = PositionManager(self.address)
+        new.next_id = self.next_id
+        new.positions = dict(self.positions)
+        return new
+
+
+def _fees_since(pos: ManagedPosition, inside) -> tuple[int, int]:
+    """Fees a token earned since its snapshot: the growth inside times its liquidity, Q128
+    (the manager's uint128 casts wrap)."""
+    g0 = (inside.fee_growth_inside0_last_x128 - pos.fee_growth_inside0_last_x128) & UINT256_MAX
+    g1 = (inside.fee_growth_inside1_last_x128 - pos.fee_growth_inside1_last_x128) & UINT256_MAX
+    return (
+        mul_div(g0, pos.liquidity, Q128) & UINT128_MAX,
+        mul_div(g1, pos.liquidity, Q128) & UINT128_MAX,
+    )

@@ -21,6 +21,10 @@ Units: sqrt prices are Q64.96, fee growth is token base units per unit of liquid
 
 The twin does not know who the factory owner is (`set_fee_protocol`, `collect_protocol`) or the
 tokens' own rules (a transfer to a refusing recipient): callers check those.
+
+Why it is long: it is one contract's storage and every function that writes it (the pool, its
+Tick, TickBitmap, Position and Oracle libraries share that storage); split apart, each piece
+would reach into the others' state.
 """
 
 from __future__ import annotations
