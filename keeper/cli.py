@@ -1,7 +1,7 @@
 """`ammlab`: the entry point. It mounts the simulator's and the chain's command groups
 (`sim.cli`) and the keeper's (here), and hands them the keeper-side services they take
-through click's context object: Ape's networks for `--network`, and the keeper's chain reader
-for `ammlab learn ... --book-from MANIFEST|RPC`.
+through click's context object: Ape's networks for `--network`, the keeper's chain reader
+for `ammlab learn ... --book-from MANIFEST|RPC`, and the keeper session of `ammlab demo`.
 
 User errors (bad input, missing chain, wrong manifest) print one line and exit 1; only a bug
 shows a traceback. Ape is imported lazily, after the upstream URL is in the environment, so
@@ -35,11 +35,18 @@ def _read_chain_book(source: str, block: int | None):
     return read_chain_book(source, block)
 
 
+def _keeper_session(manifest: dict, echo, calls: float):
+    from keeper.session import hedge_session
+
+    return hedge_session(manifest, echo, calls)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """ammlab: AMM inventory simulator and keeper bot."""
-    ctx.obj = {"network_resolver": ape_rpc, "chain_reader": _read_chain_book}
+    ctx.obj = {"network_resolver": ape_rpc, "chain_reader": _read_chain_book,
+               "keeper_session": _keeper_session}  # fmt: skip
 
 
 # --------------------------------------------------------------------------- keeper
