@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from sklearn.ensemble import HistGradientBoostingRegressor
 
-from sim.learn.book import BookSnapshot
 from sim.cli.learn import learn
+from sim.learn.book import BookSnapshot
 from sim.learn.config import load_config
 from sim.learn.forecast import (
     FEATURES,
