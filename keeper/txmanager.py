@@ -139,7 +139,8 @@ class AccountLock:
         self.path = Path(home) / "locks" / f"{address.lower()}.lock"
         self.pid_path = self.path.with_suffix(".pid")
         self.address = address
-        self._lock = FileLock(self.path, timeout=0)
+        # Not thread-local: the keeper opens the manager in one thread and may tick in another.
+        self._lock = FileLock(self.path, timeout=0, thread_local=False)
 
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
