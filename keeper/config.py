@@ -219,6 +219,18 @@ class ExecutionConfig(_Section):
     planned leg is not refused by the slippage guard."""
 
 
+class MetricsConfig(_Section):
+    """The Prometheus endpoint (`/metrics`) and liveness probe (`/healthz`) of a running
+    keeper (keeper/metrics.py)."""
+
+    port: int | None = Field(None, ge=0, le=65_535)
+    """Serve on this port (0: any free one); None: no endpoint."""
+    host: str = "127.0.0.1"
+    """Interface to listen on (0.0.0.0 to let a Prometheus on another host scrape)."""
+    stale_after_s: float = Field(120.0, gt=0)
+    """`/healthz` answers 503 once the last tick is older than this."""
+
+
 class KeeperConfig(BaseSettings):
     """Everything the keeper runtime needs."""
 
@@ -232,6 +244,12 @@ class KeeperConfig(BaseSettings):
 
     dry_run: bool = True
     """Plan and log but never sign; live signing needs `--live` (or dry_run: false)."""
+    account: str | None = None
+    """Ape account alias that signs (`ape accounts import ALIAS`; its passphrase from
+    APE_ACCOUNTS_<ALIAS>_PASSPHRASE for unattended runs). None: a raw key from
+    AMMLAB_KEEPER_KEY, else anvil's dev key for the keeper role — on development chains only."""
+    force_raw_key: bool = False
+    """Sign with a raw key on a chain that is not a local development chain (explicitly)."""
     rpc_url: str | None = None
     """JSON-RPC of the chain to read and send to; None: the fork Ape started, else the
     upstream (AMMLAB_UPSTREAM_RPC)."""
@@ -253,6 +271,8 @@ class KeeperConfig(BaseSettings):
     """Lowest level logged (outages and failovers are warnings, task errors errors)."""
     poll_s: float = Field(1.0, gt=0)
     """`ammlab keeper run`: seconds between polls for a new block."""
+    metrics: MetricsConfig = MetricsConfig()
+    """The Prometheus endpoint (off unless `metrics.port` is set)."""
 
     @classmethod
     def settings_customise_sources(

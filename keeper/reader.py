@@ -10,7 +10,8 @@ contract that speaks them works, a real mainnet pair or feed on a mainnet fork i
   factory's `getPool`/`feeAmountTickSpacing`);
 - Chainlink AggregatorV3: `latestRoundData()`, `decimals()`;
 - ERC20: `balanceOf(keeper)`, `decimals()`;
-- the options pool: `liveBoardIds(i)`, `boards(id)`, `strikes(id)`, `totalGreeks()`;
+- the options pool: `liveBoardIds(i)`, `boards(id)`, `strikes(id)`, `totalGreeks()`,
+  `boardGreeks(id)`;
 - the perp: `position(keeper)`, `skew()`, `fundingRate()`, `oraclePrice()`, `skewScale()`,
   `takerFeeBps()`, `maxFundingRate()`.
 
@@ -136,6 +137,8 @@ class MarketSnapshot:
     strikes: dict[int, Strike] = field(default_factory=dict)
     total_greeks: tuple[int, int, int, int] | None = None
     """The options pool's own (delta, gamma, vega, theta), wad (see `OptionsPool.totalGreeks`)."""
+    board_greeks: dict[int, tuple[int, int, int, int]] = field(default_factory=dict)
+    """The same per live board (`OptionsPool.boardGreeks`), wad."""
     perp: PerpSnapshot | None = None
     oracle_round_id: int = 0
     """The feed's latest round id (`latestRoundData`), for reading earlier rounds."""
@@ -306,6 +309,11 @@ class ChainReader:
                 for b in board_ids
             ]  # fmt: skip
             calls += [
+                Call(f"board_greeks:{b}", op, "boardGreeks(uint256)",
+                     ("int256", "int256", "int256", "int256"), ("uint256",), (b,))
+                for b in board_ids
+            ]  # fmt: skip
+            calls += [
                 Call(f"strike:{s}", op, "strikes(uint256)",
                      ("(uint256,uint256,uint256,uint256,uint256,uint256,uint256)",), ("uint256",), (s,))
                 for s in strike_ids
@@ -403,9 +411,11 @@ class ChainReader:
         boards: dict[int, Board] = {}
         strikes: dict[int, Strike] = {}
         greeks = None
+        board_greeks: dict[int, tuple[int, int, int, int]] = {}
         if a.options_pool:
             greeks = tuple(out["greeks"])
             for b in self._board_ids:
+                board_greeks[b] = tuple(out[f"board_greeks:{b}"])
                 e, iv, cap, frozen, settled, sspot, sids = out[f"board:{b}"][0]
                 boards[b] = Board(e, iv, cap, frozen, settled, sspot, list(sids))
                 for s in sids:
@@ -438,6 +448,7 @@ class ChainReader:
             pools=tuple(pools),
             boards=boards,
             strikes=strikes,
+            board_greeks=board_greeks,
             total_greeks=greeks,
             perp=perp,
             oracle_round_id=round_id,

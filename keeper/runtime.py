@@ -35,7 +35,6 @@ before anything else.
 
 from __future__ import annotations
 
-import os
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -64,16 +63,20 @@ from keeper.journal_records import Intent
 from keeper.killswitch import KillSwitch, Observation
 from keeper.learned import LearnedInputs
 from keeper.logs import KeeperLog
+from keeper.metrics import KeeperMetrics
 from keeper.reader import WAD, ChainReader, MarketSnapshot
+from keeper.signer import KEY_ENV, keeper_signer
 from keeper.strategy import HedgeState, LegPlan, Plan, as_floats, plan_hedge
-from keeper.txmanager import ChainResetError, TxManager, TxTimeout, keeper_private_key
+from keeper.txmanager import ChainResetError, TxManager, TxTimeout
 from keeper.venues import v3
+from sim.atomic import atomic_write_json
 from sim.chain import node as chainmod
 from sim.chain.rpc import Backoff, Rpc, RpcUnavailable
 from sim.errors import ChainError, ManifestError
 from sim.learn.policy import Learned
 
-KEY_ENV = "AMMLAB_KEEPER_KEY"
+STATUS_FILE = "status.json"
+"""Beside the journal: what `ammlab keeper status` prints of the last tick."""
 """Private key of the keeper account for live runs; unset: anvil's test account #3 (forks)."""
 
 
@@ -171,13 +174,28 @@ class Keeper:
         self._errors: list[str] = []
         self.txm: TxManager | None = None
         if not cfg.dry_run:
-            key = os.environ.get(KEY_ENV) or keeper_private_key(3)
-            self.txm = TxManager(self.url, key, self.journal, self.home, cfg.safety.tx)
+            signer = keeper_signer(cfg.account, cfg.force_raw_key, self.url)
+            self.txm = TxManager(self.url, signer, self.journal, self.home, cfg.safety.tx)
             if self.txm.address != self.addresses.keeper:
                 raise KeeperConfigError(
-                    f"the signing key is for {self.txm.address} but addresses.keeper is "
-                    f"{self.addresses.keeper}: set {KEY_ENV} or the keeper address"
+                    f"the signer is {self.txm.address} but addresses.keeper is "
+                    f"{self.addresses.keeper}: sign with the keeper's account (--account ALIAS "
+                    f"or {KEY_ENV}) or fix addresses.keeper"
                 )
+        self.prom: KeeperMetrics | None = None
+        if cfg.metrics.port is not None:
+            self.prom = KeeperMetrics(
+                pending_intents=lambda: self._pending_intents,
+                stale_after_s=cfg.metrics.stale_after_s,
+            )
+            for rpc in (self.reader.batch, self.txm.chain if self.txm else None):
+                if rpc is not None:
+                    rpc.on_request = self.prom.rpc_call
+        self._pending_intents = 0
+        self._refusals_seen = 0
+        self.status_path = (cfg.journal_path or default_journal_path(self.home)).with_name(
+            STATUS_FILE
+        )
         self.executor = Executor(
             cfg, self.addresses, self.journal, self.killswitch, self.log, self.txm,
             reference_price=self.reference_price,
@@ -245,12 +263,17 @@ class Keeper:
                 except TxTimeout as err:  # still in flight: the ticks wait for it
                     self.log("resume_pending", error=str(err))
         results = self.executor.setup(snap)
+        if self.prom is not None:
+            port = self.prom.serve(self.cfg.metrics.host, self.cfg.metrics.port)
+            self.log("metrics", url=f"http://{self.cfg.metrics.host}:{port}/metrics")
         self.log("started", mode="live" if self.txm else "dry_run", block=snap.block,
                  keeper=self.addresses.keeper, policy=self.policy.model_dump(),
                  setup=[r.status for r in results])  # fmt: skip
         self.started = True
 
     def close(self) -> None:
+        if self.prom is not None:
+            self.prom.close()
         if self.txm is not None:
             self.txm.close()
         self.journal.close()
@@ -380,6 +403,7 @@ class Keeper:
             "vega": float(b.vega), "theta": float(b.theta), "hedge": plan.hedge,
             "delta_quote": float(b.delta_quote), "gamma_quote": float(b.gamma_quote),
         }  # fmt: skip
+        self._observe_tick(snap, plan, mode, legs, [v for v in oracle if not v.ok])
         self.log(
             "tick", block=snap.block, mode=mode, spot=snap.spot, **self.metrics.last,
             order=plan.order, reason=plan.reason, notes=list(plan.notes),
@@ -391,6 +415,38 @@ class Keeper:
         )  # fmt: skip
         return TickResult(snap, plan, mode, tuple(legs))
 
+    def _observe_tick(self, snap, plan: Plan, mode: str, legs, tripped) -> None:
+        """The tick for operators: the status file `ammlab keeper status` prints (the book,
+        the options pool's Greeks per board, the kill switch) and the Prometheus metrics."""
+        b, ks = plan.book, self.killswitch.state
+        book = {"delta": float(b.delta), "gamma": float(b.gamma), "vega": float(b.vega),
+                "theta": float(b.theta)}  # fmt: skip
+        boards = {
+            str(bid): dict(zip(("delta", "gamma", "vega", "theta"), (x / 1e18 for x in g),
+                               strict=True))
+            for bid, g in snap.board_greeks.items()
+        }  # fmt: skip
+        atomic_write_json(self.status_path, {
+            "block": snap.block, "timestamp": snap.timestamp, "spot": snap.spot, "mode": mode,
+            "cause": ks.cause, "book": book, "net_delta": plan.net_delta, "hedge": plan.hedge,
+            "options_boards": boards, "legs": [[r.venue, r.status] for r in legs],
+        })  # fmt: skip
+        if self.prom is None:
+            return
+        refusals = self.journal.refusals(after_id=self._refusals_seen)
+        for r in refusals:
+            self.prom.guard_trip(r["guard"])
+        if refusals:
+            self._refusals_seen = refusals[-1]["id"]
+        for v in tripped:
+            self.prom.guard_trip(v.guard)
+        self._pending_intents = len(self.journal.open_intents())
+        self.prom.tick(
+            block=snap.block, spot=snap.spot, greeks=book, net_delta=plan.net_delta,
+            hedge=plan.hedge, mode=mode, cause=ks.cause,
+            legs=[(r.venue, r.status, abs(r.size) * snap.spot) for r in legs],
+        )  # fmt: skip
+
     def _failed(self, task: str, err: BaseException) -> None:
         """Count a task's error for the kill switch; a node outage is no task error."""
         if is_outage(err):
@@ -398,6 +454,8 @@ class Keeper:
             return
         self._errors.append(task)
         self.metrics.errors += 1
+        if self.prom is not None:
+            self.prom.error(task)
         self.log("error", task=task, error=str(err))
 
     def _settle_open(self) -> list[Intent]:
