@@ -196,6 +196,12 @@ def _read(source: str, address: str, side: int, stamp: int) -> V3Flow:
                   tuple(steps))  # fmt: skip
 
 
+def forget_flows() -> None:
+    """Drop the flows read so far (`v3_flow` reads a folder's flow once per process; a
+    benchmark times a fresh read)."""
+    _read.cache_clear()
+
+
 def make_flow_pool(sc: Any, cfg: Any, n: int, slots: int) -> V3Batch:
     """The `v3_pools` entry `cfg` as the pool of the scenario's V3 flow, in `n` worlds, with
     `slots` slots before the recorded positions' (the entry's own and its LP agents')."""

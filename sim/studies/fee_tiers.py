@@ -98,6 +98,45 @@ def fee_tier_study(
             "rows": rows}  # fmt: skip
 
 
+def engine_scenario(
+    history: History,
+    address: str,
+    reference: str,
+    fee: int,
+    block_time: float,
+    arbitrage: bool = False,
+    risky: str = "auto",
+    paths: int = 1,
+) -> Any:
+    """The scenario of one tier of V3 pool `address` through the fast engine: its flow at
+    `fee` (pips) in the `v3_pools` entry "v3pool", the price of `reference`, blocks of
+    `block_time` seconds up to the last call, the `v3_arbitrageur` (no gas) with `arbitrage`.
+
+    Raises:
+        HistoryError: a bad block time, or a flow the replay refuses.
+    """
+    from sim.scenario import scenario_from_dict
+
+    if not block_time > 0:
+        raise HistoryError(f"--block-time {block_time}: must be > 0 seconds")
+    source = str(history.path)
+    flow = {"kind": "replay", "source": source, "address": address, "v3_pool": "v3pool",
+            "risky": risky, "fee": fee}  # fmt: skip
+    steps = v3_flow(FlowConfig(**flow)).steps
+    end = steps[-1].time if steps else 0.0
+    recorded = history.sources[address]["fee"]
+    return scenario_from_dict({
+        "name": "fee-tiers", "paths": paths,
+        "blocks": {"n_blocks": max(1, math.ceil(end / block_time)), "block_time": block_time},
+        "price": {"kind": "replay", "source": source, "address": reference, "risky": risky},
+        # the entry's fee is flow.fee's placeholder: the config takes the factory's tiers only
+        "v3_pools": [{"name": "v3pool", "fee": recorded if recorded in FEE_TIERS else 500}],
+        "flow": flow,
+        "agents": [{"kind": "v3_arbitrageur", "name": "arb", "pay_gas": False}]
+        if arbitrage else [],
+    }, source="fee-tiers")  # fmt: skip
+
+
 def engine_tier(
     history: History,
     address: str,
@@ -107,33 +146,15 @@ def engine_tier(
     arbitrage: bool = False,
     risky: str = "auto",
 ) -> dict[str, float]:
-    """One tier of a V3 pool through the fast engine (one world; see the module docstring).
+    """One tier of a V3 pool through the fast engine (one world, `engine_scenario`).
 
     Returns:
         fees, lvr, volume, arb_profit (numeraire) and swaps, refused (counts), as
         `sim.history.replay.ReplayResult.metrics` names them.
     """
     from sim.engine.core import Engine
-    from sim.scenario import scenario_from_dict
 
-    if not block_time > 0:
-        raise HistoryError(f"--block-time {block_time}: must be > 0 seconds")
-    source = str(history.path)
-    flow = {"kind": "replay", "source": source, "address": address, "v3_pool": "v3pool",
-            "risky": risky, "fee": fee}  # fmt: skip
-    steps = v3_flow(FlowConfig(**flow)).steps
-    recorded = history.sources[address]["fee"]
-    sc = scenario_from_dict({
-        "name": "fee-tiers", "paths": 1,
-        "blocks": {"n_blocks": max(1, math.ceil((steps[-1].time if steps else 0.0) / block_time)),
-                   "block_time": block_time},
-        "price": {"kind": "replay", "source": source, "address": reference, "risky": risky},
-        # the entry's fee is flow.fee's placeholder: the config takes the factory's tiers only
-        "v3_pools": [{"name": "v3pool", "fee": recorded if recorded in FEE_TIERS else 500}],
-        "flow": flow,
-        "agents": [{"kind": "v3_arbitrageur", "name": "arb", "pay_gas": False}]
-        if arbitrage else [],
-    }, source="fee-tiers")  # fmt: skip
+    sc = engine_scenario(history, address, reference, fee, block_time, arbitrage, risky)
     w = Engine(sc).run().worlds
     head = "v3.v3pool."
     return {
