@@ -27,7 +27,9 @@ from sim.history.schema import (
 from sim.history.store import HistoryError, open_history
 from sim.scenario import scenario_from_dict
 from sim.studies.fee_tiers import fee_tier_study
+from sim.venues.univ3.batch import V3Batch
 from sim.venues.univ3.twin import UniswapV3Pool
+from sim.venues.univ3.v3math import MIN_SQRT_RATIO, get_sqrt_ratio_at_tick
 
 
 @pytest.mark.parametrize(
@@ -79,6 +81,7 @@ WETH = "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"
 USDC = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"
 POOL = "0x88e6A0c2dDD26FEEb64F039a2c41296FcB3f5640"
 OWNERS = ("0x" + "11" * 20, "0x" + "22" * 20)
+OWNER_A = OWNERS[0]
 T0 = 1_700_000_000
 ALL = 2**128 - 1
 
@@ -264,3 +267,91 @@ def test_a_v3_pool_pulled_mid_life_is_refused(tmp_path):
     (folder / MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(HistoryError, match="pull from the block of its Initialize"):
         Engine(scenario_from_dict(_v3_scenario(folder, 2))).run()
+
+
+def test_the_float_pool_s_replay_operations_match_the_twin():
+    """`V3Batch`'s operations for a replayed flow against the integer twin, each one operation
+    on the same state (tolerances of tests/sim/test_univ3_batch.py: under a base unit per
+    rounding, 1e-12 relative): setting positions' liquidity up, part-way down and to zero pays
+    what the pool's mint and burn do; a flash raises the fee growth and the in-range positions'
+    fees owed as the pool's flash does, and a collect pays them; the input of an exact output
+    across an initialised tick is the pool's, within its roundings per step."""
+    rel = 1e-12
+    twin = UniswapV3Pool(500, 10)
+    tick0 = -200_000
+    twin.initialize(get_sqrt_ratio_at_tick(tick0) + 12345, T0)
+    pool = V3Batch("p", 1, 500, 10, 3, price_scale=1.0)  # base units, canonical = the twin's
+    pool.s[:] = twin.sqrt_price_x96 / 2**96
+    pool.tick[:] = twin.tick
+    ranges = [(tick0 - 600, tick0 + 400), (tick0 - 100, tick0 + 50), (tick0 - 2000, tick0 - 1000)]
+    held = [10**18, 3 * 10**17, 2 * 10**17]
+
+    def one(v) -> np.ndarray:
+        return np.array([v])
+
+    def same(exact: int, approx: float, units: float = 1.0) -> None:
+        assert abs(approx - exact) <= units + rel * abs(exact), (exact, approx)
+
+    def same_state() -> None:
+        assert pool.s[0] == pytest.approx(twin.sqrt_price_x96 / 2**96, rel=rel)
+        assert pool.L[0] == pytest.approx(twin.liquidity, rel=rel)
+        assert int(pool.tick[0]) == twin.tick
+
+    def set_liquidity(j: int, liquidity: int) -> tuple[float, float]:
+        x, y = pool.set_liquidity_raw(j, one(ranges[j][0]), one(ranges[j][1]), one(liquidity))
+        held[j] = liquidity
+        return float(x[0]), float(y[0])
+
+    for j, liquidity in enumerate(list(held)):
+        a0, a1 = twin.mint(OWNER_A, *ranges[j], liquidity, T0)
+        x, y = set_liquidity(j, liquidity)
+        same(a0, x)
+        same(a1, y)
+    same_state()
+    # a flash's fees, then every position poked and collected
+    fg0, fg1 = twin.fee_growth_global0_x128, twin.fee_growth_global1_x128
+    v3._flash(twin, 10**12, 10**6)
+    pool.flash_raw(one(1e12), one(1e6))
+    assert pool.fee_growth[0, 0] == pytest.approx((twin.fee_growth_global0_x128 - fg0) / 2**128,
+                                                  rel=rel)  # fmt: skip
+    assert pool.fee_growth[0, 1] == pytest.approx((twin.fee_growth_global1_x128 - fg1) / 2**128,
+                                                  rel=rel)  # fmt: skip
+    for j, (lower, upper) in enumerate(ranges):
+        twin.burn(OWNER_A, lower, upper, 0, T0)
+        c0, c1 = twin.collect(OWNER_A, lower, upper, ALL, ALL)
+        x, y = pool.collect_raw(j, one(np.inf), one(np.inf))
+        same(c0, float(x[0]))
+        same(c1, float(y[0]))
+        assert (c0 > 0) == (j < 2)  # the third range is below the price: nothing
+    assert pool.collect_raw(0, one(np.inf), one(np.inf))[0][0] == 0.0
+    # more liquidity, part of it back, a range closed
+    a0, a1 = twin.mint(OWNER_A, *ranges[0], 10**17, T0)
+    x, y = set_liquidity(0, held[0] + 10**17)
+    same(a0, x)
+    same(a1, y)
+    a0, a1 = twin.burn(OWNER_A, *ranges[1], held[1] // 3, T0)
+    x, y = set_liquidity(1, held[1] - held[1] // 3)
+    same(a0, -x)
+    same(a1, -y)
+    a0, a1 = twin.burn(OWNER_A, *ranges[2], held[2], T0)
+    x, y = set_liquidity(2, 0)
+    same(a0, -x)
+    same(a1, -y)
+    assert pool.nk[0] == 4 and pool.pL[0, 2] == 0.0
+    same_state()
+    # an exact output of the numeraire (token1) for the risky asset, across tick0 - 100
+    out = 5 * 10**11
+    twin_in, twin_out = twin.copy().swap(True, -out, MIN_SQRT_RATIO + 1, T0)
+    need, fills = pool.input_for_output(one(float(out)), one(-1))
+    assert fills[0] and twin_out == -out
+    # <= 3 steps (the tick, the end, a word edge), each rounding its input and fee up and its
+    # output down, by under a unit each: a unit of the output is worth 1/P of the input
+    rate = (2**96 / twin.sqrt_price_x96) ** 2
+    same(twin_in, float(need[0]), units=3 * (2 + rate))
+    twin.swap(True, -out, MIN_SQRT_RATIO + 1, T0)
+    used, paid = pool.swap_raw(need, one(-1))
+    assert twin.tick < tick0 - 100 and paid[0] == pytest.approx(out, rel=1e-9)
+    assert pool.s[0] == pytest.approx(twin.sqrt_price_x96 / 2**96, rel=1e-9)
+    assert int(pool.tick[0]) == twin.tick and pool.L[0] == pytest.approx(twin.liquidity, rel=rel)
+    # an output beyond what the liquidity holds is refused
+    assert not pool.input_for_output(one(1e30), one(-1))[1][0]

@@ -403,7 +403,8 @@ def _burn_batch(j, mask, s, L, tick, idx, nk, tk, tks, tnet, trefs, pl, pu, psa,
 @njit(cache=True, nogil=True)
 def _input_for_output(amount, direction, s, L, idx, nk, tks, tnet, g):
     """`V3Batch.input_for_output`: per segment, the output the segment can pay (the walk's
-    closed forms) and, in the last, the price where the output is reached."""
+    closed forms) and, in the last, the input for the rest of the output, written without a
+    difference of nearby prices (a small trade's s' - s would keep only its last digits)."""
     n = s.shape[0]
     need = np.zeros(n)
     fills = np.zeros(n, dtype=np.bool_)
@@ -421,9 +422,9 @@ def _input_for_output(amount, direction, s, L, idx, nk, tks, tnet, g):
                 nxt = tks[w, i + 1] if i + 1 < nk[w] else math.inf
                 if lw > 0.0:
                     cap = lw / sw if nxt == math.inf else lw * (nxt - sw) / (sw * nxt)
-                    if rem < cap:
+                    if rem < cap:  # s' = L s / (L - out s); L (s' - s) = out s s', no cancelling
                         s_new = lw * sw / (lw - rem * sw)
-                        ain += lw * (s_new - sw) / g
+                        ain += rem * sw * s_new / g
                         rem = 0.0
                         break
                     ain += lw * (nxt - sw) / g
@@ -438,9 +439,9 @@ def _input_for_output(amount, direction, s, L, idx, nk, tks, tnet, g):
                 nxt = tks[w, i] if i >= 0 else 0.0
                 if lw > 0.0:
                     cap = lw * (sw - nxt)
-                    if rem < cap:
+                    if rem < cap:  # s' = s - out / L; L (1/s' - 1/s) = out / (s s')
                         s_new = sw - rem / lw
-                        ain += lw * (sw - s_new) / (sw * s_new * g)
+                        ain += rem / (sw * s_new * g)
                         rem = 0.0
                         break
                     if nxt == 0.0:
