@@ -7,7 +7,8 @@ the exact replay: the tick state of a pool pulled mid-life is not in its events,
 line by `sim.history.v3.calls`), the recorded tick spacing (so every recorded range is valid at
 any fee) and the fee of the entry, or `flow.fee` (any fee in pips, e.g. 100 = 1 bp, which
 v3-core's factory does not enable). It holds only the recorded positions: the entry's own
-`positions` are refused (add a `v3_lp` agent for liquidity beside the flow). The pool is
+`positions` (and `price_offset_bps`) are refused in one line (a `v3_lp` agent adds liquidity
+beside the flow). The pool is
 canonical, as every V3 pool of the simulator (token0 = the risky asset, whole units,
 `sim.venues.univ3.config`): when the risky token is the pool's token1 (WETH in mainnet's
 USDC/WETH pools), canonical ticks are the negated ones: a range [l, u) is [-u, -l), the
@@ -209,6 +210,11 @@ def make_flow_pool(sc: Any, cfg: Any, n: int, slots: int) -> V3Batch:
         raise HistoryError(
             f"v3_pools.{cfg.name}.positions: the pool a replayed flow trades holds the recorded "
             "positions; remove them (a v3_lp agent adds liquidity beside the flow)"
+        )
+    if "price_offset_bps" in cfg.model_fields_set:
+        raise HistoryError(
+            f"v3_pools.{cfg.name}.price_offset_bps: the pool a replayed flow trades starts at "
+            "the recorded Initialize price; remove it"
         )
     flow = v3_flow(sc.flow)
     fee = sc.flow.fee if sc.flow.fee is not None else cfg.fee

@@ -247,9 +247,10 @@ def test_v3_counterfactuals_through_the_engine_equal_the_exact_replay(tmp_path, 
         ({"pool": "pool"}, {}, "give pool (a V2 pair's flow) or v3_pool"),
         ({"fee": 100, "v3_pool": None}, {}, "flow.fee: only for a V3 pool's flow"),
         ({}, {"positions": [{"full_range": True}]}, "v3_pools.v3pool.positions: the pool a"),
+        ({}, {"price_offset_bps": 5.0}, "v3_pools.v3pool.price_offset_bps: the pool a"),
         ({"v3_pool": "other"}, {}, "flow: no v3_pools entry named 'other'"),
     ],
-    ids=["both-pools", "fee-for-v2", "positions", "unknown-pool"],
+    ids=["both-pools", "fee-for-v2", "positions", "offset", "unknown-pool"],
 )
 def test_bad_v3_flow_settings_are_refused_in_one_line(tmp_path, flow, pool, says):
     folder = synthetic_pull(tmp_path / "h", risky_first=True, blocks=3)
