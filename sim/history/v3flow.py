@@ -8,11 +8,10 @@ line by `sim.history.v3.calls`), the recorded tick spacing (so every recorded ra
 any fee) and the fee of the entry, or `flow.fee` (any fee in pips, e.g. 100 = 1 bp, which
 v3-core's factory does not enable). It holds only the recorded positions: the entry's own
 `positions` (and `price_offset_bps`) are refused in one line (a `v3_lp` agent adds liquidity
-beside the flow). The pool is
-canonical, as every V3 pool of the simulator (token0 = the risky asset, whole units,
-`sim.venues.univ3.config`): when the risky token is the pool's token1 (WETH in mainnet's
-USDC/WETH pools), canonical ticks are the negated ones: a range [l, u) is [-u, -l), the
-current tick t is -t - 1 (the same positions in range), and a price P is 1/P.
+beside the flow). The pool is canonical, as every V3 pool of the simulator (token0 = the risky
+asset, whole units, `sim.venues.univ3.config`): when the risky token is the pool's token1 (WETH
+in mainnet's USDC/WETH pools), canonical ticks are the negated ones: a range [l, u) is
+[-u, -l), the current tick t is -t - 1 (the same positions in range), and a price P is 1/P.
 
 The flow. Every call of the pool (`sim.history.v3.calls`), in chain order, is read once on the
 exact replica (`sim.history.v3.apply_recorded`, which checks it against the event) into a
