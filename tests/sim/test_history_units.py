@@ -356,3 +356,15 @@ def test_the_float_pool_s_replay_operations_match_the_twin():
     assert int(pool.tick[0]) == twin.tick and pool.L[0] == pytest.approx(twin.liquidity, rel=rel)
     # an output beyond what the liquidity holds is refused
     assert not pool.input_for_output(one(1e30), one(-1))[1][0]
+
+
+def test_a_replayed_flow_is_never_run_by_a_fused_kernel():
+    """The fused kernels model the arbitrageur alone: a scenario with a replayed flow (whatever
+    else it holds) must take the general path, which runs the flow."""
+    from sim.engine.fused import is_fusable
+    from sim.scenario import scenario_from_dict
+
+    plain = scenario_from_dict({})
+    assert is_fusable(plain)
+    with_flow = plain.model_copy(update={"flow": object()})
+    assert not is_fusable(with_flow)
