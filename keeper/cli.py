@@ -23,6 +23,7 @@ from sim.cli.demo import demo
 from sim.cli.learn import learn
 from sim.cli.run import bench_group, sim_group
 from sim.cli.studies import report_cmd, sweep_cmd
+from sim.cli.study import study_group
 from sim.errors import SimError
 
 FORK_NETWORK = "ethereum:mainnet-fork:foundry"
@@ -132,6 +133,7 @@ for group in (chain_group, fork_group, sim_group, learn, bench_group, keeper_gro
 cli.add_command(demo)
 cli.add_command(sweep_cmd, "sweep")
 cli.add_command(report_cmd, "report")
+cli.add_command(study_group)
 
 
 def main() -> None:

@@ -7,7 +7,8 @@ Sections, each present only when its inputs are:
 * the LP's P&L split into fees, LVR, impermanent loss and hedge P&L (summary and worlds);
 * the keeper's hedging figures and any per-block keeper columns of the series;
 * the policy comparison table (`policy_comparison.json`, written by another command);
-* sweep heatmaps (or lines, for one swept parameter) when RUN_DIR is a sweep folder.
+* the arbitrage study (`arbitrage.json`, `ammlab study arbitrage`): tables, factor effects;
+* sweep heatmaps (or lines, for one swept parameter) when RUN_DIR is a (non-study) sweep.
 
 Plots are matplotlib figures inlined as SVG; the page loads nothing from the network and runs
 no script. Series tables can be long: only the columns a plot needs are read, and per-block
@@ -397,6 +398,49 @@ def section_policy(run: Path) -> str:
     return "<h2>Policy comparison</h2>" + _table([html.escape(h) for h in head], body)
 
 
+STUDY_LINES = [("profit", "arbitrage profit"), ("gas", "gas"), ("lp_loss", "pools' LP loss"),
+               ("perp_loss", "perp LP loss"), ("options_loss", "options LP loss")]  # fmt: skip
+"""The arbitrage study's plotted figures (`graph_arb.<agent>.<metric>`, USD/day)."""
+
+
+def section_arbitrage(run: Path) -> str:
+    """arbitrage.json: the study's tables, then per factor who profits and who pays against
+    the factor's value (the baseline's included), mean ± SE."""
+    from sim.studies.arbitrage import STUDY_FILE, factor_curves, pm_text, value_text
+
+    st = json.loads((run / STUDY_FILE).read_text())
+    pre = f"graph_arb.{st['agent']}."
+    bad = sum(p["status"] != "ok" for p in st["points"])
+    out = [
+        f"<h2>Arbitrage study</h2><p>Baseline <code>{html.escape(st['scenario'])}</code>, one "
+        f"factor changed at a time: {len(st['points'])} points ({bad} failed) × {st['worlds']} "
+        f"worlds × {st['hours']:g} h, seed {st['seed']}; USD per day at reference "
+        "prices (cycles per day), mean ± SE over worlds (one seed for every point).</p>"
+    ]
+    for cols in st["tables"].values():
+        rows = [
+            [html.escape(p["label"]), html.escape(value_text(p))]
+            + [pm_text(p.get("metrics", {}).get(pre + k)) for k, _ in cols]
+            for p in st["points"]
+        ]
+        out.append(_table(["varied", "value"] + [html.escape(c) for _, c in cols], rows))
+    plt, plots = _plt(), []
+    for label, unit, x, ms in factor_curves(st):
+        fig, ax = plt.subplots(figsize=(6.4, 3.9))
+        for i, (k, name) in enumerate(STUDY_LINES):
+            y = [m.get(pre + k, {}).get("mean", math.nan) for m in ms]
+            e = [m.get(pre + k, {}).get("se") or 0.0 for m in ms]
+            ax.errorbar(x, y, yerr=e, marker="o", lw=2, capsize=3, color=f"C{i}", label=name)
+        ax.set_xscale("symlog", linthresh=min([v for v in x if v > 0] or [1.0]))
+        ax.set_yscale("symlog", linthresh=100.0)
+        ax.set_xlabel(f"{label} ({unit})" if unit else label)
+        ax.set_ylabel("USD/day")
+        ax.set_title(f"Who profits, who pays: {label}")
+        ax.legend(fontsize=7)
+        plots.append(_svg(fig))
+    return "\n".join(out) + '<div class="plots">' + "".join(plots) + "</div>"
+
+
 SWEEP_METRICS = [
     "pool.lvr_rate",
     "pool.fee_rate",
@@ -508,6 +552,7 @@ th{background:#f4f4f4}.plots{display:flex;flex-wrap:wrap;gap:1em}.plot svg{max-w
 
 def build_report(run: Path) -> str:
     """The report's HTML for a run folder (or a sweep folder)."""
+    from sim.studies.arbitrage import STUDY_FILE
     from sim.studies.sweep import SWEEP_FILE
 
     run = Path(run)
@@ -533,15 +578,17 @@ def build_report(run: Path) -> str:
         parts.append(section_lp(run, summary))
         parts.append(section_keeper(summary))
     parts.append(section_policy(run))
-    if (run / SWEEP_FILE).exists():
+    if (run / STUDY_FILE).exists():
+        parts.append(section_arbitrage(run))
+    elif (run / SWEEP_FILE).exists():
         parts.append(section_sweep(run))
     if summary:
         parts.append(section_metrics(summary))
     body = "\n".join(p for p in parts if p)
     if not body:
         raise ReportError(
-            f"{run}: no summary.json, policy_comparison.json or sweep.json; "
-            "give the --out folder of `ammlab sim run` or `ammlab sweep`"
+            f"{run}: no summary.json, policy_comparison.json, arbitrage.json or sweep.json; "
+            "give the --out folder of `ammlab sim run`, `ammlab sweep` or `ammlab study`"
         )
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
