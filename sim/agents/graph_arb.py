@@ -167,16 +167,15 @@ class GraphArbitrageur:
         for name, ov in opts.items():
             spf = ov.cfg.spot_price_fee
             spot = ov.spot(ctx.ref)
-            on = ov.fresh(ctx.time) & (np.abs(np.log(spot / ctx.ref)) > math.log1p(spf))
+            fresh = ov.fresh(ctx.time)
+            outside |= fresh & (np.abs(np.log(spot / ctx.ref)) > math.log1p(spf))
+            live[name] = fresh
             if self.cfg.reference_market:
                 # the forward quotes outside [spot (1 - spf), spot (1 + spf)]: when the
                 # reference legs quote inside that, the forward is never the best edge
                 g = (BPS - self.cfg.cex_fee_bps) / BPS
                 inside = (spot * (1 - spf) <= ctx.ref * g) & (ctx.ref / g <= spot * (1 + spf))
-                live[name] = on & ~inside
-            else:
-                live[name] = on.copy()
-            outside |= on
+                live[name] = fresh & ~inside
         worlds = np.flatnonzero(outside)
         if worlds.size == 0:
             return
