@@ -59,6 +59,8 @@ ACCOUNTS = (
     "opt_volume", "opt_net", "opt_cycles", "cex_fees", "cycles", "hops", "blocks",
 )  # fmt: skip
 """Per-world running totals (numeraire, counts) over the accounted blocks."""
+BOOKS = {"pool": ("lvr", "fees"), "perp": ("perp_lvr", "perp_fees"), "opt": ("opt_lvr", "opt_fees")}
+"""Where a hop's LVR and fee go, by the kind of venue it went through."""
 
 
 class GraphArbitrageurConfig(ConfigModel):
@@ -297,13 +299,12 @@ class GraphArbitrageur:
             if kind == "cex":
                 acc["cex_fees"][w] += fee
                 continue
+            lvr, fees = BOOKS[kind]
+            acc[lvr][w] += v_out - v_in + fee
+            acc[fees][w] += fee
             acc["volume"][w] += v_in
-            key = {"pool": ("lvr", "fees"), "perp": ("perp_lvr", "perp_fees")}.get(kind)
-            if key is None:
-                key = ("opt_lvr", "opt_fees")
+            if kind == "opt":
                 acc["opt_volume"][w] += v_in
-            acc[key[0]][w] += v_out - v_in + fee
-            acc[key[1]][w] += fee
         return amount
 
     # -- the end -------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from sim.engine.exact import check_supported
 from sim.engine.ledger import Ledger
 from sim.errors import ConfigError
 from sim.processes import MultiGBMConfig, multi_gbm
+from sim.run import run
 from sim.scenario import scenario_from_dict
 from sim.streams import WorldStreams
 from sim.venues.cpmm.batch import CpmmBatch
@@ -139,7 +140,7 @@ def test_pools_on_other_pairs_take_only_agents_that_trade_any_pair():
 
 def test_the_chain_refuses_what_it_cannot_run_in_one_line():
     with pytest.raises(ConfigError, match="^price.kind: multi_gbm"):
-        check_supported(_scenario())
+        run(_scenario(), backend="chain")  # before any node starts
     with pytest.raises(ConfigError, match="^pools.cross.tokens: the chain holds"):
         CpmmPart.check(_scenario())
     single = {"paths": 1, "blocks": {"n_blocks": 5}}
