@@ -19,11 +19,12 @@ from keeper.errors import KeeperError
 from keeper.networks import ape_rpc
 from sim.chain import node
 from sim.cli.chain import chain_group, fork_group
-from sim.cli.data import data_group, study_group
+from sim.cli.data import data_group
 from sim.cli.demo import demo
 from sim.cli.learn import learn
 from sim.cli.run import bench_group, sim_group
 from sim.cli.studies import report_cmd, sweep_cmd
+from sim.cli.study import study_group
 from sim.errors import SimError
 
 FORK_NETWORK = "ethereum:mainnet-fork:foundry"

@@ -21,6 +21,7 @@ from pydantic import Field, model_validator
 from sim.config import ConfigModel
 from sim.errors import ConfigError
 from sim.streams import PARALLEL_MIN, WorldStreams, dual_kernel, normal_pair_draw
+from sim.venues.base import NUMERAIRE, RISKY
 
 YEAR = 365.0 * 86400.0
 """Seconds in the year that annualised parameters refer to."""
@@ -80,6 +81,55 @@ class GBM(PriceProcess):
         st = self.streams
         _gbm_step(self.log_s, st.state, st.spare, st.has_spare, dt, self.drift, self.sigma)
         self.price = np.exp(self.log_s)
+        return self.price
+
+
+class MultiGBM(PriceProcess):
+    """Correlated geometric Brownian motions of several risky tokens priced in a numeraire.
+
+    For each asset k: ln S_k(t+dt) = ln S_k(t) + (mu_k - sigma_k^2/2) dt + sigma_k sqrt(dt) Z_k,
+    Z = L z with z independent N(0, 1) and L the Cholesky factor of the correlation matrix
+    (L L^T = C). mu, sigma annualised; dt in seconds. The numeraire is worth 1 throughout.
+
+    `price` is the primary (first) asset's, what `ctx.ref` is; `prices` holds every token's,
+    the numeraire's included.
+
+    Shape:
+        price: (N,); prices: {token: (N,)}; log_s: (K, N)
+    """
+
+    def __init__(
+        self,
+        n: int,
+        tokens: list[str],
+        numeraire: str,
+        s0: np.ndarray,
+        sigma: np.ndarray,
+        mu: np.ndarray,
+        chol: np.ndarray,
+        streams: WorldStreams,
+    ):
+        self.tokens = list(tokens)
+        self.numeraire = numeraire
+        self.log_s = np.repeat(np.log(np.asarray(s0, dtype=np.float64))[:, None], n, axis=1)
+        sig = np.asarray(sigma, dtype=np.float64)
+        self.sigma = (sig / math.sqrt(YEAR))[:, None]
+        self.drift = ((np.asarray(mu, dtype=np.float64) - 0.5 * sig * sig) / YEAR)[:, None]
+        self.chol = np.asarray(chol, dtype=np.float64)
+        self.streams = streams
+        self._one = np.ones(n)
+        self._publish()
+
+    def _publish(self) -> None:
+        px = np.exp(self.log_s)
+        self.prices = {t: px[k] for k, t in enumerate(self.tokens)}
+        self.prices[self.numeraire] = self._one
+        self.price = px[0]
+
+    def step(self, dt: np.ndarray) -> np.ndarray:
+        z = self.chol @ self.streams.normal(len(self.tokens))
+        self.log_s += self.drift * dt + self.sigma * np.sqrt(dt) * z
+        self._publish()
         return self.price
 
 
@@ -324,6 +374,112 @@ class ReplayConfig(ConfigModel):
         return self
 
 
+class AssetConfig(_SigmaMixin):
+    """One risky token of a multi-asset price process."""
+
+    token: str
+    """Token name (pools name it in `tokens`)."""
+    s0: float = Field(gt=0)
+    """Initial price, numeraire per token."""
+    mu: float = 0.0
+    """Annualised drift."""
+
+
+class MultiGBMConfig(ConfigModel):
+    """Correlated GBMs of several risky tokens priced in one numeraire (worth 1). The first
+    asset is the primary one: its price is the scenario's reference price (`ctx.ref`), what
+    feeds observe and the single-asset venues trade."""
+
+    kind: Literal["multi_gbm"] = "multi_gbm"
+    """Process selector."""
+    numeraire: str = "USDC"
+    """Name of the numeraire token."""
+    assets: list[AssetConfig] = Field(min_length=1)
+    """The risky tokens, the primary one first."""
+    rho: float = Field(0.0, ge=-1, le=1)
+    """Correlation of every pair of log-price shocks (when `correlation` is not given)."""
+    correlation: list[list[float]] | None = None
+    """Full correlation matrix of the assets' shocks, in `assets` order (overrides `rho`)."""
+
+    @model_validator(mode="after")
+    def _check(self):
+        names = [a.token for a in self.assets]
+        if len(set(names)) != len(names):
+            raise ValueError("assets: token names must be unique")
+        if self.numeraire in names:
+            raise ValueError(f"numeraire: '{self.numeraire}' is also an asset; rename one")
+        self.cholesky()
+        return self
+
+    @property
+    def tokens(self) -> tuple[str, ...]:
+        """The primary asset, the numeraire, then the other assets."""
+        names = [a.token for a in self.assets]
+        return (names[0], self.numeraire, *names[1:])
+
+    @property
+    def s0(self) -> float:
+        """The primary asset's initial price."""
+        return self.assets[0].s0
+
+    @property
+    def sigma_annual(self) -> float:
+        """The primary asset's annualised volatility."""
+        return self.assets[0].sigma_annual
+
+    def cholesky(self) -> np.ndarray:
+        """L with L L^T = the correlation matrix, (K, K).
+
+        Raises:
+            ValueError: naming `correlation` (or `rho`) when it is not a correlation matrix.
+        """
+        k = len(self.assets)
+        if self.correlation is None:
+            c = np.full((k, k), self.rho)
+            np.fill_diagonal(c, 1.0)
+            field = "rho"
+        else:
+            c = np.asarray(self.correlation, dtype=np.float64)
+            field = "correlation"
+            if c.shape != (k, k):
+                raise ValueError(f"correlation: give a {k} x {k} matrix, one row per asset")
+            if not (np.allclose(c, c.T) and np.allclose(np.diag(c), 1.0)):
+                raise ValueError("correlation: must be symmetric with ones on the diagonal")
+        try:
+            return np.linalg.cholesky(c)
+        except np.linalg.LinAlgError:
+            raise ValueError(
+                f"{field}: not positive definite (perfectly correlated assets are one asset)"
+            ) from None
+
+
+def token_names(price: ConfigModel) -> tuple[str, ...]:
+    """A price process's tokens: the primary risky asset, the numeraire, then any others.
+
+    Single-asset processes price the risky asset against the numeraire, named by the labels
+    every venue uses (`sim.venues.base.RISKY`, `NUMERAIRE`).
+    """
+    if isinstance(price, MultiGBMConfig):
+        return price.tokens
+    return (RISKY, NUMERAIRE)
+
+
+def multi_gbm(cfg: MultiGBMConfig, n: int, streams: WorldStreams) -> MultiGBM:
+    """The process of a `MultiGBMConfig` for n worlds."""
+    a = cfg.assets
+    return MultiGBM(
+        n,
+        [x.token for x in a],
+        cfg.numeraire,
+        np.array([x.s0 for x in a]),
+        np.array([x.sigma_annual for x in a]),
+        np.array([x.mu for x in a]),
+        cfg.cholesky(),
+        streams,
+    )
+
+
 PriceConfig = Annotated[
-    GBMConfig | MertonConfig | HestonConfig | ReplayConfig, Field(discriminator="kind")
+    GBMConfig | MertonConfig | HestonConfig | ReplayConfig | MultiGBMConfig,
+    Field(discriminator="kind"),
 ]

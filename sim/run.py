@@ -135,8 +135,10 @@ def _run_chain(
     # The node side is imported only for chain runs: the fast engine never loads web3.
     from sim.chain.backend import run_on_chain
     from sim.chain.node import chain_for_run
+    from sim.engine.exact import check_supported
 
     sc = cut_for_chain(sc, opts.blocks)
+    check_supported(sc)  # refuse what the chain cannot run before any node starts
     bundle_dir = opts.bundle_dir or (out_dir / "bundles" if out_dir is not None else None)
     total = sc.metrics.warmup_blocks + sc.blocks.n_blocks
     bar = tqdm(total=total, unit="block", disable=not progress, desc=f"{sc.name} on chain")

@@ -2,6 +2,7 @@
 them; each venue adds its own (`Venue.agents`). The first is the default agent."""
 
 from sim.agents.arbitrage import CexDexArbitrageur, CrossVenueArbitrageur
+from sim.agents.graph_arb import GraphArbitrageur
 from sim.agents.keeper import KeeperAgent
 from sim.agents.lp import LiquidityProvider
 from sim.agents.noise import NoiseTrader
@@ -14,4 +15,5 @@ GENERIC_AGENTS = (
     LiquidityProvider,
     SandwichAttacker,
     KeeperAgent,
+    GraphArbitrageur,
 )

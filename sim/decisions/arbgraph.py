@@ -19,6 +19,11 @@ Venues come in two kinds:
   with size, which is what fees and IV impact do).
 
 Amounts are whole tokens as floats; the swap maths is the float twin's (`sim.venues.cpmm.batch`).
+
+Every edge's weight carries a slack of `SLACK` (a cycle must gain more than `SLACK` per hop in
+log-rate): a rate and its reciprocal (a reference leg both ways) round to a two-hop cycle of
+weight about ±1e-16, which Bellman–Ford would otherwise report as negative in place of the
+cycle that pays.
 """
 
 from __future__ import annotations
@@ -31,6 +36,10 @@ import networkx as nx
 import numpy as np
 
 from sim.venues.cpmm.batch import BPS, amount_out_f
+
+SLACK = 1e-12
+"""Log-rate each edge gives up in the search (see the module docstring): far below any
+profit that pays gas, far above the rounding of a round trip."""
 
 
 @dataclass(frozen=True)
@@ -250,14 +259,15 @@ def add_edge(graph: nx.DiGraph, token_in: str, token_out: str, rate: float, venu
     """
     if not rate > 0:
         return
-    weight = -math.log(rate)
+    weight = SLACK - math.log(rate)
     edge = graph.get_edge_data(token_in, token_out)
     if edge is None or weight < edge["weight"]:
         graph.add_edge(token_in, token_out, weight=weight, pool=venue)
 
 
 def build_graph(pools: list[Pool], sized: list[tuple[SizedVenue, str, str]] = ()) -> nx.DiGraph:
-    """Directed graph of tokens; for each direction the best venue's edge (weight −ln rate).
+    """Directed graph of tokens; for each direction the best venue's edge (weight −ln rate,
+    plus `SLACK`).
 
     `sized` adds sized venues as (venue, token_in, token_out) edges at their marginal rates.
     """

@@ -18,6 +18,7 @@ from numba import prange  # noqa: F401 - prange in the kernels
 from sim.blocks import GasConfig, gas_cost
 from sim.engine.ledger import Ledger
 from sim.streams import PARALLEL_MIN, WorldStreams, dual_kernel, stream_key
+from sim.venues.base import NUMERAIRE, RISKY
 from sim.venues.cpmm.batch import swap_f
 
 
@@ -53,8 +54,28 @@ class BlockContext:
     markets: dict[str, dict[str, Any]]
     ledger: Ledger
     mempool: list[Intent] = field(default_factory=list)
+    prices: dict[str, np.ndarray] = field(default_factory=dict)
+    """Every token's reference price when the price process is multi-asset (the engine
+    sets it each block); empty otherwise, see `price_of`."""
     _gas: dict[str, np.ndarray] = field(default_factory=dict)
     _feeds: dict[str, Any] | None = None
+    _ones: np.ndarray | None = None
+
+    def price_of(self, token: str) -> np.ndarray:
+        """Reference price of `token` in numeraire, (N,): from `prices` when the process is
+        multi-asset, else `ref` for the risky asset and 1 for the numeraire."""
+        if token in self.prices:
+            return self.prices[token]
+        if token == RISKY:
+            return self.ref
+        if token == NUMERAIRE:
+            return self._unit()
+        raise KeyError(f"no reference price of token '{token}'")
+
+    def _unit(self) -> np.ndarray:
+        if self._ones is None:
+            self._ones = np.ones(self.ref.shape[0])
+        return self._ones
 
     def market(self, field_name: str) -> dict[str, Any]:
         """The venues of a scenario field, by name (empty when the scenario has none)."""
@@ -126,11 +147,17 @@ class BlockContext:
         direction: np.ndarray,
         is_arb: bool = False,
     ) -> np.ndarray:
-        """Swap where direction != 0 and book it; returns amount_out (N,)."""
+        """Swap where direction != 0 and book it at the tokens' reference prices; returns
+        amount_out (N,)."""
         pool = self.pools[pool_name]
         led = self.ledger
         b = led.books[pool_name]
         fn = _swap_and_book_p if pool.n >= PARALLEL_MIN else _swap_and_book_s
+        tokens = getattr(pool, "tokens", None)
+        if tokens is None:  # the risky asset against the numeraire
+            p0, p1 = self.ref, self._unit()
+        else:
+            p0, p1 = self.price_of(tokens[0]), self.price_of(tokens[1])
         return fn(
             pool.x,
             pool.y,
@@ -138,7 +165,8 @@ class BlockContext:
             pool.fees_y,
             np.asarray(amount_in, dtype=np.float64),
             np.asarray(direction, dtype=np.int64),
-            self.ref,
+            p0,
+            p1,
             pool.fee_bps,
             pool.fee_to_reserves,
             led.active,
@@ -166,6 +194,7 @@ def _swap_and_book(
     amount_in,
     direction,
     ref,
+    quote,
     fee_bps,
     to_res,
     active,
@@ -183,7 +212,11 @@ def _swap_and_book(
     arb_now,
     pnl_a,
 ):
-    """Swap and book in one pass over the worlds that trade (Ledger.swap's arithmetic)."""
+    """Swap and book in one pass over the worlds that trade (Ledger.swap's arithmetic).
+
+    `ref` and `quote` (N,) price token 0 and token 1 in numeraire; quote is 1 for a pool of
+    the risky asset against the numeraire, where multiplying by it changes no bit.
+    """
     n = x.shape[0]
     out = np.zeros(n)
     for i in prange(n):
@@ -205,17 +238,18 @@ def _swap_and_book(
             ddx = a
             ddy = -o
         r = ref[i]
-        pnl = -(r * ddx + ddy)
+        q = quote[i]
+        pnl = -(r * ddx + ddy * q)
         if not active:
             continue
-        fee = r * fee_x + fee_y
+        fee = r * fee_x + fee_y * q
         lvr = pnl + fee
-        v = (x[i] + fxs[i]) * r + y[i] + fys[i]
+        v = (x[i] + fxs[i]) * r + y[i] * q + fys[i] * q
         lvr_a[i] += lvr
         fees_a[i] += fee
         lvr_f[i] += lvr / v
         fee_f[i] += fee / v
-        vol[i] += ddx * r if ddx > 0 else max(ddy, 0.0)
+        vol[i] += ddx * r if ddx > 0 else max(ddy, 0.0) * q
         ntr[i] += 1.0
         if is_arb:
             lvr_arb_f[i] += lvr / v

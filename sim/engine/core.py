@@ -37,11 +37,13 @@ from sim.processes import (
     HestonConfig,
     Merton,
     MertonConfig,
+    MultiGBMConfig,
     PriceProcess,
     Replay,
     ReplayConfig,
     ScheduledJump,
     load_price_csv,
+    multi_gbm,
 )
 from sim.scenario import AGENT_KINDS, Scenario
 from sim.streams import WorldStreams, stream_key
@@ -139,6 +141,8 @@ def _base_price(sc: Scenario, n: int, offset: int) -> PriceProcess:
         if p.random_start:
             offsets = _streams(sc, "replay", n, offset).uniform() * times[-1]
         return Replay(times, prices, offsets)
+    if isinstance(p, MultiGBMConfig):
+        return multi_gbm(p, n, _streams(sc, "price", n, offset))
     raise TypeError(type(p).__name__)  # pragma: no cover
 
 
@@ -268,14 +272,22 @@ class Engine:
         clock = BlockClock(sc.blocks, n, _streams(sc, "clock", n, offset))
         base_fee = BaseFee(sc.gas, n, _streams(sc, "basefee", n, offset))
         markets: dict[str, dict[str, Any]] = {}
+        # A multi-asset process prices every token; single-asset runs pass nothing more.
+        multi = getattr(price, "prices", None) is not None
         env = BuildEnv(
             sc, n, offset, price.price, lambda name: _streams(sc, name, n, offset), markets,
-            hk.factories,
+            hk.factories, price.prices if multi else {},
         )  # fmt: skip
         for v in VENUES:
             markets.update(v.engine.build(env))
-        agents = hk.agents(AgentEnv(sc, list(markets["pools"]), n, offset))
-        ledger = Ledger(n, markets["pools"], [a.name for a in agents], list(markets["oracles"]))
+        primary_pair = [
+            k for k, p in markets["pools"].items() if getattr(p, "tokens", None) is None
+        ]
+        agents = hk.agents(AgentEnv(sc, primary_pair, n, offset))
+        ledger = Ledger(
+            n, markets["pools"], [a.name for a in agents], list(markets["oracles"]),
+            (lambda token: price.prices[token]) if multi else None,
+        )  # fmt: skip
         order_rng = np.random.default_rng([sc.seed, stream_key("ordering")])
         priority = [a.priority for a in agents]
         order = block_order(priority, sc.blocks.ordering, order_rng)
@@ -289,6 +301,8 @@ class Engine:
             ref = price.step(dt)
             bf = base_fee.step()
             ctx = hk.context(t, clock.time, dt, ref, bf, sc.gas, markets, ledger)
+            if multi:
+                ctx.prices = price.prices
             for v in VENUES:
                 v.engine.start_block(markets, ctx)
             for s in submitters:

@@ -26,6 +26,7 @@ from typing import Any
 from sim.engine.context import BlockContext
 from sim.engine.core import Engine, EngineHooks, RunResult, make_price
 from sim.errors import ConfigError
+from sim.processes import MultiGBMConfig
 from sim.venues.base import NUMERAIRE, RISKY, ExactPart, ExactWorldError
 from sim.venues.registry import VENUES
 
@@ -40,6 +41,11 @@ def part_classes(sc: Any) -> list[type[ExactPart]]:
 
 def check_supported(sc: Any) -> None:
     """Raise ConfigError naming the first part of `sc` the exact world cannot run."""
+    if isinstance(sc.price, MultiGBMConfig):
+        raise ConfigError(
+            "price.kind: multi_gbm prices tokens the chain does not hold; run it on the fast "
+            "engine (the chain has one risky token and the numeraire)"
+        )
     classes = [v.exact() for v in VENUES]
     kinds = [k for cls in classes for k in cls.agent_kinds]
     names = [k.model_fields["kind"].default for k in kinds]

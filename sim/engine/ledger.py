@@ -13,6 +13,7 @@ fractions of pool value per day and their expectation is the instantaneous rate 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -152,6 +153,42 @@ V3_METRICS: dict[str, tuple[str, str]] = {
     "value": ("numeraire", "the position's tokens at the end, at the reference price"),
     "positions": ("1", "positions the LP agent opened"),
 }
+# columns 'oracle_perp.<venue>.<suffix>' (sim.venues.oracle_perp.batch)
+ORACLE_PERP_METRICS: dict[str, tuple[str, str]] = {
+    "lvr": ("numeraire", "takers' fills against the reference price, plus fees: the LPs' LVR"),
+    "fees": ("numeraire", "taker fees the perp's LPs earned"),
+    "loss": ("numeraire", "the perp's LPs: LVR minus fees (what oracle latency costs them)"),
+    "volume": ("numeraire", "takers' input at the reference price"),
+    "n_trades": ("1", "fills"),
+}
+# columns 'graph_arb.<name>.<suffix>' (sim.agents.graph_arb), per day of accounted time
+GRAPH_ARB_METRICS: dict[str, tuple[str, str]] = {
+    "volume": ("numeraire/day", "volume sold into pools, perps and forwards, at reference"),
+    "profit": ("numeraire/day", "arbitrage profit net of gas, at reference prices"),
+    "gross": ("numeraire/day", "arbitrage profit before gas"),
+    "gas": ("numeraire/day", "gas paid"),
+    "lvr": ("numeraire/day", "pools' LVR from its trades"),
+    "fees": ("numeraire/day", "fees the pools' LPs earned from its trades"),
+    "lp_loss": ("numeraire/day", "pools' LPs: LVR minus fees"),
+    "perp_lvr": ("numeraire/day", "oracle perps' LVR from its trades"),
+    "perp_fees": ("numeraire/day", "fees the oracle perps earned from its trades"),
+    "perp_loss": ("numeraire/day", "oracle perps' LPs: LVR minus fees"),
+    "options_volume": ("numeraire/day", "volume sold into the options pool's forwards"),
+    "options_profit": ("numeraire/day", "profit net of gas of the cycles through a forward"),
+    "options_lvr": ("numeraire/day", "options LPs' loss against the reference, before fees"),
+    "options_fees": ("numeraire/day", "fees the options pool charged on its forwards"),
+    "options_loss": ("numeraire/day", "options LPs: LVR minus fees"),
+    "options_cycles": ("1/day", "cycles through a forward"),
+    "cex_fees": ("numeraire/day", "fees paid on the reference-market legs"),
+    "cycles": ("1/day", "cycles executed"),
+    "hops": ("1", "mean hops per executed cycle (worlds with a cycle)"),
+    "block_frac": ("1", "fraction of blocks with at least one cycle"),
+    "plan_error": ("numeraire", "largest |executed - planned| gross profit of a cycle"),
+    "identity_error": (
+        "numeraire",
+        "gross profit - (LVR - fees of every venue - reference fees); 0 when the books balance",
+    ),
+}
 CROSS_WORLD_METRICS: dict[str, tuple[str, str]] = {
     "pnl_std": ("numeraire", "standard deviation of the hedged P&L across worlds"),
     "pnl_cvar95": ("numeraire", "mean hedged P&L of the worst 5 % of worlds (CVaR 95 %)"),
@@ -206,9 +243,20 @@ class PoolBook:
 class Ledger:
     """All per-world accounting of one batch."""
 
-    def __init__(self, n: int, pools: dict[str, CpmmBatch], agents: list[str], feeds: list[str]):
+    def __init__(
+        self,
+        n: int,
+        pools: dict[str, CpmmBatch],
+        agents: list[str],
+        feeds: list[str],
+        prices: Callable[[str], np.ndarray] | None = None,
+    ):
         self.n = n
         self.pools = pools
+        self.prices = prices
+        """`prices(token)`: a token's reference price now, (N,), for pools on other pairs
+        than the risky asset against the numeraire (a multi-asset process); else None."""
+        self.pair0: dict[str, np.ndarray] = {}
         self.books = {name: PoolBook(n) for name in pools}
         self.agent_pnl = {a: np.zeros(n) for a in agents}
         self.agent_gas = {a: np.zeros(n) for a in agents}
@@ -222,7 +270,9 @@ class Ledger:
 
     def start(self, ref_price: np.ndarray) -> None:
         """Start accounting now: zero everything and snapshot LP positions and hold baselines."""
-        self.__init__(self.n, self.pools, list(self.agent_pnl), list(self.oracle_updates))
+        self.__init__(
+            self.n, self.pools, list(self.agent_pnl), list(self.oracle_updates), self.prices
+        )
         self.active = True
         self.price0 = ref_price.copy()
         for name, pool in self.pools.items():
@@ -231,6 +281,18 @@ class Ledger:
             b.supply0 = pool.shares.copy()
             b.hold_x = pool.x + pool.fees_x
             b.hold_y = pool.y + pool.fees_y
+            pair = self._pair(name)
+            if pair is not None:
+                self.pair0[name] = pair[0] / pair[1]
+
+    def _pair(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(token 0, token 1) reference prices of a pool on another pair than the risky asset
+        against the numeraire; None for that pair (priced by `ref` and 1)."""
+        tokens = getattr(self.pools[name], "tokens", None)
+        if tokens is None:
+            return None
+        assert self.prices is not None, "a pool on other tokens needs a multi-asset process"
+        return self.prices(tokens[0]), self.prices(tokens[1])
 
     def swap(
         self,
@@ -304,6 +366,12 @@ class Ledger:
         """Current value of the initial LP shares over holding their tokens, minus 1, (N,)."""
         pool = self.pools[name]
         b = self.books[name]
+        pair = self._pair(name)
+        if pair is not None:
+            p0, p1 = pair
+            lp = b.shares0 / pool.shares * pool.value(p0, p1)
+            hold = b.shares0 / b.supply0 * (b.hold_x * p0 + b.hold_y * p1)
+            return lp / hold - 1.0
         lp = b.shares0 / pool.shares * pool.value(ref)
         hold = b.shares0 / b.supply0 * (b.hold_x * ref + b.hold_y)
         return lp / hold - 1.0
@@ -326,7 +394,11 @@ class Ledger:
             out[f"{name}.lvr"] = b.lvr
             out[f"{name}.volume"] = b.volume
             out[f"{name}.n_trades"] = b.n_trades
-            out[f"{name}.price_ratio"] = ref / self.price0
+            pair = self._pair(name)
+            if pair is None:
+                out[f"{name}.price_ratio"] = ref / self.price0
+            else:  # token 0's price in token 1 at the end over at the start
+                out[f"{name}.price_ratio"] = pair[0] / pair[1] / self.pair0[name]
         gas = self.oracle_gas.copy()
         for a in self.agent_pnl:
             out[f"agent.{a}.pnl"] = self.agent_pnl[a]
@@ -370,6 +442,10 @@ def metric_unit(column: str) -> tuple[str, str]:
         if len(parts) == 3 and suffix in POOL_METRICS:
             return POOL_METRICS[suffix]
         return V3_METRICS.get(suffix, ("", ""))
+    if parts[0] == "oracle_perp":
+        return ORACLE_PERP_METRICS.get(suffix, ("", ""))
+    if parts[0] == "graph_arb":
+        return GRAPH_ARB_METRICS.get(suffix, ("", ""))
     if parts[0] == "keeper":
         return KEEPER_METRICS.get(suffix) or CROSS_WORLD_METRICS.get(suffix, ("", ""))
     return POOL_METRICS.get(suffix, ("", ""))

@@ -8,7 +8,8 @@ Sections, each present only when its inputs are:
 * the keeper's hedging figures and any per-block keeper columns of the series;
 * each options pool's book at the end by board (delta, gamma, vega, theta);
 * the learned-vs-static policy comparison (`policy_comparison.json`, `ammlab learn compare`);
-* sweep heatmaps (or lines, for one swept parameter) when RUN_DIR is a sweep folder.
+* the arbitrage study (`arbitrage.json`, `ammlab study arbitrage`): tables, factor effects;
+* sweep heatmaps (or lines, for one swept parameter) when RUN_DIR is a (non-study) sweep.
 
 Plots are matplotlib figures inlined as SVG; the page loads nothing from the network and runs
 no script. Series tables can be long: only the columns a plot needs are read, and per-block
@@ -18,7 +19,6 @@ statistics across worlds are computed by a group-by on the block.
 from __future__ import annotations
 
 import html
-import io
 import json
 import math
 from pathlib import Path
@@ -28,72 +28,14 @@ import numpy as np
 
 from sim.errors import SimError
 from sim.stats import summarise_worlds
+from sim.studies.page import CSS, fmt_pm, html_table, pyplot, svg
+from sim.studies.report_studies import section_arbitrage, section_sweep
 
 DAY = 86400.0
 
 
 class ReportError(SimError):
     """The folder holds nothing a report can be made of; the message says what it expects."""
-
-
-# --------------------------------------------------------------------------- formatting
-
-
-def fmt_num(x: Any, digits: int = 4) -> str:
-    """A number with `digits` significant digits (thousands separators for big ones)."""
-    if x is None:
-        return "–"
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return html.escape(str(x))
-    if not math.isfinite(v):
-        return "–"
-    if v == 0:
-        return "0"
-    if 1e-3 <= abs(v) < 1e7:
-        mag = math.floor(math.log10(abs(v)))
-        dec = max(0, digits - 1 - mag)
-        return f"{v:,.{dec}f}"
-    return f"{v:.{digits - 1}e}"
-
-
-def fmt_pm(m: dict[str, Any]) -> str:
-    """'mean ± SE unit' of a summary entry."""
-    s = fmt_num(m.get("mean"))
-    se = m.get("se")
-    if se is not None and isinstance(se, int | float) and math.isfinite(se):
-        s += f" ± {fmt_num(se, 2)}"
-    unit = m.get("unit") or ""
-    if unit and unit != "1":
-        s += f" {html.escape(unit)}"
-    return s
-
-
-def _table(head: list[str], rows: list[list[str]], cls: str = "") -> str:
-    th = "".join(f"<th>{h}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
-    return f'<table class="{cls}"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
-
-
-def _svg(fig) -> str:
-    import matplotlib.pyplot as plt
-
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
-    plt.close(fig)
-    text = buf.getvalue()
-    return '<div class="plot">' + text[text.index("<svg") :] + "</div>"
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update({"svg.hashsalt": "ammlab", "font.size": 9, "figure.dpi": 96})
-    return plt
 
 
 # --------------------------------------------------------------------------- inputs
@@ -159,7 +101,7 @@ def section_metrics(summary: dict[str, Any]) -> str:
     out = ["<h2>Metrics (mean ± SE over worlds)</h2>"]
     for group, rows in groups.items():
         out.append(f"<h3>{html.escape(group)}</h3>")
-        out.append(_table(["metric", "mean ± SE", "unit", "worlds", "what"], rows, "metrics"))
+        out.append(html_table(["metric", "mean ± SE", "unit", "worlds", "what"], rows, "metrics"))
     return "\n".join(out)
 
 
@@ -174,7 +116,7 @@ def section_series(run: Path, summary: dict[str, Any]) -> str:
     cols = _table_columns(run / "series")
     if not cols or "block" not in cols:
         return ""
-    plt = _plt()
+    plt = pyplot()
     pools = [p for p in pool_names(summary, cols) if f"{p}.price" in cols]
     keeper_cols = [
         c for c in cols if c.startswith("keeper.") or "net_delta" in c or "inventory" in c
@@ -213,7 +155,7 @@ def section_series(run: Path, summary: dict[str, Any]) -> str:
     ax.set_ylabel("price (numeraire per risky)")
     ax.set_title("Reference vs pool price")
     ax.legend(fontsize=7, ncol=2)
-    out.append(_svg(fig))
+    out.append(svg(fig))
     # pool deviation from the reference, in bp, for world 0 (what the arbitrageur sees)
     if pools:
         fig, ax = plt.subplots(figsize=(8, 2.4))
@@ -225,7 +167,7 @@ def section_series(run: Path, summary: dict[str, Any]) -> str:
         ax.set_ylabel("pool / reference − 1 (bp)")
         ax.set_title("Pool mispricing, world 0")
         ax.legend(fontsize=7)
-        out.append(_svg(fig))
+        out.append(svg(fig))
     # inventory and net delta: a constant-product pool holds x = V / (P_ref + P_pool) of the
     # risky asset (V = x P_ref + y, P_pool = y / x), and an unhedged LP's delta is its share of x
     if pools:
@@ -247,7 +189,7 @@ def section_series(run: Path, summary: dict[str, Any]) -> str:
         axes[1].set_title("LP value vs holding")
         axes[1].set_xlabel("time (h)")
         axes[1].set_ylabel("bp of the held value")
-        out.append(_svg(fig))
+        out.append(svg(fig))
     for col in keeper_cols:
         fig, ax = plt.subplots(figsize=(8, 2.4))
         t, m, lo, hi = _band(df, col)
@@ -257,7 +199,7 @@ def section_series(run: Path, summary: dict[str, Any]) -> str:
         ax.set_title(col)
         ax.set_xlabel("time (h)")
         ax.legend(fontsize=7)
-        out.append(_svg(fig))
+        out.append(svg(fig))
     return "\n".join(out)
 
 
@@ -308,7 +250,7 @@ def section_lp(run: Path, summary: dict[str, Any]) -> str:
     split = lp_pnl_split(run, summary)
     if not split:
         return ""
-    plt = _plt()
+    plt = pyplot()
     rows, bars = [], []
     for who, parts in split.items():
         for k, m in parts.items():
@@ -332,7 +274,10 @@ def section_lp(run: Path, summary: dict[str, Any]) -> str:
         "hedge P&L from the keeper.</p>"
     )
     return (
-        "<h2>LP P&amp;L split</h2>" + note + _svg(fig) + _table(["who", "part", "mean ± SE"], rows)
+        "<h2>LP P&amp;L split</h2>"
+        + note
+        + svg(fig)
+        + html_table(["who", "part", "mean ± SE"], rows)
     )
 
 
@@ -359,7 +304,7 @@ def section_options_book(summary: dict[str, Any]) -> str:
             units = [metrics[head + g].get("unit", "") for g in GREEKS if head + g in metrics]
             out.append(f"<h3>options pool {html.escape(pool)}: the book at the end</h3>")
             cols = [f"{g} ({html.escape(u)})" for g, u in zip(GREEKS, units, strict=False)]
-            out.append(_table(["board", *cols], rows))
+            out.append(html_table(["board", *cols], rows))
     return ("<h2>Options book by board</h2>" + "\n".join(out)) if out else ""
 
 
@@ -380,7 +325,7 @@ def section_keeper(summary: dict[str, Any]) -> str:
             if n.startswith(f"keeper.{k}.")
         ]
         out.append(f"<h3>keeper {html.escape(k)}</h3>")
-        out.append(_table(["metric", "mean ± SE", "what"], rows))
+        out.append(html_table(["metric", "mean ± SE", "what"], rows))
     return "\n".join(out)
 
 
@@ -408,7 +353,7 @@ def section_policy(run: Path) -> str:
         f"{meta.get('k_se', '?')} SE. <b>Verdict:</b> {html.escape(data.get('overall', ''))}</p>",
     ]
     markets = list(dict.fromkeys(r["market"] for r in data["rows"]))
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(markets), figsize=(3.2 * len(markets), 3.2), squeeze=False)
     for ax, mk in zip(axes[0], markets, strict=True):
         rows = [r for r in data["rows"] if r["market"] == mk]
@@ -424,126 +369,21 @@ def section_policy(run: Path) -> str:
             for r in rows
         ]
         out.append(f"<h3>{html.escape(mk)}</h3>")
-        out.append(_table(["policy"] + [LABELS[m] for m in METRICS], body))
+        out.append(html_table(["policy"] + [LABELS[m] for m in METRICS], body))
         verdicts = data.get("verdicts", {}).get(mk, [])
         if verdicts:
             out.append("<ul>" + "".join(f"<li>{html.escape(v)}</li>" for v in verdicts) + "</ul>")
     fig.tight_layout()
-    out.insert(2, _svg(fig))
-    return "\n".join(out)
-
-
-SWEEP_METRICS = [
-    "pool.lvr_rate",
-    "pool.fee_rate",
-    "pool.arb_profit_rate",
-    "pool.lp_vs_hold",
-    "pool.arb_block_frac",
-]
-
-
-def section_sweep(run: Path) -> str:
-    from sim.studies.sweep import SWEEP_FILE, load_summary, metric_units
-
-    manifest = json.loads((run / SWEEP_FILE).read_text())
-    df = load_summary(run)
-    out = [
-        "<h2>Sweep</h2>",
-        f"<p>Base scenario <code>{html.escape(manifest.get('scenario', ''))}</code>; "
-        f"{len(df)} finished runs of {len(manifest.get('runs', []))}; "
-        f"failed runs: {len(list((run / 'failed').glob('*')))}.</p>",
-    ]
-    if df.empty:
-        return "\n".join(out)
-    units = metric_units(run)
-    axes = [a for a in manifest.get("axes", []) if a in df.columns]
-    num_axes = [a for a in axes if df[a].dtype.kind in "fi"]
-    metrics = [m for m in SWEEP_METRICS if f"{m}.mean" in df.columns]
-    if not metrics:
-        metrics = sorted(c[:-5] for c in df.columns if c.endswith(".mean"))[:4]
-    # table: one row per variant (mean over replicates; SE of a single run when one)
-    g = df.groupby(axes, dropna=False) if axes else None
-    rows = []
-    if g is not None:
-        for key, part in g:
-            key = key if isinstance(key, tuple) else (key,)
-            cells = [fmt_num(k) for k in key]
-            for m in metrics:
-                mean = part[f"{m}.mean"].mean()
-                se = math.sqrt((part[f"{m}.se"] ** 2).sum()) / len(part)
-                cells.append(fmt_pm({"mean": mean, "se": se, "unit": units.get(m, "")}))
-            rows.append(cells)
-        out.append(
-            _table(
-                [f"<code>{html.escape(a)}</code>" for a in axes]
-                + [f"<code>{m}</code>" for m in metrics],
-                rows,
-            )
-        )
-    plt = _plt()
-    plots: list[str] = []
-    if len(num_axes) >= 2:
-        ax_x, ax_y = num_axes[0], num_axes[1]
-        rest = num_axes[2:]
-        if rest:
-            out.append(f"<p>Heatmaps average over {', '.join(rest)} and replicates.</p>")
-        for m in metrics:
-            piv = df.pivot_table(index=ax_y, columns=ax_x, values=f"{m}.mean", aggfunc="mean")
-            fig, ax = plt.subplots(figsize=(5.2, 3.6))
-            im = ax.imshow(piv.to_numpy(), origin="lower", aspect="auto", cmap="viridis")
-            ax.set_xticks(range(piv.shape[1]), [f"{v:g}" for v in piv.columns])
-            ax.set_yticks(range(piv.shape[0]), [f"{v:g}" for v in piv.index])
-            ax.set_xlabel(ax_x)
-            ax.set_ylabel(ax_y)
-            arr = piv.to_numpy()
-            lo, hi = np.nanmin(arr), np.nanmax(arr)
-            for i in range(piv.shape[0]):
-                for j in range(piv.shape[1]):
-                    v = arr[i, j]
-                    if math.isfinite(v):
-                        bright = hi > lo and (v - lo) / (hi - lo) > 0.6  # viridis is light there
-                        ax.text(
-                            j,
-                            i,
-                            f"{v:.3g}",
-                            ha="center",
-                            va="center",
-                            fontsize=7,
-                            color="k" if bright else "w",
-                        )
-            fig.colorbar(im, ax=ax, label=units.get(m, ""))
-            ax.set_title(f"{m} ({units.get(m, '')})")
-            plots.append(_svg(fig))
-    elif len(num_axes) == 1:
-        a = num_axes[0]
-        for m in metrics:
-            part = (
-                df.groupby(a).agg(mean=(f"{m}.mean", "mean"), se=(f"{m}.se", "mean")).reset_index()
-            )
-            fig, ax = plt.subplots(figsize=(5.2, 3.0))
-            ax.errorbar(part[a], part["mean"], yerr=part["se"], marker="o", capsize=3)
-            ax.set_xlabel(a)
-            ax.set_ylabel(units.get(m, ""))
-            ax.set_title(f"{m} ({units.get(m, '')})")
-            plots.append(_svg(fig))
-    out.append('<div class="plots">' + "".join(plots) + "</div>")
+    out.insert(2, svg(fig))
     return "\n".join(out)
 
 
 # --------------------------------------------------------------------------- page
 
-CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;
-max-width:1100px;color:#222;padding:0 1em}
-h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
-table{border-collapse:collapse;margin:.6em 0;font-size:.85em}
-td,th{border:1px solid #ddd;padding:.25em .5em;text-align:left;vertical-align:top}
-th{background:#f4f4f4}.plots{display:flex;flex-wrap:wrap;gap:1em}.plot svg{max-width:100%;height:auto}.muted{color:#777}
-"""
-
 
 def build_report(run: Path) -> str:
     """The report's HTML for a run folder (or a sweep folder)."""
+    from sim.studies.arbitrage import STUDY_FILE
     from sim.studies.sweep import SWEEP_FILE
 
     run = Path(run)
@@ -570,15 +410,17 @@ def build_report(run: Path) -> str:
         parts.append(section_keeper(summary))
         parts.append(section_options_book(summary))
     parts.append(section_policy(run))
-    if (run / SWEEP_FILE).exists():
+    if (run / STUDY_FILE).exists():
+        parts.append(section_arbitrage(run))
+    elif (run / SWEEP_FILE).exists():
         parts.append(section_sweep(run))
     if summary:
         parts.append(section_metrics(summary))
     body = "\n".join(p for p in parts if p)
     if not body:
         raise ReportError(
-            f"{run}: no summary.json, policy_comparison.json or sweep.json; "
-            "give the --out folder of `ammlab sim run` or `ammlab sweep`"
+            f"{run}: no summary.json, policy_comparison.json, arbitrage.json or sweep.json; "
+            "give the --out folder of `ammlab sim run`, `ammlab sweep` or `ammlab study`"
         )
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

@@ -325,16 +325,29 @@ def plan_sweep(
     seed: int = 0,
     paths: int | None = None,
     replicates: int = 1,
+    variants: list[list[str]] | None = None,
+    run_seed: int | None = None,
 ) -> SweepPlan:
-    """Validate the base scenario and the axes; list every run (finished or not)."""
+    """Validate the base scenario and the axes; list every run (finished or not).
+
+    `variants` gives the runs' override lists directly (a study's design) instead of `grid`;
+    `run_seed` is the first replicate's seed (default: the scenario's).
+    """
     from sim.scenario import load_scenario
 
     axes = [parse_axis(g) for g in grid]
     keys = [a.key for a in axes]
     if len(set(keys)) != len(keys):
         raise SweepError("each --grid parameter may appear once")
-    variants = random_variants(axes, random_n, seed) if random_n else grid_variants(axes)
+    if variants is not None:
+        keys = sorted({o.split("=", 1)[0] for ov in variants for o in ov})
+    elif random_n:
+        variants = random_variants(axes, random_n, seed)
+    else:
+        variants = grid_variants(axes)
     base = load_scenario(scenario, [f"paths={paths}"] if paths else [])
+    if run_seed is not None:
+        base.seed = run_seed
     scenario = scenario.resolve()
     tasks = []
     seen = set()
@@ -503,13 +516,16 @@ def run_sweep(
     replicates: int = 1,
     report: Report | None = None,
     planned: Callable[[int, int], None] | None = None,
+    variants: list[list[str]] | None = None,
+    run_seed: int | None = None,
 ) -> dict[str, Any]:
     """Plan, resume and run a sweep; returns counts {"total", "skipped", "ok", "failed"}.
 
     `planned(to_run, already_done)` is called once the plan is known, `report(result)` after
-    each run."""
+    each run; `variants` and `run_seed`: see `plan_sweep`.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    plan = plan_sweep(scenario, out, grid, random_n, seed, paths, replicates)
+    plan = plan_sweep(scenario, out, grid, random_n, seed, paths, replicates, variants, run_seed)
     _write_manifest(
         plan, {"grid": grid, "random": random_n, "random_seed": seed, "replicates": replicates}
     )

@@ -59,6 +59,8 @@ class BuildEnv:
             (e.g. `markets["pools"]["pool"]`), so a TWAP finds its pool and a perp its feed.
         factories: replacement factories by name (`EngineHooks.factories`): the exact world's
             stand-ins; a side calls `env.factory("perp", PerpVenue)` rather than the class.
+        prices: every token's price before the first step, (n,) each, when the price process
+            is multi-asset (`sim.processes.MultiGBM`); empty otherwise.
     """
 
     sc: Any
@@ -68,6 +70,7 @@ class BuildEnv:
     streams: Callable[[str], Any]
     markets: dict[str, dict[str, Any]]
     factories: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    prices: dict[str, Any] = field(default_factory=dict)
 
     def factory(self, name: str, default: Callable[..., Any]) -> Callable[..., Any]:
         return self.factories.get(name, default)

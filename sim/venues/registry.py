@@ -9,6 +9,7 @@ Adding a venue: write its package `sim/venues/<kind>/` with the parts every venu
 from sim.venues.base import Venue
 from sim.venues.cpmm import spec as cpmm
 from sim.venues.options import spec as options
+from sim.venues.oracle_perp import spec as oracle_perp
 from sim.venues.oracle_swap import spec as oracle_swap
 from sim.venues.perp import spec as perp
 from sim.venues.pricefeed import spec as pricefeed
@@ -21,6 +22,7 @@ VENUES: tuple[Venue, ...] = (
     perp.VENUE,
     options.VENUE,
     univ3.VENUE,
+    oracle_perp.VENUE,
 )
 
 

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from sim.cli.studies import report_cmd
+from sim.cli.study import study_group
 from sim.run import run_file as run_to_dir
 from sim.studies.sweep import run_sweep
 
@@ -135,6 +136,24 @@ def test_sweep_report_in_the_browser(tmp_path):
     assert out.exit_code == 0, out.output
     assert "Sweep" in page.read_text()
     check_page(page, tmp_path, min_plots=4)  # one heatmap per metric
+
+
+def test_arbitrage_study_report_in_the_browser(tmp_path):
+    # a small real study: 3 points x 2 worlds x 15 min, the command as a user runs it
+    out = tmp_path / "study"
+    args = ["arbitrage", "--worlds", "2", "--hours", "0.25", "--workers", "1", "--out", str(out)]
+    args += ["--levels", "gas_gwei=0,100", "--levels", "oracle_latency=300"]
+    r = CliRunner().invoke(study_group, args)
+    assert r.exit_code == 0, r.output
+    assert "| varied | value | arb volume |" in r.output and "| gas price | 100 gwei |" in r.output
+    page = tmp_path / "study.html"
+    r = CliRunner().invoke(report_cmd, [str(out), "--out", str(page)])
+    assert r.exit_code == 0, r.output
+    html = page.read_text()
+    for text in ("Arbitrage study", "arb volume", "options LP loss", "Who profits, who pays"):
+        assert text in html, text
+    assert "Sweep" not in html  # the study's section stands for the sweep's
+    check_page(page, tmp_path, min_plots=2)  # one plot per varied factor
 
 
 def test_a_folder_with_nothing_to_report_is_one_line(tmp_path):

@@ -3,7 +3,15 @@
 import numpy as np
 import pytest
 
-from sim.decisions.arbgraph import Plan, Pool, build_graph, find_cycle, plan
+from sim.decisions.arbgraph import (
+    CexLeg,
+    Plan,
+    Pool,
+    add_edge,
+    build_graph,
+    find_cycle,
+    plan,
+)
 from sim.venues.cpmm.twin import get_amount_out
 
 
@@ -81,3 +89,25 @@ def test_executing_the_cycle_on_exact_twins_realises_the_predicted_profit():
         10.0 ** -decimals[h.token_out] * PRICES[h.token_out] / start_price for h in opp.cycle.hops
     )
     assert opp.profit - 2 * floor_loss <= realised <= opp.profit
+
+
+def _with_reference_legs(pools, prices):
+    graph = build_graph(pools)
+    for tok in ("WETH", "WBTC"):
+        for a, b, rate in ((tok, "USDC", prices[tok]), ("USDC", tok, 1.0 / prices[tok])):
+            add_edge(graph, a, b, rate, CexLeg(f"cex:{tok}", rate, 0.0))
+    return graph
+
+
+def test_a_reference_leg_both_ways_is_not_a_cycle_and_hides_none():
+    # p and 1/p round to a two-hop cycle of weight ±1e-16: without the slack, Bellman-Ford
+    # reports it as negative in place of the cycle through the mispriced pool
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        px = {"WETH": float(rng.uniform(1e3, 5e3)), "WBTC": float(rng.uniform(2e4, 9e4))}
+        assert find_cycle(_with_reference_legs([], px)) is None
+        ratio = px["WBTC"] / px["WETH"]
+        pool = Pool("wbtc-weth", "WBTC", "WETH", 50.0, 50.0 * ratio * 1.004, 30.0)  # 40 bp
+        cycle = find_cycle(_with_reference_legs([pool], px))
+        assert cycle is not None and "wbtc-weth" in [h.pool.name for h in cycle.hops]
+        assert plan(cycle) is not None

@@ -1,142 +1,160 @@
-"""Cross-protocol arbitrage study: no arbitrage without volatility, the exact accounting
-identity (options pool included), LVR = sigma^2/8 for one pool without fees, closed-form
-sizing with reference legs, and the directions the study reports (gas, oracle latency, fee
-tier; the options pool's loss against oracle latency) at k standard errors."""
+"""The cross-protocol arbitrage study as scenarios on the engine: the exact accounting identity
+in every world (options pool included) and its agreement with the venues' own books, the
+executed profit equal to the planned one, LVR = σ²/8 for one pool without fees (at k SE), no
+arbitrage without volatility, and the study's directions (gas, oracle latency, fee tier) at k
+standard errors on common random numbers, with the table and JSON the command writes."""
 
+import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
-from pydantic import ValidationError
 
-from sim.decisions.arbgraph import Pool, find_cycle
-from sim.stats import mean_se
+from sim.engine.core import Engine
+from sim.errors import ConfigError
+from sim.run import load
+from sim.scenario import scenario_from_dict
 from sim.studies.arbitrage import (
-    ArbStudyConfig,
-    PoolSpec,
-    _graph,
+    BASELINE,
+    STUDY_FILE,
+    design,
+    factor_curves,
     markdown_table,
     one_at_a_time,
+    parse_levels,
     run_study,
-    run_study_point,
-    simulate_world,
 )
 
-SHORT = {"worlds": 6, "horizon": 2 * 3600.0, "options": False}  # options: their own test
+K = 3.0
+A = "graph_arb.arb."
 
 
-def paired(a: ArbStudyConfig, b: ArbStudyConfig, metric: str) -> tuple[float, float]:
-    """Mean and SE of metric(b) - metric(a) world by world (same seeds: common random numbers)."""
-    d = np.array(
-        [simulate_world(b, w)[metric] - simulate_world(a, w)[metric] for w in range(a.worlds)]
-    )
-    return mean_se(d)
+def baseline(paths: int, blocks: int, *sets: str):
+    return load(BASELINE, paths=paths, overrides=[f"blocks.n_blocks={blocks}", *sets])
+
+
+def test_profit_is_lvr_minus_fees_exactly_and_every_book_agrees():
+    # 30 min, the oracle 300 s behind (the perp and the options pool are arbitraged), and
+    # a fee on the reference legs
+    sc = baseline(2, 150, "oracles.0.latency_blocks=25", "agents.0.cex_fee_bps=2")
+    w = Engine(sc).run().worlds
+    days = w["days"]
+    gross = w[A + "gross"] * days
+    assert (gross > 0).all() and (w[A + "options_cycles"] > 0).all()
+    assert (w[A + "perp_loss"] > 0).all() and (w[A + "cex_fees"] > 0).all()
+    # what it executed is what it planned, options pool included
+    assert (w[A + "plan_error"] <= 1e-9 * gross).all()
+    assert (np.abs(w[A + "identity_error"]) <= 1e-9 * gross).all()
+    np.testing.assert_allclose(w[A + "lp_loss"], w[A + "lvr"] - w[A + "fees"])
+    # the ledger's pool books, the perp's and the options pool's own accounts, its P&L
+    pools = [p.name for p in sc.pools]
+    for mine, theirs in (
+        ("lvr", [f"{p}.lvr" for p in pools]),
+        ("fees", [f"{p}.fees" for p in pools]),
+        ("perp_lvr", ["oracle_perp.perp.lvr"]),
+        ("perp_fees", ["oracle_perp.perp.fees"]),
+        ("options_fees", ["options.options.fees"]),
+        ("profit", ["agent.arb.pnl"]),
+        ("gas", ["agent.arb.gas"]),
+    ):
+        np.testing.assert_allclose(w[A + mine] * days, sum(w[c] for c in theirs), rtol=1e-9)
+    # the options LPs lose more than the forwards' fees to a 300 s-old oracle
+    assert (w[A + "options_lvr"] > w[A + "options_fees"]).all()
+    assert (w[A + "options_volume"] > 0).all() and (w[A + "options_volume"] < w[A + "volume"]).all()
+    assert (w[A + "options_profit"] > 0).all() and (w[A + "options_profit"] < w[A + "profit"]).all()
+
+
+def test_without_oracle_latency_nobody_trades_the_options_pool():
+    w = Engine(baseline(2, 150, "oracles.0.latency_blocks=0")).run().worlds
+    assert (w[A + "options_volume"] == 0).all() and (w[A + "cycles"] > 0).all()
+    assert (w[A + "perp_loss"] == 0).all()
 
 
 def test_no_volatility_no_arbitrage():
-    cfg = ArbStudyConfig(**{**SHORT, "options": True}, sigma_per_day={"WETH": 0.0, "WBTC": 0.0})
-    s = run_study_point(cfg)
-    assert s["arb_volume"]["mean"] == 0 and s["cycles"]["mean"] == 0 and s["lvr"]["mean"] == 0
+    sets = ("price.assets.0.sigma_per_day=0", "price.assets.1.sigma_per_day=0")
+    w = Engine(baseline(2, 50, *sets)).run().worlds
+    for m in ("cycles", "volume", "lvr", "options_volume"):
+        assert (w[A + m] == 0).all(), m
 
 
-def test_arbitrage_profit_is_lvr_minus_fees_exactly():
-    cfg = ArbStudyConfig(worlds=2, horizon=1800.0, cex_fee_bps=2.0, oracle_latency=300.0)
-    for w in range(2):
-        m = simulate_world(cfg, w)
-        gross = m["arb_profit"] + m["arb_gas"]
-        assert gross > 0 and m["options_cycles"] > 0 and m["perp_loss"] > 0
-        # what the arbitrageur executes is what it planned, options pool included
-        assert m["plan_error"] <= 1e-9 * gross
-        assert abs(m["identity_error"]) <= 1e-9 * gross * cfg.horizon / 86400
-        assert m["lp_loss"] == pytest.approx(m["lvr"] - m["fees"])
-
-
+@pytest.mark.statistical
 def test_one_pool_without_fee_loses_sigma_squared_over_8():
     sigma = 0.05
-    cfg = ArbStudyConfig(
-        worlds=12,
-        horizon=6 * 3600.0,
-        fee_tier_bps=0.0,
-        gas_gwei=0.0,
-        perp=False,
-        options=False,
-        pools=[PoolSpec(name="p", token0="WETH", token1="USDC")],
-        sigma_per_day={"WETH": sigma, "WBTC": 0.04},
+    sc = scenario_from_dict(
+        {
+            "paths": 8,
+            "seed": 3,
+            "price": {"kind": "gbm", "s0": 3000.0, "sigma_per_day": sigma},
+            "blocks": {"n_blocks": 900},
+            "gas": {"base_fee_gwei": 0.0},
+            "pools": [{"name": "p", "fee_bps": 0}],
+            "agents": [{"kind": "graph_arbitrageur", "name": "arb"}],
+        }
     )
-    s = run_study_point(cfg)["pool.p.lvr_rate"]
+    s = Engine(sc).run().summary["p.lvr_rate"]
     theory = sigma**2 / 8
-    assert abs(s["mean"] - theory) < 3 * s["se"], (s, theory)
+    assert abs(s["mean"] - theory) < K * s["se"], (s, theory)
 
 
-def test_a_reference_leg_closes_the_cycle_and_the_sizing_is_optimal():
-    px = {"USDC": 1.0, "WETH": 3000.0, "WBTC": 60000.0}
-    cheap = Pool("p", "WETH", "USDC", 1000.0, 2_950_000.0, 30.0)  # WETH at 2950 in the pool
-    cycle = find_cycle(_graph([cheap], px, 0.0))
-    assert cycle is not None and len(cycle.hops) == 2
-    a, b, c = cycle.mobius()
-    x = (math.sqrt(a * b) - b) / c
-
-    def profit(v):
-        return a * v / (b + c * v) - v
-
-    grid = np.linspace(0, 4 * x, 4001)[1:]
-    assert profit(x) >= max(profit(v) for v in grid) - 1e-9
-    # buys WETH in the pool with USDC, sells it at the reference price
-    names = [h.pool.name for h in cycle.hops]
-    assert "p" in names and "cex:WETH" in names
+def test_a_board_expiring_within_the_run_is_refused_by_name():
+    with pytest.raises(ConfigError, match="options_pools.options.boards: a board expiring"):
+        baseline(1, 60_000)
 
 
-def test_gas_cuts_the_cycles_and_latency_feeds_the_perp():
-    base = ArbStudyConfig(**SHORT)
-    d, se = paired(base, base.model_copy(update={"gas_gwei": 200.0}), "cycles")
-    assert d < -3 * se and d < 0
-    d, se = paired(
-        base.model_copy(update={"oracle_latency": 0.0}),
-        base.model_copy(update={"oracle_latency": 300.0}),
-        "perp_loss",
+def _paired(out, study, factor, metric):
+    """Mean and SE of metric(level) - metric(baseline), world by world."""
+    rid = {p["factor"]: p["run_id"] for p in study["points"]}
+    a, b = (
+        pd.read_parquet(out / "runs" / rid[f] / "worlds.parquet")[metric]
+        for f in ("baseline", factor)
     )
-    assert d > 3 * se and d > 0
+    d = (b - a).to_numpy()
+    return d.mean(), d.std(ddof=1) / math.sqrt(d.size)
 
 
-def test_the_options_pool_pays_for_oracle_latency_and_not_without_it():
-    base = ArbStudyConfig(worlds=2, horizon=1800.0)
-    fresh = base.model_copy(update={"oracle_latency": 0.0})
-    lagged = base.model_copy(update={"oracle_latency": 300.0})
-    for w in range(2):
-        # an oracle at the reference: the forward's fees keep it out of every cycle
-        assert simulate_world(fresh, w)["options_volume"] == 0
-        # 300 s behind: arbitraged through its forwards, its LPs lose more than its fees
-        m = simulate_world(lagged, w)
-        assert m["options_cycles"] > 0 and m["options_fees"] > 0
-        assert m["options_lvr"] > m["options_fees"] and m["options_loss"] > 0
-        assert 0 < m["options_volume"] < m["arb_volume"]
-        assert 0 < m["options_profit"] < m["arb_profit"]
-
-
-def test_a_board_that_expires_within_the_horizon_is_refused_by_name():
-    with pytest.raises(ValidationError, match="options_pool.expiry_days"):
-        ArbStudyConfig(horizon=7 * 86400.0)
-    ArbStudyConfig(horizon=7 * 86400.0, options=False)  # no options pool, no board
-
-
-def test_a_higher_fee_tier_means_less_arbitrage_volume_on_the_tier_pools():
-    base = ArbStudyConfig(**SHORT)
-    d, se = paired(base, base.model_copy(update={"fee_tier_bps": 100.0}), "pool.weth_usdc_t.volume")
-    assert d < -3 * se and d < 0
-
-
-def test_the_study_table_has_a_row_per_point_with_units():
-    levels = {"gas_gwei": [0.0, 10.0], "options_pool.spot_price_fee": [0.003]}
-    points = one_at_a_time({"worlds": 2, "horizon": 1800.0}, levels)
-    assert [p["factor"] for p in points] == ["baseline", "gas_gwei", "options_pool.spot_price_fee"]
-    res = run_study(points, workers=2)
-    assert all(r["status"] == "ok" for r in res)
-    assert res[2]["config"]["options_pool"]["spot_price_fee"] == 0.003  # a nested factor
-    lines = markdown_table(res).splitlines()
-    assert len(lines) == 2 + 3
-    assert lines[0].startswith("| varied | value | arb volume |") and "options LP loss" in lines[0]
+def test_the_study_s_directions_table_and_json(tmp_path):
+    d = design(BASELINE, 0.5, ["options_pools=[]"])  # the options pool: its own tests above
+    levels = parse_levels(["gas_gwei=200", "oracle_latency=300", "fee_tier_bps=100"])
+    points = one_at_a_time(d, levels)
+    assert [p["factor"] for p in points] == [
+        "baseline",
+        "gas_gwei",
+        "oracle_latency",
+        "fee_tier_bps",
+    ]
+    out = tmp_path / "study"
+    study = run_study(d, points, out, worlds=6, seed=2, workers=2)
+    assert json.loads((out / STUDY_FILE).read_text()) == study
+    assert all(p["status"] == "ok" for p in study["points"]) and study["counts"]["ok"] == 4
+    mean, se = _paired(out, study, "gas_gwei", A + "cycles")
+    assert mean < -K * se and mean < 0
+    mean, se = _paired(out, study, "oracle_latency", A + "perp_loss")
+    assert mean > K * se and mean > 0
+    mean, se = _paired(out, study, "fee_tier_bps", "weth_usdc_t.volume")
+    assert mean < -K * se and mean < 0
+    lines = markdown_table(study).splitlines()
+    assert len(lines) == 2 + 4 and lines[0].startswith("| varied | value | arb volume |")
     assert lines[2].startswith("| baseline |  | ") and "±" in lines[2]
-    assert lines[3].startswith("| gas price | 0 gwei | ")
-    assert lines[4].startswith("| options spot fee | 0.003 | ")
-    with pytest.raises(ValueError, match="unknown study factor"):
-        one_at_a_time({}, {"colour": [1.0]})
+    assert lines[3].startswith("| gas price | 200 gwei | ")
+    assert lines[4].startswith("| oracle latency | 300 s | ")
+    curves = {c[0]: c[2] for c in factor_curves(study)}
+    assert curves == {
+        "gas price": [10.0, 200.0],
+        "oracle latency": [12.0, 300.0],
+        "fee tier": [30.0, 100.0],
+    }
+    # the same command again resumes: nothing left to run
+    again = run_study(d, points, out, worlds=6, seed=2, workers=1)
+    assert again["counts"]["skipped"] == 4 and again["points"] == study["points"]
+    with pytest.raises(ConfigError, match="holds a study of 6 worlds"):
+        run_study(d, points, out, worlds=4, seed=2, workers=1)
+
+
+def test_bad_study_options_are_one_line():
+    with pytest.raises(ConfigError, match="--levels colour: not a study factor"):
+        parse_levels(["colour=1,2"])
+    with pytest.raises(ConfigError, match="--set seed: the study sets it"):
+        design(BASELINE, 1.0, ["seed=4"])
+    with pytest.raises(ConfigError, match="pools.9"):
+        design(BASELINE, 1.0, ["pools.9.fee_bps=3"])

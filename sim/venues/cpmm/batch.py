@@ -118,6 +118,9 @@ class CpmmBatch:
         fee_to_reserves: V2 semantics (True) or fees paid on the side (False).
         cum_price, last_time: V2-style price0CumulativeLast (numeraire per risky times seconds)
             and the time it was last updated, shape (N,).
+        tokens: (token 0, token 1) names when the pool is on another pair than the risky asset
+            against the numeraire (x holds token 0, y token 1, prices are token 1 per token
+            0); None for that pair.
     """
 
     def __init__(
@@ -127,8 +130,10 @@ class CpmmBatch:
         y: np.ndarray,
         fee_bps: float,
         fee_to_reserves: bool = True,
+        tokens: tuple[str, str] | None = None,
     ):
         self.name = name
+        self.tokens = tokens
         self.x = np.asarray(x, dtype=np.float64).copy()
         self.y = np.asarray(y, dtype=np.float64).copy()
         n = self.x.shape[0]
@@ -148,9 +153,12 @@ class CpmmBatch:
         """Marginal (mid) price y/x, numeraire per risky, shape (N,)."""
         return self.y / self.x
 
-    def value(self, ref_price: np.ndarray) -> np.ndarray:
-        """Mark-to-market value of the reserves plus side fees at the reference price, (N,)."""
-        return (self.x + self.fees_x) * ref_price + self.y + self.fees_y
+    def value(self, ref_price: np.ndarray, quote_price: np.ndarray | None = None) -> np.ndarray:
+        """Mark-to-market value of the reserves plus side fees at the reference price, (N,);
+        `quote_price` prices token 1 (None: the numeraire, worth 1)."""
+        if quote_price is None:
+            return (self.x + self.fees_x) * ref_price + self.y + self.fees_y
+        return (self.x + self.fees_x) * ref_price + (self.y + self.fees_y) * quote_price
 
     def accumulate(self, now: np.ndarray) -> None:
         """Advance the cumulative price to `now` (V2 `_update`: the pre-block price times dt)."""

@@ -11,11 +11,25 @@ from sim.venues.base import BuildEnv, EngineSide
 from sim.venues.cpmm.batch import CpmmBatch, Twap
 
 
-def make_pools(sc: Any, ref: np.ndarray) -> dict[str, CpmmBatch]:
+def make_pools(
+    sc: Any, ref: np.ndarray, prices: dict[str, np.ndarray] | None = None
+) -> dict[str, CpmmBatch]:
     """Pools at their initial value, priced at the reference price (plus any offset); the pool
-    a replayed flow trades (`sc.flow`) at the recorded pair's reserves instead."""
+    a replayed flow trades (`sc.flow`) at the recorded pair's reserves instead.
+
+    A pool on another pair (`PoolConfig.tokens`) holds half its value in each token at the
+    tokens' prices in `prices` (a multi-asset process's), its price offset applied to token 0.
+    """
     pools = {}
     for c in sc.pools:
+        pair = c.pair(sc)
+        if pair is not None:
+            p0 = prices[pair[0]] * (1.0 + c.price_offset_bps / 1e4)
+            pools[c.name] = CpmmBatch(
+                c.name, 0.5 * c.tvl / p0, 0.5 * c.tvl / prices[pair[1]], c.fee_bps,
+                c.fee_to_reserves, pair,
+            )  # fmt: skip
+            continue
         px = ref * (1.0 + c.price_offset_bps / 1e4)
         x, y = 0.5 * c.tvl / px, np.full(ref.shape, 0.5 * c.tvl)
         flow = getattr(sc, "flow", None)
@@ -33,7 +47,7 @@ class CpmmSide(EngineSide):
     fields = ("pools", "twaps")
 
     def build(self, env: BuildEnv) -> dict[str, dict[str, Any]]:
-        pools = env.factory("pools", make_pools)(env.sc, env.ref)
+        pools = env.factory("pools", make_pools)(env.sc, env.ref, env.prices)
         twaps = {t.name: Twap(t, pools[t.pool]) for t in env.sc.twaps}
         return {"pools": pools, "twaps": twaps}
 
@@ -49,7 +63,10 @@ class CpmmSide(EngineSide):
         for name, pool in markets["pools"].items():
             b = ledger.books[name]
             row[f"{name}.price"] = pool.price()
-            row[f"{name}.value"] = pool.value(ctx.ref)
+            if pool.tokens is None:
+                row[f"{name}.value"] = pool.value(ctx.ref)
+            else:
+                row[f"{name}.value"] = pool.value(*map(ctx.price_of, pool.tokens))
             row[f"{name}.lp_vs_hold"] = ledger.lp_vs_hold(name, ctx.ref)
             row[f"{name}.lvr_frac"] = b.lvr_frac.copy()
             row[f"{name}.arb_profit_frac"] = b.arb_frac.copy()

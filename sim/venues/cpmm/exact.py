@@ -57,6 +57,11 @@ class CpmmPart(ExactPart):
     @classmethod
     def check(cls, sc: Any) -> None:
         for p in sc.pools:
+            if p.pair(sc) is not None:
+                raise ConfigError(
+                    f"pools.{p.name}.tokens: the chain holds the risky token and the numeraire "
+                    "only; pools on other pairs run on the fast engine"
+                )
             if not p.fee_to_reserves:
                 raise ConfigError(
                     f"pools.{p.name}.fee_to_reserves: the contract keeps fees in reserves"
@@ -118,7 +123,8 @@ class CpmmPart(ExactPart):
     def factories(self) -> dict[str, Any]:
         part = self
 
-        def make_pools(sc: Any, ref: np.ndarray) -> dict[str, CpmmBatch]:
+        def make_pools(sc: Any, ref: np.ndarray, prices=None) -> dict[str, CpmmBatch]:
+            # `prices` is for pools on other pairs, which `check` refuses
             pools = {}
             for c in sc.pools:
                 p = CpmmBatch(c.name, np.zeros(1), np.zeros(1), c.fee_bps, c.fee_to_reserves)

@@ -144,6 +144,10 @@ class OptionsForward:
         holder: (K, 4) the arbitrageur's positions per strike (long call, short call, long
             put, short put), updated by `execute`.
         fresh: False when the oracle answer is too old to trade on (every trade refused).
+        leg: how `execute` trades a leg on the venue itself, `leg(w, k, is_call, is_buy,
+            is_open, q) -> TradeResult` (the engine's `OptionsVenue.trade`, which books the
+            holder's position and the pool's accounts); None trades `pool` and books `holder`
+            here. Quotes always price on copies of `pool`.
     """
 
     def __init__(
@@ -157,6 +161,7 @@ class OptionsForward:
         fresh: bool = True,
         name: str = "options",
         world: int = 0,
+        leg=None,
     ):
         if holder.shape != (pool.strike.shape[0], 4):
             raise ValueError(f"holder must be (strikes, 4) = ({pool.strike.shape[0]}, 4)")
@@ -169,6 +174,7 @@ class OptionsForward:
         self.fresh = bool(fresh)
         self.name = name
         self.world = world
+        self.leg = leg
         self._best: dict[str, tuple[int, float]] = {}
 
     # -- the conversion ------------------------------------------------------------------
@@ -198,13 +204,16 @@ class OptionsForward:
             open_slot = np.where(is_buy, long_, short)
             held = self.holder[k, close_slot]
             close = held >= q
-            res = pool.trade(
-                w, k, is_call, is_buy, ~close, q, self.spot, self.now, self.fresh, held
-            )
+            if book and self.leg is not None:  # the venue books the position
+                res = self.leg(w, k, is_call, is_buy, ~close, q)
+            else:
+                res = pool.trade(
+                    w, k, is_call, is_buy, ~close, q, self.spot, self.now, self.fresh, held
+                )
             ok &= res.ok
             net += res.premium if is_call else -res.premium
             fee += np.where(is_buy, res.premium - res.base, res.base - res.premium)
-            if book:
+            if book and self.leg is None:
                 c, o = close & res.ok, ~close & res.ok
                 np.subtract.at(self.holder, (k[c], close_slot[c]), q[c])
                 np.add.at(self.holder, (k[o], open_slot[o]), q[o])

@@ -20,3 +20,8 @@ class OracleConfig(ConfigModel):
     """Blocks between the node's observation and the answer landing on chain."""
     noise_bps: float = Field(0.0, ge=0)
     """Standard deviation of the node's observation error, basis points."""
+    pipelined: bool = False
+    """Send a report whenever the trigger fires, even while earlier ones are in flight, each
+    landing `latency_blocks` later: with `deviation_bps: 0` the answer is the reference price
+    exactly `latency_blocks` blocks ago (a fixed-delay oracle). False: one report in flight at
+    a time (a Chainlink round), so the answer's age varies between rounds."""

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.errors import ConfigError
 from sim.venues.base import DEPLOYER, ExactPart
 from sim.venues.pricefeed.batch import ChainlinkFeed
 from sim.venues.pricefeed.twin import PriceFeed
@@ -31,6 +32,15 @@ class FeedPart(ExactPart):
 
     name = "pricefeed"
     scenario_fields = ("oracles",)
+
+    @classmethod
+    def check(cls, sc: Any) -> None:
+        for o in sc.oracles:
+            if o.pipelined:
+                raise ConfigError(
+                    f"oracles.{o.name}.pipelined: not on chain yet (the transmitter sends one "
+                    "round at a time); set it false for a chain run"
+                )
 
     def __init__(self, world: Any):
         super().__init__(world)
