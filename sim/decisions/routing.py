@@ -196,10 +196,6 @@ class CpmmVenue:
     def _g(self) -> float:
         return (BPS - self.fee_bps) / BPS
 
-    @property
-    def mid(self) -> float:
-        return self.reserve_quote / self.reserve_base
-
     def cost(self, q: float) -> float:
         return float(cpmm_trade_cost(self.reserve_base, self.reserve_quote, self.fee_bps, q))
 
@@ -241,12 +237,6 @@ class Route:
     def total_cost(self) -> float:
         """Quote paid including gas (negative: net quote received)."""
         return sum(leg.cost + leg.gas for leg in self.legs)
-
-    @property
-    def average_price(self) -> float:
-        """Quote per base before gas."""
-        size = self.size
-        return sum(leg.cost for leg in self.legs) / size if size else math.nan
 
 
 def _water_fill(q: float, venues: tuple[Venue, ...], buy: bool) -> list[float] | None:
@@ -369,10 +359,6 @@ class V3Venue:
         price = human((sqrt_price_x96 / 2**96) ** 2)
         return cls(name, price, fee_pips / 1e6, up, down, **caps)
 
-    @property
-    def mid(self) -> float:
-        return self.price
-
     def _walk(self, buy: bool, base: float = math.inf, until: float | None = None):
         """(base, quote) moved into (sale) or out of (buy) the curve from `price`, fee
         excluded, stopping at `base` or at the price `until`, whichever comes first."""
@@ -461,10 +447,6 @@ class PerpVenue:
     def fill(self, q: float) -> float:
         """Fill price of trading q base, quote per base (the integer twin's, as a float)."""
         return perp_fill_price(self.state, int(round(q * WAD))) / WAD
-
-    @property
-    def mid(self) -> float:
-        return self.fill(0.0)
 
     @property
     def _fee_rate(self) -> float:
