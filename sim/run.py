@@ -95,6 +95,7 @@ def run(
 
     A chain run that diverges still writes its outputs (with the divergence and the replay
     bundle in summary.json); the caller decides whether that is an error (`output.chain`).
+    `progress` shows a bar when stderr is a terminal (tqdm's `disable=None`), never in logs.
     """
     if backend not in BACKENDS:
         raise ConfigError(f"backend '{backend}': choose one of {', '.join(BACKENDS)}")
@@ -112,7 +113,9 @@ def _run_fast(sc: Any, out_dir: Path | None, fmt: str, progress: bool) -> RunOut
         if sc.metrics.series_every:
             series = SeriesWriter(out_dir / "series", fmt)
     total = sc.paths * engine.total_blocks
-    bar = tqdm(total=total, unit="wb", unit_scale=True, disable=not progress, desc=sc.name)
+    bar = tqdm(
+        total=total, unit="wb", unit_scale=True, disable=None if progress else True, desc=sc.name
+    )
     try:
         res = engine.run(series_sink=series, progress=bar.update)
     except BaseException:
@@ -141,7 +144,9 @@ def _run_chain(
     check_supported(sc)  # refuse what the chain cannot run before any node starts
     bundle_dir = opts.bundle_dir or (out_dir / "bundles" if out_dir is not None else None)
     total = sc.metrics.warmup_blocks + sc.blocks.n_blocks
-    bar = tqdm(total=total, unit="block", disable=not progress, desc=f"{sc.name} on chain")
+    bar = tqdm(
+        total=total, unit="block", disable=None if progress else True, desc=f"{sc.name} on chain"
+    )
     try:
         with chain_for_run(opts.network, opts.rpc, opts.resolver) as url:
             ran = run_on_chain(

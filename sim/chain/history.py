@@ -426,7 +426,7 @@ def pull(spec: PullSpec, on_range: Callable[[int, int], None] | None = None) -> 
     kinds = {a: s["kind"] for a, s in sources.items()}
     topics = sorted({e.topic0 for k in set(kinds.values()) for e in events_of(k)})
     todo = missing(spec.from_block, end, journal.chunks())
-    bar = tqdm(total=sum(b - a + 1 for a, b in todo), unit="block", disable=not spec.progress,
+    bar = tqdm(total=sum(b - a + 1 for a, b in todo), unit="block", disable=None if spec.progress else True,
                desc="pull", dynamic_ncols=True)  # fmt: skip
 
     def store(a: int, b: int, logs: list[dict]) -> None:

@@ -11,6 +11,7 @@ from sim.cli.run import sim_group as sim
 from sim.engine.core import Engine
 from sim.engine.fused import is_fusable
 from sim.results import parquet_available
+from sim.run import run
 from sim.run import run_file as run_to_dir
 from sim.scenario import load_scenario, scenario_from_dict
 
@@ -207,3 +208,10 @@ def test_threads_parallel_and_serial_kernels_give_the_same_numbers(monkeypatch):
     for k in serial:
         np.testing.assert_array_equal(serial[k], parallel[k], err_msg=k)
         np.testing.assert_array_equal(serial[k], threaded[k], err_msg=k)
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path, capfd):
+    """A run asked for progress draws its bar on a terminal, never into a log file or pipe."""
+    sc = load_scenario(SCEN / "reference.yaml", overrides=["blocks.n_blocks=20"])
+    run(sc, out_dir=None, progress=True)
+    assert "wb/s" not in capfd.readouterr().err
