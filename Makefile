@@ -16,11 +16,13 @@ export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 TORCH_INDEX ?=
 
 PY_STAMP := $(VENV)/.ammlab-installed
+# The project's compiled contracts, which the node side deploys (sim/chain/artifacts.py).
+BUILD := .build/__local__.json
 NODE_STAMP := node_modules/.ammlab-installed
 
 .PHONY: setup browser run test test-fast lint bench clean
 
-setup: $(PY_STAMP) $(NODE_STAMP) browser
+setup: $(PY_STAMP) $(NODE_STAMP) $(BUILD) browser
 
 $(PY_STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
@@ -36,6 +38,10 @@ $(NODE_STAMP): package.json package-lock.json
 	# `npm install` honours it.
 	npm install --no-audit --no-fund --loglevel=error
 	anvil --version >/dev/null
+	touch $@
+
+$(BUILD): $(PY_STAMP) $(NODE_STAMP) ape-config.yaml $(wildcard contracts/*.vy contracts/test/*.vy)
+	ape compile
 	touch $@
 
 # Headless Chromium for the report's browser test (tests/e2e/test_report_browser.py):

@@ -19,6 +19,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from eth_utils import keccak
+
 from sim.errors import SimError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +52,12 @@ class Artifact:
     runtime: bytes
     immutables: tuple[tuple[int, int], ...]
     """(offset, length) in bytes of each immutable's slot in `runtime`, sorted by offset."""
+
+    @property
+    def init_code_hash(self) -> bytes:
+        """keccak256 of the creation code: what CREATE2 hashes for a contract without
+        constructor arguments (Uniswap's pairs and pools), so pool addresses follow."""
+        return keccak(self.bytecode)
 
     def masked(self, code: bytes) -> bytes:
         """`code` cut to the length of `runtime`, with the immutable slots zeroed.

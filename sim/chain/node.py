@@ -390,7 +390,7 @@ DEFAULT_NETWORK = "ethereum:mainnet-fork:foundry"
 
 @contextmanager
 def local_upstream() -> Iterator[str]:
-    """The upstream RPC forks read (`keeper.chain.upstream_url`); when nothing answers at a
+    """The upstream RPC forks read (`upstream_url`); when nothing answers at a
     local URL, the upstream is started there (empty, as `ammlab chain up --no-deploy`) and
     stopped again afterwards."""
     url = upstream_url()
