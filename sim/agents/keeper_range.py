@@ -199,7 +199,7 @@ class RangeBook:
         x1, y1 = tokens_per_liquidity(
             sqrt_at(d.lower, pool.price_scale), sqrt_at(d.upper, pool.price_scale), s
         )
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):  # the masked-out sides
             afford = np.minimum(
                 np.where(x1 > 0, self.base_idle / x1, np.inf),
                 np.where(y1 > 0, self.quote_idle / y1, np.inf),

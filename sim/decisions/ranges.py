@@ -462,14 +462,14 @@ class VolWidth(RangePolicyBase):
             )
         return self
 
-    def width(self, sigma: np.ndarray) -> np.ndarray:
+    def target_width(self, sigma: np.ndarray | float) -> np.ndarray:
         """Relative half-width for σ̂ (annualised): e^(k σ̂ √(vol_horizon / YEAR)) − 1,
         clipped to [min_width, max_width]."""
         h = self.k * np.asarray(sigma, dtype=float) * np.sqrt(self.vol_horizon / YEAR)
         return np.clip(np.expm1(h), self.min_width, self.max_width)
 
     def target(self, x: RangeInputs):
-        want_w = self.width(x.sigma)
+        want_w = self.target_width(x.sigma)
         ratio = want_w / range_width(x.lower, x.upper)
         off = (ratio > 1.0 + self.width_tolerance) | (ratio < 1.0 / (1.0 + self.width_tolerance))
         lower, upper = range_ticks(x.price, want_w, x.tick_spacing, x.price_scale)
