@@ -1,5 +1,6 @@
-"""`ammlab data pull` (a chain's pool and feed events into Parquet) and `ammlab study
-fee-tiers` (a pulled pool's flow replayed at other fees)."""
+"""`ammlab data pull` (a chain's pool and feed events into Parquet), `ammlab study
+fee-tiers` (a pulled pool's flow replayed at other fees) and the `study` group's other studies
+(`ammlab study lp-ranges`, `sim.cli.lp_ranges`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import click
 
 from sim.atomic import atomic_write_json
 from sim.cli.common import Group
+from sim.cli.lp_ranges import lp_ranges_cmd
 
 
 @click.group("data", cls=Group)
@@ -84,7 +86,10 @@ def pull_cmd(rpc, pools, feeds, from_block, to_block, out, confirmations, reorg_
 
 @click.group("study", cls=Group)
 def study_group() -> None:
-    """Studies on pulled history."""
+    """Studies: on pulled history, and of simulated scenarios."""
+
+
+study_group.add_command(lp_ranges_cmd)
 
 
 @study_group.command("fee-tiers")

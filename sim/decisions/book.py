@@ -190,7 +190,12 @@ def compute_book(
         v3 arrays (Q,) or (W, Q).
     """
     spot_arr = np.asarray(spot, dtype=float)
-    opt = option_greeks(options or OptionPositions.empty(), spot_arr, now, rate)
+    if options is None or np.size(options.size) == 0:
+        # What option_greeks sums over no position, without pricing an empty book each block.
+        zero = np.zeros(np.broadcast_shapes(np.shape(spot_arr), np.shape(now)))
+        opt = {k: zero for k in ("delta", "gamma", "vega", "theta")}
+    else:
+        opt = option_greeks(options, spot_arr, now, rate)
     lp = cpmm_lp_greeks(lp_reserve_base, lp_share, spot_arr)
     delta = opt["delta"] + lp["delta"]
     gamma = opt["gamma"] + lp["gamma"]

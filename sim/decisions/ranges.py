@@ -18,7 +18,8 @@ Policies (`kind`):
     periodic    a fixed width, recentred every `interval` seconds.
 
 Every move is weighed before it fires: it goes ahead only where its expected gain, the fees
-the new range earns over `horizon` seconds beyond what the current one would, exceeds its cost
+the new range earns over `horizon` seconds beyond what the current one would (net of the
+ranges' expected LVR with `count_lvr`), exceeds its cost
 (`min_gain_ratio` times): the gas of its four transactions plus the swap to the new token
 ratio (fee and price impact, priced by the caller's twin of the pool). Expected fees of a range
 are the pool's fee income F (numeraire per second, estimated from its fee growth by
@@ -315,11 +316,25 @@ def expected_fees(
     others = np.maximum(x.pool_liquidity - np.where(x.in_range, x.liquidity, 0.0), 0.0)
     total = others + liquidity
     share = np.where(total > 0, liquidity / np.where(total > 0, total, 1.0), 0.0)
-    occ = expected_time_in_range(
+    return x.fee_income * share * _occupation_of(x, lower, upper, horizon)
+
+
+def _occupation_of(x: RangeInputs, lower, upper, horizon: float) -> np.ndarray:
+    return expected_time_in_range(
         lower * LN_TICK, upper * LN_TICK, 2.0 * np.log(x.sqrt_price / np.sqrt(x.price_scale)),
         x.sigma, horizon,
     )  # fmt: skip
-    return x.fee_income * share * occ
+
+
+def expected_lvr(
+    x: RangeInputs, lower: np.ndarray, upper: np.ndarray, liquidity: np.ndarray, horizon: float
+) -> np.ndarray:
+    """LVR a position of `liquidity` on [lower, upper) loses over `horizon` seconds in
+    expectation: σ̂² L √P / 4 per unit time while in range (Milionis, Moallemi, Roughgarden,
+    Zhang 2022, for x(P) = L (1/√P − 1/√P_b)), at the pool's price now, times the expected
+    time in range. Numeraire."""
+    rate = (x.sigma**2 / YEAR) * liquidity * x.sqrt_price / 4.0
+    return rate * _occupation_of(x, lower, upper, horizon)
 
 
 # --------------------------------------------------------------------------- policies
@@ -343,6 +358,10 @@ class RangePolicyBase(PolicyBase):
     fee_window: float = Field(
         3600.0, gt=0, description="Seconds over which the pool's fee income is averaged."
     )
+    count_lvr: bool = Field(
+        False, description="Weigh each range's expected LVR against its fees (`expected_lvr`); "
+        "off: fees alone, the keeper's hedge bearing the position's gamma.",
+    )  # fmt: skip
     vol: VolSource = Field(
         default_factory=VolSource, description="Where σ̂ comes from (the move's expected time "
         "in range; `vol_width`'s width).",
@@ -372,6 +391,11 @@ class RangePolicyBase(PolicyBase):
         gain = expected_fees(x, lower, upper, liquidity, self.horizon) - expected_fees(
             x, x.lower, x.upper, x.liquidity, self.horizon
         )
+        if self.count_lvr:
+            gain = gain - (
+                expected_lvr(x, lower, upper, liquidity, self.horizon)
+                - expected_lvr(x, x.lower, x.upper, x.liquidity, self.horizon)
+            )
         cost = x.gas + swap_cost
         go = go & (gain > self.min_gain_ratio * cost)
         return RangeDecision(
@@ -480,7 +504,7 @@ class Periodic(RangePolicyBase):
     """A fixed width, recentred every `interval` seconds."""
 
     kind: Literal["periodic"] = "periodic"
-    interval: float = Field(86400.0, gt=0, description="Seconds between recentrings.")
+    interval: float = Field(21600.0, gt=0, description="Seconds between recentrings.")
     width: float | None = Field(
         None, gt=0, description="Relative half-width of the new range (None: the current one's)."
     )

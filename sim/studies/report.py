@@ -8,7 +8,8 @@ Sections, each present only when its inputs are:
 * the keeper's hedging figures and any per-block keeper columns of the series;
 * each options pool's book at the end by board (delta, gamma, vega, theta);
 * the learned-vs-static policy comparison (`policy_comparison.json`, `ammlab learn compare`);
-* sweep heatmaps (or lines, for one swept parameter) when RUN_DIR is a sweep folder.
+* sweep heatmaps (or lines, for one swept parameter) when RUN_DIR is a sweep folder;
+* the lp-ranges study (`lp_ranges.json`, `ammlab study lp-ranges`).
 
 Plots are matplotlib figures inlined as SVG; the page loads nothing from the network and runs
 no script. Series tables can be long: only the columns a plot needs are read, and per-block
@@ -442,6 +443,14 @@ SWEEP_METRICS = [
 ]
 
 
+def section_lp_ranges(run: Path) -> str:
+    """The lp-ranges study's section (`sim.studies.lp_ranges.report_html`)."""
+    from sim.studies.lp_ranges import STUDY_FILE, report_html
+
+    path = run / STUDY_FILE
+    return report_html(json.loads(path.read_text()), _svg, _table, _plt) if path.exists() else ""
+
+
 def section_sweep(run: Path) -> str:
     from sim.studies.sweep import SWEEP_FILE, load_summary, metric_units
 
@@ -570,6 +579,7 @@ def build_report(run: Path) -> str:
         parts.append(section_keeper(summary))
         parts.append(section_options_book(summary))
     parts.append(section_policy(run))
+    parts.append(section_lp_ranges(run))
     if (run / SWEEP_FILE).exists():
         parts.append(section_sweep(run))
     if summary:

@@ -410,3 +410,20 @@ def test_vol_forecast_without_a_forecaster_is_the_trailing_realised_vol():
     np.testing.assert_allclose(est, want, rtol=1e-12)
     # Within 4 SE, allowing the square root's bias, about σ / (4 · window).
     assert abs(est.mean() - sigma) < 4 * est.std(ddof=1) / math.sqrt(n) + sigma / (4 * 144)
+
+
+def test_counting_lvr_stops_a_move_whose_fees_do_not_cover_its_lvr():
+    """Out of range, a recentred range earns fees but also LVR again; with LVR counted and
+    fees below it (σ̂ high, fee income low) the move is not made."""
+    x = _inputs(tick=-199_500, fee=0.5, sigma=np.array([3.0]))
+    assert Recentre().decide(x).rebalance[0]
+    d = Recentre(count_lvr=True).decide(x)
+    assert not d.rebalance[0] and d.gain[0] < 0
+    # LVR of a range at σ̂: σ̂² L √P / 4 per unit time in range, times the time in range.
+    from sim.decisions.ranges import expected_lvr
+
+    lo, hi = np.array([-199_800]), np.array([-199_200])
+    occ = expected_time_in_range(lo * LN_TICK, hi * LN_TICK,
+                                 2 * np.log(x.sqrt_price / math.sqrt(PRICE_SCALE)), 3.0, DAY)  # fmt: skip
+    want = 9.0 / YEAR * 2e5 * x.sqrt_price / 4 * occ
+    np.testing.assert_allclose(expected_lvr(x, lo, hi, np.array([2e5]), DAY), want)
