@@ -48,12 +48,13 @@ AXES = {
 }
 """Study axis -> the base scenario's field it sets."""
 GRID: dict[str, list] = {
-    "width": [0.01, 0.03, 0.1, 0.3],
+    "width": [0.015, 0.04, 0.1, 0.3],
     "sigma": [0.02, 0.05, 0.1],
     "fee": [500, 3000, 10000],
     "policy": ["static", "recentre", "vol_width", "periodic", "none"],
 }
-"""The default grid: relative half-widths, volatility per day, fee tiers (pips), policies."""
+"""The default grid: relative half-widths (the narrowest spans the 1 % tier's 200-tick
+spacing), volatility per day, fee tiers (pips), policies."""
 POLICIES = ("static", "recentre", "vol_width", "periodic", "none")
 METRICS = {
     "lp_fees": "LP fees",
