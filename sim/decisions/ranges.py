@@ -468,7 +468,9 @@ class VolWidth(RangePolicyBase):
     vol_horizon: float = Field(
         86400.0, gt=0, description="Seconds whose price move the half-width covers."
     )
-    min_width: float = Field(0.001, gt=0, description="Narrowest relative half-width.")
+    min_width: float | None = Field(
+        None, gt=0, description="Narrowest relative half-width (None: one tick spacing)."
+    )
     max_width: float = Field(1.0, gt=0, description="Widest relative half-width.")
     width_tolerance: float = Field(
         0.5, gt=0, description="Re-set when target / current width leaves [1/(1+t), 1+t]."
@@ -479,21 +481,22 @@ class VolWidth(RangePolicyBase):
 
     @model_validator(mode="after")
     def _widths(self) -> VolWidth:
-        if self.min_width > self.max_width:
+        if self.min_width is not None and self.min_width > self.max_width:
             raise ValueError(
                 f"max_width: {self.max_width:g} is below min_width {self.min_width:g}; "
                 "raise it or lower min_width"
             )
         return self
 
-    def target_width(self, sigma: np.ndarray | float) -> np.ndarray:
+    def target_width(self, sigma: np.ndarray | float, spacing: int = 1) -> np.ndarray:
         """Relative half-width for σ̂ (annualised): e^(k σ̂ √(vol_horizon / YEAR)) − 1,
-        clipped to [min_width, max_width]."""
+        clipped to [min_width (default: one `spacing`), max_width]."""
         h = self.k * np.asarray(sigma, dtype=float) * np.sqrt(self.vol_horizon / YEAR)
-        return np.clip(np.expm1(h), self.min_width, self.max_width)
+        least = min_width(spacing) if self.min_width is None else self.min_width
+        return np.clip(np.expm1(h), least, max(self.max_width, least))
 
     def target(self, x: RangeInputs):
-        want_w = self.target_width(x.sigma)
+        want_w = self.target_width(x.sigma, x.tick_spacing)
         ratio = want_w / range_width(x.lower, x.upper)
         off = (ratio > 1.0 + self.width_tolerance) | (ratio < 1.0 / (1.0 + self.width_tolerance))
         lower, upper = range_ticks(x.price, want_w, x.tick_spacing, x.price_scale)

@@ -161,7 +161,10 @@ def summarise(out: Path) -> dict[str, Any]:
     study = {
         "format": FORMAT,
         "scenario": str(json.loads((out / "sweep.json").read_text()).get("scenario", "")),
-        "grid": {a: sorted({r[a] for r in rows}) for a in AXES},
+        "grid": {
+            a: sorted({r[a] for r in rows}, key=POLICIES.index if a == "policy" else None)
+            for a in AXES
+        },
         "rows": rows,
     }
     study["best_static"] = best_static(rows)
