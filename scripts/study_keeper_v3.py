@@ -3,7 +3,12 @@
 the chain backend for one world (the keeper's moves through the genuine position manager and
 router, parity at every block) beside the fast engine's figures for that world.
 
-Usage: python scripts/study_keeper_v3.py [--worlds 200] [--chain-blocks 1200] [--no-chain]
+Usage: python scripts/study_keeper_v3.py [--worlds 200] [--chain-blocks 900] [--chain-sigma 0.4]
+       python scripts/study_keeper_v3.py --no-chain      # the fast engine's table only
+       python scripts/study_keeper_v3.py --no-fast       # the chain run only
+
+The chain run is more volatile than the scenario (price.sigma_per_day = --chain-sigma) so a
+short run holds several range moves.
 
 A script, not a test: it prints figures and asserts nothing (a parity failure is printed).
 """
@@ -71,11 +76,11 @@ def policies_table(worlds: int) -> list[str]:
     return lines
 
 
-def chain_lines(blocks: int) -> list[str]:
+def chain_lines(blocks: int, sigma: float) -> list[str]:
     from sim.chain.backend import run_on_chain
     from sim.chain.node import private_anvil
 
-    sc = cut_for_chain(load_scenario(SCENARIO), blocks)
+    sc = cut_for_chain(load_scenario(SCENARIO, [f"price.sigma_per_day={sigma}"]), blocks)
     t0 = time.perf_counter()
     with private_anvil(None) as url:
         run = run_on_chain(sc, url)
@@ -91,7 +96,8 @@ def chain_lines(blocks: int) -> list[str]:
     gas = rep.gas_summary()
     moves = kinds[("v3_decrease", "keeper")]
     lines = [
-        f"chain backend: one world (seed {sc.seed}), {rep.blocks} blocks, {rep.transactions} "
+        f"chain backend: one world (seed {sc.seed}, σ {sigma:g}/day), {rep.blocks} blocks, "
+        f"{rep.transactions} "
         f"transactions in {seconds:.0f} s, parity at every block: "
         f"{'ok' if rep.divergence is None else 'LOST at ' + str(rep.divergence)}; the keeper's "
         f"range moves: {moves} (each decreaseLiquidity, collect, "
@@ -117,15 +123,18 @@ def chain_lines(blocks: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worlds", type=int, default=200)
-    parser.add_argument("--chain-blocks", type=int, default=1200)
+    parser.add_argument("--chain-blocks", type=int, default=900)
+    parser.add_argument("--chain-sigma", type=float, default=0.4)
     parser.add_argument("--no-chain", action="store_true")
+    parser.add_argument("--no-fast", action="store_true")
     args = parser.parse_args()
     load = os.getloadavg()[0]
     print(f"1-min load average before the run: {load:.1f}")
-    print("\n".join(policies_table(args.worlds)))
+    if not args.no_fast:
+        print("\n".join(policies_table(args.worlds)))
     if not args.no_chain:
         print()
-        print("\n".join(chain_lines(args.chain_blocks)))
+        print("\n".join(chain_lines(args.chain_blocks, args.chain_sigma)))
 
 
 if __name__ == "__main__":
