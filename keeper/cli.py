@@ -1,7 +1,7 @@
 """`ammlab`: the entry point. It mounts the simulator's and the chain's command groups
 (`sim.cli`) and the keeper's (here), and hands them the keeper-side services they take
-through click's context object: Ape's networks for `--network`, and the keeper's chain reader
-for `ammlab learn ... --book-from MANIFEST|RPC`.
+through click's context object: Ape's networks for `--network`, the keeper's chain reader
+for `ammlab learn ... --book-from MANIFEST|RPC`, and the keeper session of `ammlab demo`.
 
 User errors (bad input, missing chain, wrong manifest) print one line and exit 1; only a bug
 shows a traceback. Ape is imported lazily, after the upstream URL is in the environment, so
@@ -35,11 +35,18 @@ def _read_chain_book(source: str, block: int | None):
     return read_chain_book(source, block)
 
 
+def _keeper_session(manifest: dict, echo, calls: float):
+    from keeper.session import hedge_session
+
+    return hedge_session(manifest, echo, calls)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """ammlab: AMM inventory simulator and keeper bot."""
-    ctx.obj = {"network_resolver": ape_rpc, "chain_reader": _read_chain_book}
+    ctx.obj = {"network_resolver": ape_rpc, "chain_reader": _read_chain_book,
+               "keeper_session": _keeper_session}  # fmt: skip
 
 
 # --------------------------------------------------------------------------- keeper
@@ -72,13 +79,30 @@ _config_option = click.option(
 @click.option("--network", default=FORK_NETWORK, show_default=True,
               help="Ape network to run on (a fork of the upstream by default); not used when "
               "the config sets rpc_url (the keeper then talks to that RPC alone).")  # fmt: skip
-def keeper_run(config: Path | None, live: bool, blocks: int | None, network: str) -> None:
+@click.option("--account", default=None, metavar="ALIAS",
+              help="Ape account that signs (passphrase: APE_ACCOUNTS_<ALIAS>_PASSPHRASE).")  # fmt: skip
+@click.option("--force-raw-key", is_flag=True,
+              help="Allow a raw AMMLAB_KEEPER_KEY on a chain that is not a dev chain.")  # fmt: skip
+@click.option("--metrics-port", type=click.IntRange(0, 65_535), default=None,
+              help="Serve Prometheus /metrics and /healthz on this port (0: a free one).")  # fmt: skip
+def keeper_run(
+    config: Path | None, live: bool, blocks: int | None, network: str, account: str | None,
+    force_raw_key: bool, metrics_port: int | None,
+) -> None:  # fmt: skip
     """Tick on every new block: read, guard, plan, hedge (live) or log the plan (dry run)."""
     from keeper.config import load_keeper_config
     from keeper.runtime import Keeper
 
-    overrides = {"dry_run": False} if live else {}
+    overrides: dict = {"dry_run": False} if live else {}
+    if account:
+        overrides["account"] = account
+    if force_raw_key:
+        overrides["force_raw_key"] = True
     cfg = load_keeper_config(config, **overrides)
+    if metrics_port is not None:
+        cfg = cfg.model_copy(
+            update={"metrics": cfg.metrics.model_copy(update={"port": metrics_port})}
+        )
     manifest = None
     if cfg.addresses.manifest is not None or node.manifest_path().is_file():
         manifest = node.read_manifest(cfg.addresses.manifest)  # its chain: Keeper.preflight
@@ -119,13 +143,32 @@ _command("flatten", "Unwind the hedge position to zero, then send nothing more."
 @keeper_group.command("status")
 @_config_option
 def keeper_status(config: Path | None) -> None:
-    """The kill switch's mode, its cause, pending commands and open intents."""
+    """The kill switch's mode, its cause, pending commands and open intents; and from the
+    last tick, the book's Greeks and the options pool's Greeks per board."""
+    import json
+
     from keeper.killswitch import status_line
+    from keeper.runtime import STATUS_FILE
 
     path = _journal_path(config)
     if not path.is_file():
         raise KeeperError(f"no keeper journal at {path}: the keeper has not run here yet")
     click.echo(status_line(path))
+    tick = path.with_name(STATUS_FILE)
+    if not tick.is_file():
+        return
+    s = json.loads(tick.read_text())
+    g = s["book"]
+    click.echo(
+        f"last tick: block {s['block']}, spot {s['spot']:,.2f}; book delta {g['delta']:+,.4f}, "
+        f"gamma {g['gamma']:+,.6f}, vega {g['vega']:+,.2f}, theta {g['theta']:+,.2f}/yr; "
+        f"net delta {s['net_delta']:+,.4f}, hedge {s['hedge']:+,.4f}"
+    )
+    for board, b in sorted(s["options_boards"].items(), key=lambda kv: int(kv[0])):
+        click.echo(
+            f"  options board {board}: delta {b['delta']:+,.4f}, gamma {b['gamma']:+,.6f}, "
+            f"vega {b['vega']:+,.2f}, theta {b['theta']:+,.2f}/yr"
+        )
 
 
 for group in (chain_group, fork_group, sim_group, learn, bench_group, keeper_group):

@@ -9,10 +9,13 @@ environment overrides keep their documented names (`KEEPER_GUARDS__MAX_GAS_PRICE
 
 A bad value fails at load with a `KeeperConfigError` naming the field (one line).
 
-Addresses left empty are taken from the deployment manifest (`ammlab chain up` writes it), so
-the same config runs against the local upstream, a fork of it, or a mainnet fork where every
-address is given explicitly. Units are in the field names: `_s` seconds, `_bps` basis points,
-`_base` base-asset units (WETH), `_quote` quote units (USDC).
+Addresses left empty are taken from the deployment manifest (`ammlab chain up` writes it: the
+suite's or the mainnet preset's), so the same config runs against the local upstream, a fork of
+it, or a mainnet fork where every address is given explicitly (`addresses.use_manifest: false`,
+as keeper/mainnet.example.yaml). A venue list left out (None) means every pool of that kind the
+manifest lists. Units are in the field names: `_s` seconds, `_bps` basis points, `_base`
+base-asset units (WETH), `_quote` quote units (USDC), `fee` of a V3 pool in pips (hundredths of
+a bp, as the pool's `fee()`).
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from keeper.safety_config import (
     describe_config_error,
     load_safety_config,
 )
+from keeper.venues.base import PoolRef
+from keeper.venues.v2 import V2_FEE_BPS
 from sim.decisions.hedging import DeltaBand
 from sim.decisions.policies import PolicyConfig
 
@@ -86,22 +91,72 @@ class PerpVenueConfig(_Section):
     """Expected holding time of a hedge, for the funding part of its cost."""
 
 
+class UniV2VenueConfig(_Section):
+    """A genuine Uniswap V2 pair, traded through UniswapV2Router02 (fee: the protocol's 30 bp)."""
+
+    name: str
+    """Label of the venue; with no `address`, the pair of this name in the manifest."""
+    address: str | None = None
+    """Pair address; None: from the manifest."""
+    gas_units: int = Field(120_000, gt=0)
+    """Gas of one Router02 swap, used to price the leg's fixed cost."""
+    max_order_base: float = Field(math.inf, gt=0)
+    max_buy_fraction: float = Field(0.5, gt=0, le=1)
+    """Never buy more than this share of the pair's base reserve in one order."""
+    enabled: bool = True
+
+
+class UniV3VenueConfig(_Section):
+    """A genuine Uniswap V3 pool, traded through SwapRouter."""
+
+    name: str
+    """Label of the venue; with no `address`, the pool of this name in the manifest."""
+    address: str | None = None
+    """Pool address; None: from the manifest."""
+    fee: int | None = Field(None, gt=0, lt=1_000_000)
+    """Fee tier in pips (500 = 0.05 %), checked against the pool and its factory; None: the
+    manifest's, else the pool's own."""
+    gas_units: int = Field(150_000, gt=0)
+    """Gas of one SwapRouter swap crossing a few ticks, used to price the leg's fixed cost."""
+    max_order_base: float = Field(math.inf, gt=0)
+    bitmap_words: int = Field(2, ge=1, le=16)
+    """Tick-bitmap words read on each side of the current one (256 x tick spacing ticks
+    each): the price range inside which the keeper knows the pool's ticks and trades."""
+    enabled: bool = True
+
+
+VenueConfig = CpmmVenueConfig | UniV2VenueConfig | UniV3VenueConfig
+POOL_KINDS = ("cpmm", "univ2", "univ3")
+_DEFAULTS = {"cpmm": CpmmVenueConfig, "univ2": UniV2VenueConfig, "univ3": UniV3VenueConfig}
+
+
 class VenuesConfig(_Section):
-    cpmm: tuple[CpmmVenueConfig, ...] = (
-        CpmmVenueConfig(name="venue_a"),
-        CpmmVenueConfig(name="venue_b"),
-    )
-    """Constant-product pools to hedge on (traded through the router)."""
+    cpmm: tuple[CpmmVenueConfig, ...] | None = None
+    """ammlab's constant-product pools (traded through Router.vy); None: every pool the
+    manifest lists under `pools`."""
+    univ2: tuple[UniV2VenueConfig, ...] | None = None
+    """Genuine Uniswap V2 pairs; None: every pair the manifest lists (`uniswap_v2.pairs`)."""
+    univ3: tuple[UniV3VenueConfig, ...] | None = None
+    """Genuine Uniswap V3 pools; None: every pool the manifest lists (`uniswap_v3.pools`)."""
     perp: PerpVenueConfig = PerpVenueConfig()
     """The perpetual future."""
 
     @model_validator(mode="after")
     def _unique(self) -> VenuesConfig:
-        names = [v.name for v in self.cpmm] + [self.perp.name]
+        names = [v.name for kind in POOL_KINDS for v in getattr(self, kind) or ()]
+        names.append(self.perp.name)
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise ValueError(f"venue names must be unique (repeated: {', '.join(sorted(dup))})")
         return self
+
+    def settings(self, kind: str, name: str) -> VenueConfig | None:
+        """The entry for pool `name` of `kind`: its defaults where the list is left out, None
+        (not a venue) where the list is given without it."""
+        entries = getattr(self, kind)
+        if entries is None:
+            return _DEFAULTS[kind](name=name)
+        return next((v for v in entries if v.name == name), None)
 
 
 class AddressesConfig(_Section):
@@ -116,7 +171,20 @@ class AddressesConfig(_Section):
     feed: str | None = None
     """Chainlink AggregatorV3 feed of the base in quote."""
     router: str | None = None
-    """The periphery router the pool legs go through."""
+    """ammlab's Router.vy, which the `cpmm` pools' legs go through."""
+    v2_router: str | None = None
+    """UniswapV2Router02, which the `univ2` pairs' legs go through."""
+    v2_factory: str | None = None
+    """UniswapV2Factory: each `univ2` pair must be its `getPair(base, quote)`; None: from the
+    manifest, else unchecked."""
+    v3_swap_router: str | None = None
+    """SwapRouter, which the `univ3` pools' legs go through."""
+    v3_factory: str | None = None
+    """UniswapV3Factory: each `univ3` pool must be its `getPool(base, quote, fee)` of a tier
+    it knows; None: from the manifest, else unchecked."""
+    use_manifest: bool = True
+    """False: every address comes from this config, none from a manifest (a config for real
+    mainnet and forks of it, keeper/mainnet.example.yaml)."""
     options_pool: str | None = None
     """The options pool whose book is hedged (None and none in the manifest: no options)."""
     perp: str | None = None
@@ -151,6 +219,18 @@ class ExecutionConfig(_Section):
     planned leg is not refused by the slippage guard."""
 
 
+class MetricsConfig(_Section):
+    """The Prometheus endpoint (`/metrics`) and liveness probe (`/healthz`) of a running
+    keeper (keeper/metrics.py)."""
+
+    port: int | None = Field(None, ge=0, le=65_535)
+    """Serve on this port (0: any free one); None: no endpoint."""
+    host: str = "127.0.0.1"
+    """Interface to listen on (0.0.0.0 to let a Prometheus on another host scrape)."""
+    stale_after_s: float = Field(120.0, gt=0)
+    """`/healthz` answers 503 once the last tick is older than this."""
+
+
 class KeeperConfig(BaseSettings):
     """Everything the keeper runtime needs."""
 
@@ -164,6 +244,12 @@ class KeeperConfig(BaseSettings):
 
     dry_run: bool = True
     """Plan and log but never sign; live signing needs `--live` (or dry_run: false)."""
+    account: str | None = None
+    """Ape account alias that signs (`ape accounts import ALIAS`; its passphrase from
+    APE_ACCOUNTS_<ALIAS>_PASSPHRASE for unattended runs). None: a raw key from
+    AMMLAB_KEEPER_KEY, else anvil's dev key for the keeper role — on development chains only."""
+    force_raw_key: bool = False
+    """Sign with a raw key on a chain that is not a local development chain (explicitly)."""
     rpc_url: str | None = None
     """JSON-RPC of the chain to read and send to; None: the fork Ape started, else the
     upstream (AMMLAB_UPSTREAM_RPC)."""
@@ -185,6 +271,8 @@ class KeeperConfig(BaseSettings):
     """Lowest level logged (outages and failovers are warnings, task errors errors)."""
     poll_s: float = Field(1.0, gt=0)
     """`ammlab keeper run`: seconds between polls for a new block."""
+    metrics: MetricsConfig = MetricsConfig()
+    """The Prometheus endpoint (off unless `metrics.port` is set)."""
 
     @classmethod
     def settings_customise_sources(
@@ -237,54 +325,107 @@ def load_keeper_config(path: str | os.PathLike | None = None, **overrides: Any) 
 def resolve_addresses(
     cfg: KeeperConfig, manifest: dict[str, Any] | None
 ) -> tuple[Addresses, float]:
-    """Addresses from the config, the gaps filled from the manifest; and the spot baseline."""
+    """Addresses from the config, the gaps filled from the manifest (unless
+    `addresses.use_manifest` is false); and the spot baseline."""
     a = cfg.addresses
-    m = manifest or {}
+    m = (manifest or {}) if a.use_manifest else {}
 
-    def pick(explicit: str | None, *path: str, required: bool = True) -> str | None:
+    def node(*path: str) -> Any:
+        here: Any = m
+        for p in path:
+            here = here.get(p) if isinstance(here, dict) else None
+        return here
+
+    def pick(explicit: str | None, field: str, *path: str, required: bool = True) -> str | None:
         if explicit:
             return to_checksum_address(explicit)
-        node: Any = m
-        for p in path:
-            node = node.get(p) if isinstance(node, dict) else None
-        if node is None:
+        found = node(*path)
+        if found is None:
             if required:
+                where = "none in the manifest; set it or run `ammlab chain up`" if m else (
+                    "no manifest is used; set it")  # fmt: skip
                 raise KeeperConfigError(
-                    f"keeper config field addresses.{path[0] if len(path) == 1 else '_'.join(path)}"
-                    ": no address given and none in the manifest; set it or run `ammlab chain up`"
+                    f"keeper config field addresses.{field}: no address given and {where}"
                 )
             return None
-        return to_checksum_address(node if isinstance(node, str) else node["address"])
+        return to_checksum_address(found if isinstance(found, str) else found["address"])
 
-    pools, fees = {}, {}
-    for v in cfg.venues.cpmm:
-        if not v.enabled:
-            continue
-        entry = m.get("pools", {}).get(v.name, {})
-        address = v.address or entry.get("address")
-        fee = v.fee_bps if v.fee_bps is not None else entry.get("fee_bps")
-        if address is None or fee is None:
-            raise KeeperConfigError(
-                f"keeper config field venues.cpmm.{v.name}: no address/fee_bps given and the "
-                "manifest has no pool of that name"
-            )
-        pools[v.name], fees[v.name] = to_checksum_address(address), float(fee)
-    keeper = pick(a.keeper, "keeper") or ""
+    pools: dict[str, PoolRef] = {}
+    listed = {"cpmm": node("pools"), "univ2": node("uniswap_v2", "pairs"),
+              "univ3": node("uniswap_v3", "pools")}  # fmt: skip
+    for kind in POOL_KINDS:
+        entries = getattr(cfg.venues, kind)
+        if entries is None:
+            entries = [_DEFAULTS[kind](name=n) for n in listed[kind] or {}]
+        for v in entries:
+            if not v.enabled:
+                continue
+            entry = (listed[kind] or {}).get(v.name) or {}
+            address = v.address or entry.get("address")
+            if address is None:
+                raise KeeperConfigError(
+                    f"keeper config field venues.{kind}.{v.name}: no address given and the "
+                    "manifest has no pool of that name"
+                )
+            pools[v.name] = _pool_ref(kind, v, to_checksum_address(address), entry, a, pick)
+    keeper = pick(a.keeper, "keeper", "keeper") or ""
+    lp = a.lp_account or node("keeper")
     addresses = Addresses(
-        base_token=pick(a.base_token, "tokens", "WETH"),
-        quote_token=pick(a.quote_token, "tokens", "USDC"),
-        feed=pick(a.feed, "feed"),
-        router=pick(a.router, "router"),
+        base_token=pick(a.base_token, "base_token", "tokens", "WETH"),
+        quote_token=pick(a.quote_token, "quote_token", "tokens", "USDC"),
+        feed=pick(a.feed, "feed", "feed"),
         keeper=keeper,
-        lp_account=pick(a.lp_account, "keeper") if (a.lp_account or m.get("keeper")) else keeper,
+        lp_account=pick(a.lp_account, "lp_account", "keeper") if lp else keeper,
         pools=pools,
-        pool_fees_bps=fees,
-        options_pool=pick(a.options_pool, "options", required=False),
-        perp=pick(cfg.venues.perp.address or a.perp, "perp", required=False)
+        options_pool=pick(a.options_pool, "options_pool", "options", required=False),
+        perp=pick(cfg.venues.perp.address or a.perp, "perp", "perp", required=False)
         if cfg.venues.perp.enabled
         else None,
     )
     baseline = cfg.inventory.spot_baseline_base
     if baseline is None:
-        baseline = float(m.get("keeper", {}).get("weth_baseline", 0.0))
+        baseline = float((node("keeper") or {}).get("weth_baseline", 0.0))
     return addresses, baseline
+
+
+_ROUTERS = {"cpmm": ("router", "router"), "univ2": ("v2_router", "uniswap_v2", "router"),
+            "univ3": ("v3_swap_router", "uniswap_v3", "swap_router")}  # fmt: skip
+_FACTORIES = {"univ2": ("v2_factory", "uniswap_v2", "factory"),
+              "univ3": ("v3_factory", "uniswap_v3", "factory")}  # fmt: skip
+
+
+def _pool_ref(
+    kind: str, v: VenueConfig, address: str, entry: dict, a: AddressesConfig, pick
+) -> PoolRef:
+    """One pool's `PoolRef`: its router and factory from `addresses` or the manifest."""
+    field, *path = _ROUTERS[kind]
+    router = pick(getattr(a, field), field, *path)
+    if kind == "cpmm":
+        fee = v.fee_bps if v.fee_bps is not None else entry.get("fee_bps")
+        if fee is None:
+            raise KeeperConfigError(
+                f"keeper config field venues.cpmm.{v.name}.fee_bps: not given and the manifest "
+                "has no fee for it"
+            )
+        return PoolRef(v.name, "cpmm", address, router, float(fee))
+    field, *path = _FACTORIES[kind]
+    factory = pick(getattr(a, field), field, *path, required=False)
+    if kind == "univ2":
+        return PoolRef(v.name, "univ2", address, router, float(V2_FEE_BPS), factory=factory)
+    fee = v.fee if v.fee is not None else entry.get("fee")
+    return PoolRef(v.name, "univ3", address, router, (fee or 0) / 100, fee_pips=fee,
+                   factory=factory, bitmap_words=v.bitmap_words)  # fmt: skip
+
+
+def explicit_venues(cfg: KeeperConfig, addresses: Addresses) -> KeeperConfig:
+    """`cfg` with each venue list left out (None) spelled out as the pools `addresses` hold
+    (their defaults), so venues can be disabled by name (`keeper.runtime.without_venues`)."""
+    update = {}
+    for kind in POOL_KINDS:
+        if getattr(cfg.venues, kind) is None:
+            update[kind] = tuple(
+                _DEFAULTS[kind](name=r.name) for r in addresses.pools.values() if r.kind == kind
+            )
+    if not update:
+        return cfg
+    return cfg.model_copy(update={"venues": cfg.venues.model_copy(update=update)})

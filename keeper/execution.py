@@ -14,9 +14,14 @@ venue in the same tick, or pauses when no venue is left (`keeper.runtime`).
 
 Dry run: the same plan and calldata are logged, nothing is journaled or signed.
 
-Set-up, once at start (live): approvals of the base and quote tokens to the router and of the
-quote token to the perp, and the perp margin topped up to `margin_quote`, each only where the
-chain shows it is missing, each through the journal and the manager like a hedge.
+Each leg is encoded by its venue kind (`keeper.venues`): ammlab's Router.vy for a `cpmm`
+pool, UniswapV2Router02's path form for a genuine V2 pair, SwapRouter's exact-input/output
+single swaps for a genuine V3 pool, `modifyPosition` for the perp.
+
+Set-up, once at start (live): approvals of the base and quote tokens to every router the
+pools' legs go through and of the quote token to the perp, and the perp margin topped up to
+`margin_quote`, each only where the chain shows it is missing, each through the journal and
+the manager like a hedge.
 """
 
 from __future__ import annotations
@@ -32,32 +37,35 @@ from keeper.journal import Journal
 from keeper.journal_records import intent_key
 from keeper.killswitch import KillSwitch, order_allowed
 from keeper.reader import Addresses, MarketSnapshot
-from keeper.strategy import GWEI, LegPlan, Plan
+from keeper.strategy import Plan
 from keeper.txmanager import SimulationRevert, TxError, TxManager
+from keeper.venues import perp, v2, v3
+from keeper.venues.base import GWEI, LegPlan
 from sim.chain.abi import decode, encode_call
 from sim.chain.rpc import Rpc
 
 MAX_UINT256 = 2**256 - 1
-SWAP_EXACT_IN = "swapExactTokensForTokens(address,address,uint256,uint256,address,uint256)"
-SWAP_EXACT_OUT = "swapTokensForExactTokens(address,address,uint256,uint256,address,uint256)"
-MODIFY_POSITION = "modifyPosition(int256,uint256,uint256)"
 
 
 def leg_call(leg: LegPlan, addresses: Addresses) -> tuple[str, str]:
-    """(to, calldata) of a leg."""
+    """(to, calldata) of a leg, by its venue kind."""
     if leg.kind == "perp":
-        return addresses.perp or "", encode_call(
-            MODIFY_POSITION, ["int256", "uint256", "uint256"],
-            [leg.size_wei, leg.acceptable_price, leg.deadline],
-        )  # fmt: skip
-    args = ["address", "address", "uint256", "uint256", "address", "uint256"]
-    if leg.size > 0:  # buy base: exact output, bounded input
-        data = encode_call(SWAP_EXACT_OUT, args, [leg.pool, addresses.quote_token, leg.amount_out,
-                                                   leg.amount_limit, addresses.keeper, leg.deadline])  # fmt: skip
-    else:  # sell base: exact input, bounded output
-        data = encode_call(SWAP_EXACT_IN, args, [leg.pool, addresses.base_token, leg.amount_in,
-                                                  leg.amount_limit, addresses.keeper, leg.deadline])  # fmt: skip
-    return addresses.router, data
+        return perp.encode(leg)
+    router = addresses.pools[leg.venue].router
+    kind = v3 if leg.kind == "univ3" else v2
+    return kind.encode(leg, router, addresses.keeper)
+
+
+def swap_meta(leg: LegPlan) -> dict[str, Any]:
+    """A pool leg's exact amounts as the twin planned them (base units of each token), for
+    the log and the journal; nothing for a perp leg."""
+    if leg.kind == "perp":
+        return {}
+    meta = {"token_in": leg.token_in, "token_out": leg.token_out, "amount_in": leg.amount_in,
+            "amount_out": leg.amount_out}  # fmt: skip
+    if leg.kind == "univ3":
+        meta |= {"fee_pips": leg.fee_pips, "sqrt_price_limit_x96": leg.sqrt_price_limit_x96}
+    return meta
 
 
 @dataclass(frozen=True)
@@ -192,20 +200,15 @@ class Executor:
         hedge = plan.hedge
         for leg in plan.legs:
             to, data = leg_call(leg, self.addresses)
-            meta = {"venue": leg.venue, "size": leg.size, "expected_price": leg.expected_price,
+            meta = {"venue": leg.venue, "kind": leg.kind, "size": leg.size,
+                    "expected_price": leg.expected_price,
                     "limit": leg.amount_limit or leg.acceptable_price, "deadline": leg.deadline,
-                    "block": snap.block}  # fmt: skip
+                    "block": snap.block, **swap_meta(leg)}  # fmt: skip
             if not self.live:
                 self.log("leg", mode="dry_run", to=to, data=data, **meta)
                 results.append(LegResult(leg.venue, leg.size, "dry_run"))
                 continue
-            gas_units = (
-                self.cfg.venues.perp.gas_units
-                if leg.kind == "perp"
-                else next(
-                    (v.gas_units for v in self.cfg.venues.cpmm if v.name == leg.venue), 150_000
-                )
-            )
+            gas_units = leg.gas_units
             intent, reason, fault = self._send(
                 f"hedge:{leg.venue}", snap, to, data, "hedge", leg.notional_quote, meta,
                 self.precheck_for(leg, hedge, gas_units), expires_at=time.time() + self.cfg.execution.deadline_s,
@@ -226,7 +229,7 @@ class Executor:
     def setup_calls(self, snap: MarketSnapshot) -> list[tuple[str, str, str, float]]:
         """(name, to, calldata, notional) of the set-up transactions still needed."""
         a = self.addresses
-        checks = [(a.base_token, a.router), (a.quote_token, a.router)]
+        checks = [(token, r) for r in a.routers for token in (a.base_token, a.quote_token)]
         if a.perp and self.cfg.venues.perp.enabled:
             checks.append((a.quote_token, a.perp))
         results = self.batch.many([

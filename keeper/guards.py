@@ -13,6 +13,9 @@ elapsed` (mod 2**256) with `blockTimestampLast` mod 2**32 (see sim/venues/cpmm/t
 price of token0 in token1 between two observations is the difference of the cumulatives over
 the difference of the times; the counterfactual cumulative "now" adds the current reserves'
 price for the seconds since the pool's last update (Uniswap's `currentCumulativePrices`).
+A Uniswap V3 pool accumulates its tick instead (`tickCumulative += tick × elapsed`, int56,
+read with `observe`): the mean tick over a window gives the geometric mean price 1.0001**tick
+(`v3_tick_price`; OracleLibrary.consult's average).
 """
 
 from __future__ import annotations
@@ -113,6 +116,13 @@ def twap_price(
     is second order in the price's variation, far inside any deviation bound used here.
     """
     p0 = twap_price0(start, end, decimals0, decimals1)
+    return p0 if base_is_token0 else 1.0 / p0
+
+
+def v3_tick_price(tick: float, decimals0: int, decimals1: int, base_is_token0: bool) -> float:
+    """The base's price in quote (human units) at a V3 tick (or mean tick): token0 costs
+    1.0001**tick token1 in base units; inverted when the base is token1."""
+    p0 = 1.0001**tick * 10 ** (decimals0 - decimals1)
     return p0 if base_is_token0 else 1.0 / p0
 
 

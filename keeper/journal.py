@@ -251,8 +251,10 @@ class Journal:
             )
         return self.intent(intent_id)
 
-    def refusals(self) -> list[dict[str, Any]]:
-        return [dict(r) for r in self._db.execute("SELECT * FROM refusals ORDER BY id")]
+    def refusals(self, after_id: int = 0) -> list[dict[str, Any]]:
+        """Guard refusals in order, those after row `after_id` (0: all)."""
+        rows = self._db.execute("SELECT * FROM refusals WHERE id > ? ORDER BY id", (after_id,))
+        return [dict(r) for r in rows]
 
     def expire(self, intent_id: int, reason: str = "expired before signing") -> Intent:
         with self._tx() as db:

@@ -3,18 +3,28 @@
 Interfaces read (function signatures, encoded with eth_abi through `sim.chain.abi`, so any
 contract that speaks them works, a real mainnet pair or feed on a mainnet fork included):
 
-- Uniswap V2 pair: `getReserves()`, `token0()`, `price0CumulativeLast()`,
-  `price1CumulativeLast()`, `totalSupply()`, `balanceOf(lp account)`;
+- a pool, by its venue kind (`keeper.venues`): the Uniswap V2 pair interface (ammlab's pool
+  or a genuine UniswapV2Pair: `getReserves()`, `token0()`/`token1()`, the cumulative prices,
+  `totalSupply()`, `balanceOf(lp account)`), or a genuine UniswapV3Pool (`slot0()`,
+  `liquidity()`, `fee()`, `tickSpacing()`, `tickBitmap`, `ticks`, `observe`, and its
+  factory's `getPool`/`feeAmountTickSpacing`);
 - Chainlink AggregatorV3: `latestRoundData()`, `decimals()`;
 - ERC20: `balanceOf(keeper)`, `decimals()`;
-- the options pool: `liveBoardIds(i)`, `boards(id)`, `strikes(id)`, `totalGreeks()`;
+- the options pool: `liveBoardIds(i)`, `boards(id)`, `strikes(id)`, `totalGreeks()`,
+  `boardGreeks(id)`;
 - the perp: `position(keeper)`, `skew()`, `fundingRate()`, `oraclePrice()`, `skewScale()`,
   `takerFeeBps()`, `maxFundingRate()`.
 
 Every call of a tick is pinned to one block number and sent in one JSON-RPC batch
 (`sim.chain.rpc`) together with the block header and the keeper's ETH balance. The options pool's
-board and strike ids are cached: when the live boards or a board's strikes changed since the
-last tick, one or two follow-up rounds fetch the new ones (rare; a listing is an admin act).
+board and strike ids, and each V3 pool's bitmap words and initialised ticks, are cached: when
+the live boards or a board's strikes changed since the last tick, or a V3 price left its centre
+word or its bitmap shows other ticks, a follow-up round fetches the new ones (rare; the first
+read of a V3 pool takes two rounds).
+
+Facts read once (`check`): every token's and the feed's `decimals()`, each pool's tokens
+(they must be the configured base and quote) and, for a genuine pool, that its factory made it
+and knows its fee tier. A venue that fails says so in one line naming its config field.
 
 The result is a pure, frozen `MarketSnapshot`: everything the strategy needs, nothing that
 talks to a chain.
@@ -28,35 +38,25 @@ from typing import Any
 import numpy as np
 from eth_utils import to_checksum_address
 
-from sim.chain.abi import decode, encode_call
+from keeper.calls import Call
+from keeper.venues import v2, v3
+from keeper.venues.base import PoolRef, VenueError
+from keeper.venues.v2 import PoolSnapshot
+from keeper.venues.v3 import V3PoolSnapshot, WordsAndTicks
 from sim.chain.rpc import Rpc
 from sim.decisions.book import OptionPositions
 from sim.errors import ChainError
 from sim.venues.options.twin import Board, Strike
 from sim.venues.perp.twin import VenueState
 
+__all__ = ["Call", "PoolSnapshot", "V3PoolSnapshot", "PoolRef"]
+
 WAD = 10**18
+"""The options pool's and the perp's fixed-point unit (their contracts' wad)."""
 MAX_BOARDS = 8
 """The options pool's bound on live boards (`MAX_BOARDS` in OptionsPool.vy)."""
-
-
-@dataclass(frozen=True)
-class Call:
-    """One eth_call: `label` names the result, `out` its ABI types."""
-
-    label: str
-    to: str
-    signature: str
-    out: tuple[str, ...]
-    types: tuple[str, ...] = ()
-    args: tuple[Any, ...] = ()
-
-    def rpc(self, block: str) -> tuple[str, list]:
-        data = encode_call(self.signature, self.types, self.args)
-        return "eth_call", [{"to": self.to, "data": data}, block]
-
-    def decode(self, result: str) -> tuple:
-        return decode(self.out, result)
+ROUNDS = 4
+"""Most batched rounds one read takes (caches of boards, strikes and V3 ticks refreshed)."""
 
 
 # --------------------------------------------------------------------------- snapshot
@@ -64,61 +64,26 @@ class Call:
 
 @dataclass(frozen=True)
 class Addresses:
-    """Resolved addresses the reader and the executor use (checksummed)."""
+    """The resolved addresses the reader and the executor use (checksummed)."""
 
     base_token: str
     quote_token: str
     feed: str
-    router: str
     keeper: str
     lp_account: str
-    pools: dict[str, str]
-    """Venue name -> pair address."""
-    pool_fees_bps: dict[str, float]
+    pools: dict[str, PoolRef]
+    """Venue name -> the pool, its kind and router."""
     options_pool: str | None = None
     perp: str | None = None
 
-
-@dataclass(frozen=True)
-class PoolSnapshot:
-    """One Uniswap V2 pair, with the base/quote orientation resolved. Amounts in token
-    base units (wei); `price` in whole quote per whole base."""
-
-    name: str
-    address: str
-    fee_bps: float
-    base_is_token0: bool
-    reserve_base: int
-    reserve_quote: int
-    block_timestamp_last: int
-    price0_cumulative: int
-    price1_cumulative: int
-    total_supply: int
-    lp_balance: int
-    base_decimals: int = 18
-    quote_decimals: int = 6
+    @property
+    def routers(self) -> tuple[str, ...]:
+        """Every router a pool leg goes through, once each, in the pools' order."""
+        return tuple(dict.fromkeys(p.router for p in self.pools.values()))
 
     @property
-    def base(self) -> float:
-        return self.reserve_base / 10**self.base_decimals
-
-    @property
-    def quote(self) -> float:
-        return self.reserve_quote / 10**self.quote_decimals
-
-    @property
-    def price(self) -> float:
-        return self.quote / self.base if self.reserve_base else float("nan")
-
-    @property
-    def lp_share(self) -> float:
-        return self.lp_balance / self.total_supply if self.total_supply else 0.0
-
-    @property
-    def reserves01(self) -> tuple[int, int]:
-        if self.base_is_token0:
-            return self.reserve_base, self.reserve_quote
-        return self.reserve_quote, self.reserve_base
+    def factories(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(p.factory for p in self.pools.values() if p.factory))
 
 
 @dataclass(frozen=True)
@@ -138,7 +103,8 @@ class PerpSnapshot:
     max_funding_rate: int
     funding_rate: int
     oracle_price: int
-    quote_decimals: int = 6
+    quote_decimals: int
+    """The quote token's `decimals()` (the margin's unit)."""
 
     @property
     def size_base(self) -> float:
@@ -171,17 +137,27 @@ class MarketSnapshot:
     strikes: dict[int, Strike] = field(default_factory=dict)
     total_greeks: tuple[int, int, int, int] | None = None
     """The options pool's own (delta, gamma, vega, theta), wad (see `OptionsPool.totalGreeks`)."""
+    board_greeks: dict[int, tuple[int, int, int, int]] = field(default_factory=dict)
+    """The same per live board (`OptionsPool.boardGreeks`), wad."""
     perp: PerpSnapshot | None = None
     oracle_round_id: int = 0
     """The feed's latest round id (`latestRoundData`), for reading earlier rounds."""
+    v3_pools: tuple[V3PoolSnapshot, ...] = ()
+    """Uniswap V3 pools (`pools` holds those with the V2 pair interface)."""
+    base_token: str = ""
+    quote_token: str = ""
 
     @property
     def spot(self) -> float:
         """Oracle price, whole quote per whole base."""
         return self.oracle_answer / 10**self.oracle_decimals
 
-    def pool(self, name: str) -> PoolSnapshot:
-        for p in self.pools:
+    @property
+    def all_pools(self) -> tuple[PoolSnapshot | V3PoolSnapshot, ...]:
+        return (*self.pools, *self.v3_pools)
+
+    def pool(self, name: str) -> PoolSnapshot | V3PoolSnapshot:
+        for p in self.all_pools:
             if p.name == name:
                 return p
         raise KeyError(name)
@@ -228,17 +204,23 @@ def option_positions(boards: dict[int, Board], strikes: dict[int, Strike]) -> Op
 
 
 class ChainReader:
-    """Reads `MarketSnapshot`s over JSON-RPC at `url` (see the module docstring)."""
+    """Reads `MarketSnapshot`s over JSON-RPC at `url` (see the module docstring).
 
-    def __init__(self, url: str, addresses: Addresses, timeout: float = 30.0):
+    `twap_window_s`: each V3 pool's `observe` also reaches this far back (0: not asked)."""
+
+    def __init__(
+        self, url: str, addresses: Addresses, timeout: float = 30.0, twap_window_s: int = 0
+    ):
         self.url = url
         self.addresses = addresses
+        self.twap_window_s = twap_window_s
         self.batch = Rpc(url, timeout=timeout)
         """The client; every round is one batched request (no retries: the runtime waits for
         the node and re-checks the chain when it is lost)."""
         self._static: dict[str, Any] | None = None
         self._board_ids: tuple[int, ...] = ()
         self._strike_ids: dict[int, tuple[int, ...]] = {}
+        self._v3_read: dict[str, WordsAndTicks] = {}
         self.rounds = 0
         """Batched requests sent so far (for tests and metrics)."""
 
@@ -255,24 +237,42 @@ class ChainReader:
             Call("base_decimals", a.base_token, "decimals()", ("uint8",)),
             Call("quote_decimals", a.quote_token, "decimals()", ("uint8",)),
         ]
-        calls += [
-            Call(f"token0:{n}", addr, "token0()", ("address",)) for n, addr in a.pools.items()
-        ]
+        for ref in a.pools.values():
+            kind = v3 if ref.kind == "univ3" else v2
+            calls += kind.static_calls(ref, a.base_token, a.quote_token)
         if a.perp:
             calls.append(Call("perp_quote", a.perp, "quoteToken()", ("address",)))
         return calls
 
-    def _load_static(self) -> dict[str, Any]:
+    def check(self) -> dict[str, Any]:
+        """Read and check the static facts (module docstring); raises one line naming the
+        config field of a venue that is not what it says. Cached after the first success."""
         if self._static is None:
+            a = self.addresses
             calls = self._static_calls()
             self.rounds += 1
-            results = self.batch.many([c.rpc("latest") for c in calls])
-            static = {c.label: c.decode(r)[0] for c, r in zip(calls, results, strict=True)}
-            for name in self.addresses.pools:
-                token0 = to_checksum_address(static[f"token0:{name}"])
-                if token0 not in (self.addresses.base_token, self.addresses.quote_token):
-                    raise ChainError(f"pool {name} holds neither the base nor the quote token")
-                static[f"base0:{name}"] = token0 == self.addresses.base_token
+            results = self.batch.many_or_none([c.rpc("latest") for c in calls])
+            static = {}
+            for c, r in zip(calls, results, strict=True):
+                if r is None or r == "0x":
+                    raise VenueError(
+                        f"{c.signature} on {c.to} failed: is it the contract the config says? "
+                        "(check the keeper config's addresses and venues)"
+                    )
+                value = c.decode(r)
+                static[c.label] = value if len(c.out) > 1 else value[0]
+            for ref in a.pools.values():
+                kind = v3 if ref.kind == "univ3" else v2
+                static[f"base0:{ref.name}"] = kind.check_static(
+                    ref, static, a.base_token, a.quote_token
+                )
+                if ref.kind == "univ3":
+                    self._v3_read[ref.name] = v3.first_words(ref, static)
+            if a.perp and to_checksum_address(static["perp_quote"]) != a.quote_token:
+                raise VenueError(
+                    f"venues.perp: the perp at {a.perp} settles in {static['perp_quote']}, not "
+                    f"the quote token {a.quote_token}"
+                )
             self._static = static
         return self._static
 
@@ -287,27 +287,30 @@ class ChainReader:
             Call("keeper_base", a.base_token, "balanceOf(address)", ("uint256",), ("address",), (keeper,)),
             Call("keeper_quote", a.quote_token, "balanceOf(address)", ("uint256",), ("address",), (keeper,)),
         ]  # fmt: skip
-        for name, addr in a.pools.items():
-            calls += [
-                Call(f"reserves:{name}", addr, "getReserves()", ("uint112", "uint112", "uint32")),
-                Call(f"cum0:{name}", addr, "price0CumulativeLast()", ("uint256",)),
-                Call(f"cum1:{name}", addr, "price1CumulativeLast()", ("uint256",)),
-                Call(f"supply:{name}", addr, "totalSupply()", ("uint256",)),
-                Call(f"lp:{name}", addr, "balanceOf(address)", ("uint256",), ("address",),
-                     (a.lp_account,)),
-            ]  # fmt: skip
+        for ref in a.pools.values():
+            if ref.kind == "univ3":
+                read = self._v3_read[ref.name]
+                calls += v3.tick_calls(ref, self._static, read, self.twap_window_s)
+            else:
+                calls += v2.tick_calls(ref, a.lp_account)
         if a.options_pool:
             op = a.options_pool
             calls += [
-                Call(f"live:{i}", op, "liveBoardIds(uint256)", ("uint256",), ("uint256",), (i,))
+                Call(f"live:{i}", op, "liveBoardIds(uint256)", ("uint256",), ("uint256",), (i,),
+                     optional=True)
                 for i in range(MAX_BOARDS)
-            ]
+            ]  # fmt: skip
             calls.append(
                 Call("greeks", op, "totalGreeks()", ("int256", "int256", "int256", "int256"))
             )
             calls += [
                 Call(f"board:{b}", op, "boards(uint256)",
                      ("(uint256,uint256,uint256,bool,bool,uint256,uint256[])",), ("uint256",), (b,))
+                for b in board_ids
+            ]  # fmt: skip
+            calls += [
+                Call(f"board_greeks:{b}", op, "boardGreeks(uint256)",
+                     ("int256", "int256", "int256", "int256"), ("uint256",), (b,))
                 for b in board_ids
             ]  # fmt: skip
             calls += [
@@ -344,61 +347,75 @@ class ChainReader:
         out: dict[str, Any] = {}
         for c, r in zip(calls, results, strict=True):
             if r is None or r == "0x":
-                if c.label.startswith("live:"):
+                if c.optional:
                     out[c.label] = None
                     continue
                 raise ChainError(f"eth_call {c.signature} on {c.to} failed at block {block}")
             out[c.label] = c.decode(r)
         return header, int(balance, 16), out
 
+    def _boards_stale(self, out: dict[str, Any]) -> bool:
+        """Whether the live boards or their strikes differ from the cached ones (the cache is
+        updated: boards new this tick get their strikes in the next round)."""
+        if not self.addresses.options_pool:
+            return False
+        live = tuple(out[f"live:{i}"][0] for i in range(MAX_BOARDS) if out[f"live:{i}"])
+        seen = {b: out[f"board:{b}"][0] for b in self._board_ids}
+        stale = live != self._board_ids or any(
+            tuple(seen[b][6]) != self._strike_ids.get(b) for b in live if b in seen
+        )
+        if stale:
+            self._board_ids = live
+            for b, board in seen.items():
+                self._strike_ids[b] = tuple(board[6])
+        return stale
+
+    def _v3_stale(self, out: dict[str, Any]) -> bool:
+        stale = False
+        for ref in self.addresses.pools.values():
+            if ref.kind != "univ3":
+                continue
+            read = self._v3_read[ref.name]
+            need = v3.next_read(ref, self._static, out, read)
+            if need != read:
+                self._v3_read[ref.name], stale = need, True
+        return stale
+
     def read(self, block: int | None = None) -> MarketSnapshot:
         """A snapshot at `block` (default: the latest), normally in one batched request."""
-        static = self._load_static()
+        static = self.check()
         if block is None:
             block = self.block_number()
         tag = hex(block)
-        for _ in range(3):
+        for _ in range(ROUNDS):
             strike_ids = [s for b in self._board_ids for s in self._strike_ids.get(b, ())]
             header, balance, out = self._round(tag, self._board_ids, strike_ids)
-            if not self.addresses.options_pool:
+            boards_stale = self._boards_stale(out)
+            if not (self._v3_stale(out) or boards_stale):
                 break
-            live = tuple(out[f"live:{i}"][0] for i in range(MAX_BOARDS) if out[f"live:{i}"])
-            boards_seen = {b: out[f"board:{b}"][0] for b in self._board_ids}
-            stale = live != self._board_ids or any(
-                tuple(boards_seen[b][6]) != self._strike_ids.get(b)
-                for b in live
-                if b in boards_seen
-            )
-            if not stale:
-                break
-            self._board_ids = live
-            for b, board in boards_seen.items():
-                self._strike_ids[b] = tuple(board[6])
-            # Boards new this tick: their strike lists arrive in the next round.
         else:
-            raise ChainError("the options pool's boards kept changing while being read")
+            raise ChainError("the options pool's boards or a V3 pool's ticks kept changing")
         return self._snapshot(static, header, balance, out)
 
     def _snapshot(self, static, header, balance, out) -> MarketSnapshot:
         a = self.addresses
         bd, qd = static["base_decimals"], static["quote_decimals"]
-        pools = []
-        for name, addr in a.pools.items():
-            r0, r1, ts = out[f"reserves:{name}"]
-            base0 = static[f"base0:{name}"]
-            pools.append(PoolSnapshot(
-                name=name, address=addr, fee_bps=a.pool_fees_bps[name], base_is_token0=base0,
-                reserve_base=r0 if base0 else r1, reserve_quote=r1 if base0 else r0,
-                block_timestamp_last=ts, price0_cumulative=out[f"cum0:{name}"][0],
-                price1_cumulative=out[f"cum1:{name}"][0], total_supply=out[f"supply:{name}"][0],
-                lp_balance=out[f"lp:{name}"][0], base_decimals=bd, quote_decimals=qd,
-            ))  # fmt: skip
+        pools, v3_pools = [], []
+        for ref in a.pools.values():
+            base0 = static[f"base0:{ref.name}"]
+            if ref.kind == "univ3":
+                v3_pools.append(v3.snapshot(ref, static, out, self._v3_read[ref.name], base0,
+                                            bd, qd, self.twap_window_s))  # fmt: skip
+            else:
+                pools.append(v2.snapshot(ref, out, base0, bd, qd))
         boards: dict[int, Board] = {}
         strikes: dict[int, Strike] = {}
         greeks = None
+        board_greeks: dict[int, tuple[int, int, int, int]] = {}
         if a.options_pool:
             greeks = tuple(out["greeks"])
             for b in self._board_ids:
+                board_greeks[b] = tuple(out[f"board_greeks:{b}"])
                 e, iv, cap, frozen, settled, sspot, sids = out[f"board:{b}"][0]
                 boards[b] = Board(e, iv, cap, frozen, settled, sspot, list(sids))
                 for s in sids:
@@ -431,7 +448,11 @@ class ChainReader:
             pools=tuple(pools),
             boards=boards,
             strikes=strikes,
+            board_greeks=board_greeks,
             total_greeks=greeks,
             perp=perp,
             oracle_round_id=round_id,
+            v3_pools=tuple(v3_pools),
+            base_token=a.base_token,
+            quote_token=a.quote_token,
         )

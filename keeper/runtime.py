@@ -4,7 +4,9 @@ One tick, at one block:
 
 1. read: `ChainReader.read(block)`, one batched round of eth_calls → `MarketSnapshot`;
 2. guards: the oracle checks (fresh, within `oracle_max_deviation_bps` of the deepest pool's
-   TWAP over `twap_window_s`, from the cumulative prices the reader saw);
+   TWAP over `twap_window_s`: a V2 pair's from the cumulative prices the reader saw, a V3
+   pool's from its own oracle, `observe([window, 0])`, or while that does not reach back,
+   from the `observe([0])` tick cumulatives the reader saw);
 3. kill switch: `KillSwitch.observe` (operator commands, oracle health, |net delta|,
    equity drawdown, error rate) → its mode;
 4. plan: `keeper.strategy.plan_hedge` (pure);
@@ -33,14 +35,19 @@ before anything else.
 
 from __future__ import annotations
 
-import os
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from keeper.config import KeeperConfig, KeeperConfigError, resolve_addresses
+from keeper.config import (
+    POOL_KINDS,
+    KeeperConfig,
+    KeeperConfigError,
+    explicit_venues,
+    resolve_addresses,
+)
 from keeper.execution import Executor, LegResult
 from keeper.guards import (
     CumulativeObservation,
@@ -48,6 +55,7 @@ from keeper.guards import (
     check_oracle_fresh,
     current_cumulative,
     twap_price,
+    v3_tick_price,
 )
 from keeper.journal import Journal, default_journal_path
 from keeper.journal_reconcile import ReconcileReport
@@ -55,15 +63,20 @@ from keeper.journal_records import Intent
 from keeper.killswitch import KillSwitch, Observation
 from keeper.learned import LearnedInputs
 from keeper.logs import KeeperLog
-from keeper.reader import ChainReader, MarketSnapshot
+from keeper.metrics import KeeperMetrics
+from keeper.reader import WAD, ChainReader, MarketSnapshot
+from keeper.signer import KEY_ENV, keeper_signer
 from keeper.strategy import HedgeState, LegPlan, Plan, as_floats, plan_hedge
-from keeper.txmanager import ChainResetError, TxManager, TxTimeout, keeper_private_key
+from keeper.txmanager import ChainResetError, TxManager, TxTimeout
+from keeper.venues import v3
+from sim.atomic import atomic_write_json
 from sim.chain import node as chainmod
 from sim.chain.rpc import Backoff, Rpc, RpcUnavailable
 from sim.errors import ChainError, ManifestError
 from sim.learn.policy import Learned
 
-KEY_ENV = "AMMLAB_KEEPER_KEY"
+STATUS_FILE = "status.json"
+"""Beside the journal: what `ammlab keeper status` prints of the last tick."""
 """Private key of the keeper account for live runs; unset: anvil's test account #3 (forks)."""
 
 
@@ -81,14 +94,19 @@ NO_DEPTH_REASONS = ("no depth", "routing")
 def without_venues(cfg: KeeperConfig, names: set[str] | dict[str, str]) -> KeeperConfig:
     """`cfg` with the venues called `names` disabled (for re-planning around them)."""
     v = cfg.venues
-    cpmm = tuple(c.model_copy(update={"enabled": False}) if c.name in names else c
-                 for c in v.cpmm)  # fmt: skip
-    perp = v.perp.model_copy(update={"enabled": False}) if v.perp.name in names else v.perp
-    return cfg.model_copy(update={"venues": v.model_copy(update={"cpmm": cpmm, "perp": perp})})
+    update = {
+        kind: tuple(c.model_copy(update={"enabled": False}) if c.name in names else c
+                    for c in getattr(v, kind) or ())
+        for kind in POOL_KINDS
+    }  # fmt: skip
+    update["perp"] = (
+        v.perp.model_copy(update={"enabled": False}) if v.perp.name in names else v.perp
+    )
+    return cfg.model_copy(update={"venues": v.model_copy(update=update)})
 
 
 def venue_names(cfg: KeeperConfig) -> set[str]:
-    names = {c.name for c in cfg.venues.cpmm if c.enabled}
+    names = {c.name for kind in POOL_KINDS for c in getattr(cfg.venues, kind) or () if c.enabled}
     return names | ({cfg.venues.perp.name} if cfg.venues.perp.enabled else set())
 
 
@@ -127,15 +145,17 @@ class Keeper:
         log: KeeperLog | None = None,
         home: Path | None = None,
     ):
-        self.cfg = cfg
         self.url = rpc_url or cfg.rpc_url or chainmod.upstream_url()
         self.home = Path(home or chainmod.home_dir())
         self.log = log or KeeperLog(path=cfg.log_path, level=cfg.log_level.upper())
-        self.manifest = manifest
-        self.addresses, self.baseline = resolve_addresses(cfg, manifest)
+        self.manifest = manifest if cfg.addresses.use_manifest else None
+        self.addresses, self.baseline = resolve_addresses(cfg, self.manifest)
+        self.cfg = cfg = explicit_venues(cfg, self.addresses)
         if not self.addresses.keeper:
             raise KeeperConfigError("keeper config field addresses.keeper: no keeper account")
-        self.reader = ChainReader(self.url, self.addresses)
+        self.reader = ChainReader(
+            self.url, self.addresses, twap_window_s=cfg.safety.guards.twap_window_s
+        )
         self.journal = Journal(cfg.journal_path or default_journal_path(self.home))
         self.killswitch = KillSwitch(self.journal, cfg.safety.killswitch)
         self.policy = cfg.policy
@@ -149,17 +169,33 @@ class Keeper:
         self.state = HedgeState()
         self.metrics = Metrics()
         self.observations: dict[str, deque[CumulativeObservation]] = {}
+        """Per pool: V2 price0 cumulatives, or a V3 pool's tick cumulatives (same shape)."""
         self._snapshot: MarketSnapshot | None = None
         self._errors: list[str] = []
         self.txm: TxManager | None = None
         if not cfg.dry_run:
-            key = os.environ.get(KEY_ENV) or keeper_private_key(3)
-            self.txm = TxManager(self.url, key, self.journal, self.home, cfg.safety.tx)
+            signer = keeper_signer(cfg.account, cfg.force_raw_key, self.url)
+            self.txm = TxManager(self.url, signer, self.journal, self.home, cfg.safety.tx)
             if self.txm.address != self.addresses.keeper:
                 raise KeeperConfigError(
-                    f"the signing key is for {self.txm.address} but addresses.keeper is "
-                    f"{self.addresses.keeper}: set {KEY_ENV} or the keeper address"
+                    f"the signer is {self.txm.address} but addresses.keeper is "
+                    f"{self.addresses.keeper}: sign with the keeper's account (--account ALIAS "
+                    f"or {KEY_ENV}) or fix addresses.keeper"
                 )
+        self.prom: KeeperMetrics | None = None
+        if cfg.metrics.port is not None:
+            self.prom = KeeperMetrics(
+                pending_intents=lambda: self._pending_intents,
+                stale_after_s=cfg.metrics.stale_after_s,
+            )
+            for rpc in (self.reader.batch, self.txm.chain if self.txm else None):
+                if rpc is not None:
+                    rpc.on_request = self.prom.rpc_call
+        self._pending_intents = 0
+        self._refusals_seen = 0
+        self.status_path = (cfg.journal_path or default_journal_path(self.home)).with_name(
+            STATUS_FILE
+        )
         self.executor = Executor(
             cfg, self.addresses, self.journal, self.killswitch, self.log, self.txm,
             reference_price=self.reference_price,
@@ -172,8 +208,10 @@ class Keeper:
 
     def preflight(self) -> None:
         """Before any read or transaction: the RPC is the configured chain, the manifest is
-        for it, (live) the node is the journal's chain (`TxManager.check_chain`), and every
-        configured contract has code. Raises one-line errors."""
+        for it, (live) the node is the journal's chain (`TxManager.check_chain`), every
+        configured contract has code, and every venue is what the config says (its tokens the
+        configured pair, a genuine pool its factory's, of a fee tier the factory knows:
+        `ChainReader.check`). Raises one-line errors."""
         chain_id = chainmod.chain_id_of(self.url)
         if chain_id != self.cfg.chain_id:
             raise KeeperConfigError(
@@ -189,16 +227,19 @@ class Keeper:
             self.txm.check_chain()  # before the code check: a reset chain says so plainly
         a = self.addresses
         contracts = {"base token": a.base_token, "quote token": a.quote_token, "feed": a.feed,
-                     "router": a.router, **{f"pool {n}": addr for n, addr in a.pools.items()},
+                     **{f"router {r}": r for r in a.routers},
+                     **{f"factory {f}": f for f in a.factories},
+                     **{f"pool {n}": p.address for n, p in a.pools.items()},
                      "options pool": a.options_pool, "perp": a.perp}  # fmt: skip
         named = [(name, addr) for name, addr in contracts.items() if addr]
         codes = self.reader.batch.many([("eth_getCode", [addr, "latest"]) for _, addr in named])
         for (name, addr), code in zip(named, codes, strict=True):
             if code in (None, "0x", "0x0"):
                 raise ManifestError(
-                    f"no contract code at {addr} ({name}) on chain {chain_id}: fix the keeper "
-                    "config's addresses or redeploy with `ammlab chain up`"
+                    f"no contract code at {addr} ({name.split(' 0x')[0]}) on chain {chain_id}: "
+                    "fix the keeper config's addresses or redeploy with `ammlab chain up`"
                 )
+        self.reader.check()
 
     def start(self) -> None:
         """Preflight, reconcile the journal (live), then the one-time set-up (approvals,
@@ -222,12 +263,17 @@ class Keeper:
                 except TxTimeout as err:  # still in flight: the ticks wait for it
                     self.log("resume_pending", error=str(err))
         results = self.executor.setup(snap)
+        if self.prom is not None:
+            port = self.prom.serve(self.cfg.metrics.host, self.cfg.metrics.port)
+            self.log("metrics", url=f"http://{self.cfg.metrics.host}:{port}/metrics")
         self.log("started", mode="live" if self.txm else "dry_run", block=snap.block,
                  keeper=self.addresses.keeper, policy=self.policy.model_dump(),
                  setup=[r.status for r in results])  # fmt: skip
         self.started = True
 
     def close(self) -> None:
+        if self.prom is not None:
+            self.prom.close()
         if self.txm is not None:
             self.txm.close()
         self.journal.close()
@@ -241,28 +287,40 @@ class Keeper:
     # -- oracle reference -----------------------------------------------------------------
 
     def _observe_pools(self, snap: MarketSnapshot) -> None:
-        for p in snap.pools:
-            r0, r1 = p.reserves01
-            obs = current_cumulative(p.price0_cumulative, r0, r1, p.block_timestamp_last,
-                                     snap.timestamp)  # fmt: skip
+        window = self.cfg.safety.guards.twap_window_s
+        for p in snap.all_pools:
+            if p.kind == "univ3":
+                obs = CumulativeObservation(p.tick_cumulative, snap.timestamp)
+            else:
+                r0, r1 = p.reserves01
+                obs = current_cumulative(p.price0_cumulative, r0, r1, p.block_timestamp_last,
+                                         snap.timestamp)  # fmt: skip
             history = self.observations.setdefault(p.name, deque(maxlen=4096))
             if not history or history[-1].timestamp != obs.timestamp:
                 history.append(obs)
-            window = self.cfg.safety.guards.twap_window_s
             while len(history) > 2 and history[1].timestamp <= snap.timestamp - window:
                 history.popleft()
 
     def reference_price(self) -> float | None:
-        """TWAP of the deepest pool over the guard window (None until two observations)."""
+        """TWAP of the deepest pool over the guard window (None until it has one): a V3
+        pool's from its own oracle when that reaches back over the window, else (V2 or V3)
+        from the cumulatives this keeper observed."""
         snap = self._snapshot
-        if snap is None or not snap.pools:
+        if snap is None or not snap.all_pools:
             return None
-        deepest = max(snap.pools, key=lambda p: p.reserve_base)
+        deepest = max(snap.all_pools, key=lambda p: p.depth_base)
+        d0, d1 = ((snap.base_decimals, snap.quote_decimals) if deepest.base_is_token0
+                  else (snap.quote_decimals, snap.base_decimals))  # fmt: skip
+        if deepest.kind == "univ3" and (tick := v3.twap_tick(deepest)) is not None:
+            return v3_tick_price(tick, d0, d1, deepest.base_is_token0)
         history = self.observations.get(deepest.name)
         if not history or len(history) < 2 or history[0].timestamp == history[-1].timestamp:
             return None
-        d0, d1 = ((snap.base_decimals, snap.quote_decimals) if deepest.base_is_token0
-                  else (snap.quote_decimals, snap.base_decimals))  # fmt: skip
+        if deepest.kind == "univ3":
+            start, end = history[0], history[-1]
+            tick = v3.mean_tick(start.price0_cumulative, end.price0_cumulative,
+                                end.timestamp - start.timestamp)  # fmt: skip
+            return v3_tick_price(tick, d0, d1, deepest.base_is_token0)
         return twap_price(history[0], history[-1], d0, d1, deepest.base_is_token0)
 
     # -- the tick -----------------------------------------------------------------------
@@ -345,6 +403,7 @@ class Keeper:
             "vega": float(b.vega), "theta": float(b.theta), "hedge": plan.hedge,
             "delta_quote": float(b.delta_quote), "gamma_quote": float(b.gamma_quote),
         }  # fmt: skip
+        self._observe_tick(snap, plan, mode, legs, [v for v in oracle if not v.ok])
         self.log(
             "tick", block=snap.block, mode=mode, spot=snap.spot, **self.metrics.last,
             order=plan.order, reason=plan.reason, notes=list(plan.notes),
@@ -356,6 +415,38 @@ class Keeper:
         )  # fmt: skip
         return TickResult(snap, plan, mode, tuple(legs))
 
+    def _observe_tick(self, snap, plan: Plan, mode: str, legs, tripped) -> None:
+        """The tick for operators: the status file `ammlab keeper status` prints (the book,
+        the options pool's Greeks per board, the kill switch) and the Prometheus metrics."""
+        b, ks = plan.book, self.killswitch.state
+        book = {"delta": float(b.delta), "gamma": float(b.gamma), "vega": float(b.vega),
+                "theta": float(b.theta)}  # fmt: skip
+        boards = {
+            str(bid): dict(zip(("delta", "gamma", "vega", "theta"), (x / 1e18 for x in g),
+                               strict=True))
+            for bid, g in snap.board_greeks.items()
+        }  # fmt: skip
+        atomic_write_json(self.status_path, {
+            "block": snap.block, "timestamp": snap.timestamp, "spot": snap.spot, "mode": mode,
+            "cause": ks.cause, "book": book, "net_delta": plan.net_delta, "hedge": plan.hedge,
+            "options_boards": boards, "legs": [[r.venue, r.status] for r in legs],
+        })  # fmt: skip
+        if self.prom is None:
+            return
+        refusals = self.journal.refusals(after_id=self._refusals_seen)
+        for r in refusals:
+            self.prom.guard_trip(r["guard"])
+        if refusals:
+            self._refusals_seen = refusals[-1]["id"]
+        for v in tripped:
+            self.prom.guard_trip(v.guard)
+        self._pending_intents = len(self.journal.open_intents())
+        self.prom.tick(
+            block=snap.block, spot=snap.spot, greeks=book, net_delta=plan.net_delta,
+            hedge=plan.hedge, mode=mode, cause=ks.cause,
+            legs=[(r.venue, r.status, abs(r.size) * snap.spot) for r in legs],
+        )  # fmt: skip
+
     def _failed(self, task: str, err: BaseException) -> None:
         """Count a task's error for the kill switch; a node outage is no task error."""
         if is_outage(err):
@@ -363,6 +454,8 @@ class Keeper:
             return
         self._errors.append(task)
         self.metrics.errors += 1
+        if self.prom is not None:
+            self.prom.error(task)
         self.log("error", task=task, error=str(err))
 
     def _settle_open(self) -> list[Intent]:
@@ -449,7 +542,7 @@ class Keeper:
         from sim.decisions.book import option_greeks
 
         opts = float(option_greeks(snap.option_positions(), snap.spot, snap.timestamp)["price"])
-        lp = sum(p.lp_share * (p.base * snap.spot + p.quote) for p in snap.pools)
+        lp = sum(p.lp_share * (p.base * snap.spot + p.quote) for p in snap.pools)  # V2 shares
         cash = snap.keeper_quote / 10**snap.quote_decimals
         base = snap.keeper_base / 10**snap.base_decimals * snap.spot
         perp = 0.0
@@ -457,7 +550,7 @@ class Keeper:
             p = snap.perp
             perp = (
                 p.margin / 10**p.quote_decimals
-                + p.size / 1e18 * (p.oracle_price - p.last_price) / 1e18
+                + p.size / WAD * (p.oracle_price - p.last_price) / WAD
             )
         return opts + lp + cash + base + perp
 

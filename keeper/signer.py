@@ -90,14 +90,14 @@ class ApeAccountSigner:
         self.address = to_checksum_address(account.address)
 
     def sign_transaction(self, tx: dict[str, Any]) -> Signed:
-        """Sign a transaction dict (type 2: chainId, nonce, gas, maxFeePerGas,
-        maxPriorityFeePerGas, to, value, data) through Ape."""
+        """Sign a transaction dict (chainId, nonce, gas, to, value, data, and maxFeePerGas +
+        maxPriorityFeePerGas (type 2) or gasPrice (legacy)) through Ape."""
         from ape import networks
 
         fields = dict(tx)
         if "data" in fields and isinstance(fields["data"], str):
             fields["data"] = bytes.fromhex(fields["data"].removeprefix("0x"))
-        fields.setdefault("type", 2)
+        fields.setdefault("type", 2 if "maxFeePerGas" in fields else 0)
         fields["sender"] = self.address
         txn = networks.ethereum.create_transaction(**fields)
         signed = self._account.sign_transaction(txn)
@@ -105,3 +105,24 @@ class ApeAccountSigner:
             raise SignerError(f"Ape account {self.alias!r} did not sign the transaction")
         raw = bytes(signed.serialize_transaction())
         return Signed(raw, keccak(raw))
+
+
+def keeper_signer(account: str | None, force_raw_key: bool, url: str) -> Any:
+    """The keeper's signer: the Ape account `account`; else a raw key from `AMMLAB_KEEPER_KEY`
+    (development chains only unless `force_raw_key`); else, on a development chain, anvil's
+    dev key of the keeper role (account 3 of the test mnemonic)."""
+    if account:
+        return ApeAccountSigner(account)
+    from sim.chain.node import rpc_client
+
+    client = str(rpc_client(url).call("web3_clientVersion"))
+    if key := os.environ.get(KEY_ENV):
+        return raw_key_signer(key, client, force_raw_key)
+    if not is_dev_chain(client):
+        raise SignerError(
+            f"no signer for a live keeper on {client.split('/')[0]!r}: sign with an Ape account "
+            f"(--account ALIAS; APE_ACCOUNTS_<ALIAS>_PASSPHRASE for unattended runs)"
+        )
+    from keeper.txmanager import keeper_private_key
+
+    return raw_key_signer(keeper_private_key(3), client)

@@ -3,12 +3,15 @@
 snapshot → book (`sim.decisions.book.compute_book`: the options pool's positions, LP shares) → hedge
 already held (perp position + spot base beyond the baseline) → `HedgeInputs.from_book` →
 `policy.decide` → order = target − hedge → kill-switch mode and caps → `split_order` across
-the venues (the pools as `CpmmVenue`, the perp as `PerpVenue`, gas priced in) → legs, each
-with a worst-price bound and a deadline.
+the venues (each pool by its kind's fill, `keeper.venues`: `CpmmVenue` for ammlab's pools and
+genuine V2 pairs, `V3Venue` for genuine V3 pools; the perp as `PerpVenue`; gas priced in) → the
+keeper's inventory (a sale needs the base it sells, a buy the quote it pays) → legs, each with a
+worst-price bound and a deadline.
 
 Worst-price bounds come from the exact integer twins: a pool buy is an exact-out router swap
 with amountInMax = ceil(twin amountIn × (1 + tol)); a pool sell an exact-in swap with
-amountOutMin = floor(twin amountOut × (1 − tol)); a perp leg's acceptable price is the twin's
+amountOutMin = floor(twin amountOut × (1 − tol)); a V3 leg also carries the twin's price after
+the trade moved by tol as its sqrtPriceLimitX96; a perp leg's acceptable price is the twin's
 fill price × (1 ± tol). The deadline is the block's timestamp + `deadline_s`.
 
 Units: base = WETH, quote = USDC (whole tokens as floats unless the name says wei), prices
@@ -20,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -28,10 +31,12 @@ import numpy as np
 from keeper.config import KeeperConfig
 from keeper.killswitch import order_allowed
 from keeper.reader import MarketSnapshot, option_positions
+from keeper.venues import perp as perp_kind
+from keeper.venues import v2, v3
+from keeper.venues.base import GWEI, WEI_PER_ETH, LegPlan
 from sim.decisions.book import Book, compute_book
 from sim.decisions.hedging import HedgeDecision, HedgeInputs, Policy
 from sim.decisions.routing import (
-    CpmmVenue,
     PerpVenue,
     Route,
     RoutingError,
@@ -40,11 +45,10 @@ from sim.decisions.routing import (
     route_cost_rate,
     split_order,
 )
-from sim.venues.cpmm.twin import get_amount_in, get_amount_out
 from sim.venues.options.twin import Board, Strike
 from sim.venues.perp.twin import WAD
 
-GWEI = 10**9
+__all__ = ["GWEI", "LegPlan", "perp_fill_price"]
 
 
 @dataclass(frozen=True)
@@ -113,7 +117,7 @@ def lp_positions(snap: MarketSnapshot, include: bool = True) -> list[tuple[float
 def gas_quote(snap: MarketSnapshot, gas_units: int, priority_fee_gwei: float) -> float:
     """Quote cost of `gas_units` at the block's base fee + tip, valued at the oracle."""
     wei = gas_units * (snap.base_fee_wei + priority_fee_gwei * GWEI)
-    return wei / 1e18 * snap.spot
+    return wei / WEI_PER_ETH * snap.spot
 
 
 def build_venues(
@@ -121,28 +125,23 @@ def build_venues(
 ) -> list[Venue]:
     """Hedging venues for an order on side `buy`, with caps: per-order, depth, the perp's
     position cap, and (optionally) where a leg's marginal price leaves the guards' slippage
-    bound."""
+    bound. Each pool is priced by its kind (`keeper.venues`)."""
     ex = cfg.execution
     slip = cfg.safety.guards.max_slippage_bps / 1e4
     limit_price = snap.spot * (1 + slip) if buy else snap.spot * (1 - slip)
     venues: list[Venue] = []
-    by_name = {p.name: p for p in snap.pools}
-    for vc in cfg.venues.cpmm:
-        if not vc.enabled or vc.name not in by_name:
+    for pool in snap.all_pools:
+        vc = cfg.venues.settings(pool.kind, pool.name)
+        if vc is None or not vc.enabled:
             continue
-        pool = by_name[vc.name]
-        venue = CpmmVenue(
-            name=vc.name,
-            reserve_base=pool.base,
-            reserve_quote=pool.quote,
-            fee_bps=pool.fee_bps,
-            gas_quote=gas_quote(snap, vc.gas_units, ex.priority_fee_gwei),
-            max_order=vc.max_order_base,
-            max_buy_fraction=vc.max_buy_fraction,
-        )
+        gas = gas_quote(snap, vc.gas_units, ex.priority_fee_gwei)
+        if pool.kind == "univ3":
+            venue = v3.routing_venue(pool, gas, vc.max_order_base)
+        else:
+            venue = v2.routing_venue(pool, gas, vc.max_order_base, vc.max_buy_fraction)
         if ex.respect_slippage_in_routing:
             cap = venue.inverse_marginal(limit_price, buy)
-            venue = CpmmVenue(**{**venue.__dict__, "max_order": min(vc.max_order_base, cap)})
+            venue = type(venue)(**{**venue.__dict__, "max_order": min(vc.max_order_base, cap)})
         venues.append(venue)
     pc = cfg.venues.perp
     if pc.enabled and snap.perp is not None:
@@ -175,7 +174,7 @@ def token_graph(snap: MarketSnapshot, base: str = "WETH", quote: str = "USDC") -
     """Tokens as nodes, one edge per venue and direction (weight −ln of the marginal rate
     after fee): the pools as spot swaps and the perp as synthetic base (settled in quote)."""
     g = nx.MultiDiGraph()
-    for p in snap.pools:
+    for p in snap.all_pools:
         keep = 1 - p.fee_bps / 1e4
         g.add_edge(quote, base, key=p.name, kind="cpmm", weight=-math.log(keep / p.price))
         g.add_edge(base, quote, key=p.name, kind="cpmm", weight=-math.log(keep * p.price))
@@ -201,37 +200,6 @@ def route_venues(graph: nx.MultiDiGraph, token_in: str, token_out: str) -> list[
 
 
 # --------------------------------------------------------------------------- plan
-
-
-@dataclass(frozen=True)
-class LegPlan:
-    """One transaction of a hedge: a router swap on a pool, or a perp `modifyPosition`."""
-
-    venue: str
-    kind: Literal["cpmm", "perp"]
-    size: float
-    """Signed base units (> 0 buys)."""
-    size_wei: int
-    expected_cost_quote: float
-    """Quote paid (< 0: received), gas excluded."""
-    gas_quote: float
-    expected_price: float
-    """Average price of the leg, quote per base, fees included."""
-    deadline: int
-    pool: str | None = None
-    token_in: str | None = None
-    amount_in: int = 0
-    """Router: exact input (sell) or the twin's input for the exact output (buy), wei."""
-    amount_out: int = 0
-    """Router: exact output (buy) or the twin's output (sell), wei."""
-    amount_limit: int = 0
-    """Router worst price: amountInMax (buy) or amountOutMin (sell), wei."""
-    acceptable_price: int = 0
-    """Perp worst fill price, wad."""
-
-    @property
-    def notional_quote(self) -> float:
-        return abs(self.expected_cost_quote)
 
 
 @dataclass(frozen=True)
@@ -262,42 +230,32 @@ class Plan:
         return sum(leg.expected_cost_quote - leg.size * spot + leg.gas_quote for leg in self.legs)
 
 
-def _pool_leg(snap: MarketSnapshot, leg, tol: float, deadline: int, base: str, quote: str):
+def plan_leg(
+    snap: MarketSnapshot, leg, cfg: KeeperConfig, tol: float, deadline: int, base_token: str,
+    quote_token: str,
+) -> LegPlan:  # fmt: skip
+    """A routed leg as a transaction of its venue's kind, bounded by the exact twin."""
+    if leg.venue == cfg.venues.perp.name:
+        return perp_kind.plan_leg(snap.perp.venue_state(), leg, tol, deadline,
+                                  snap.perp.address, cfg.venues.perp.gas_units)  # fmt: skip
     pool = snap.pool(leg.venue)
-    fee = int(round(pool.fee_bps))
-    size_wei = int(round(abs(leg.size) * 10**snap.base_decimals))
-    if leg.size > 0:
-        amount_in = get_amount_in(size_wei, pool.reserve_quote, pool.reserve_base, fee)
-        amount_out = size_wei
-        limit = math.ceil(amount_in * (1 + tol))
-        token_in = quote
-        cost = amount_in / 10**snap.quote_decimals
-    else:
-        amount_in = size_wei
-        amount_out = get_amount_out(size_wei, pool.reserve_base, pool.reserve_quote, fee)
-        limit = math.floor(amount_out * (1 - tol))
-        token_in = base
-        cost = -amount_out / 10**snap.quote_decimals
-    size = math.copysign(size_wei / 10**snap.base_decimals, leg.size)
-    return LegPlan(
-        venue=leg.venue, kind="cpmm", size=size, size_wei=int(math.copysign(size_wei, leg.size)),
-        expected_cost_quote=cost, gas_quote=leg.gas, expected_price=abs(cost / size),
-        deadline=deadline, pool=pool.address, token_in=token_in, amount_in=amount_in,
-        amount_out=amount_out, amount_limit=limit,
-    )  # fmt: skip
+    gas = cfg.venues.settings(pool.kind, pool.name).gas_units
+    kind = v3 if pool.kind == "univ3" else v2
+    return kind.plan_leg(pool, leg, tol, deadline, base_token, quote_token, gas)
 
 
-def _perp_leg(snap: MarketSnapshot, leg, tol: float, deadline: int) -> LegPlan:
-    state = snap.perp.venue_state()
-    size_wei = int(round(leg.size * WAD))
-    fill = perp_fill_price(state, size_wei)
-    acceptable = math.ceil(fill * (1 + tol)) if size_wei > 0 else math.floor(fill * (1 - tol))
-    size = size_wei / WAD
-    return LegPlan(
-        venue=leg.venue, kind="perp", size=size, size_wei=size_wei,
-        expected_cost_quote=leg.cost, gas_quote=leg.gas,
-        expected_price=abs(leg.cost / size), deadline=deadline, acceptable_price=acceptable,
-    )  # fmt: skip
+def inventory_cap(snap: MarketSnapshot, route: Route, cfg: KeeperConfig) -> float:
+    """The share (<= 1) of `route` the keeper's tokens pay for: pool sales spend its base,
+    pool buys its quote (the perp settles in margin, not counted here)."""
+    pools = [leg for leg in route.legs if leg.venue != cfg.venues.perp.name]
+    sold = sum(-leg.size for leg in pools if leg.size < 0)
+    paid = sum(leg.cost for leg in pools if leg.size > 0)
+    share = 1.0
+    if sold > 0:
+        share = min(share, snap.keeper_base / 10**snap.base_decimals / sold)
+    if paid > 0:
+        share = min(share, snap.keeper_quote / 10**snap.quote_decimals / paid)
+    return max(share, 0.0)
 
 
 def plan_hedge(
@@ -313,7 +271,8 @@ def plan_hedge(
     features: Mapping[str, Any] | None = None,
 ) -> Plan:
     """The tick's plan (see the module docstring). `mode` is the kill switch's; `features`
-    the extra state a learned policy takes (`keeper.learned`)."""
+    the extra state a learned policy takes (`keeper.learned`); `base_token`/`quote_token`
+    override the snapshot's token addresses (hand-built snapshots)."""
     ex = cfg.execution
     hedge = hedge_position(snap, baseline_base)
     buy_venues = build_venues(snap, cfg, True, baseline_base)
@@ -370,18 +329,24 @@ def plan_hedge(
         order = math.copysign(capacity * (1 - 1e-9), order)
     try:
         route: Route = split_order(order, venues)
+        share = inventory_cap(snap, route, cfg)
+        if share < 1.0:
+            held = abs(order) * share * (1 - 1e-9)
+            if held < ex.min_order_base:
+                return done(0.0, f"inventory: the keeper's tokens pay for {held:.4g} base")
+            notes.append(f"inventory: order {order:+.6g} cut to {held:.6g} the keeper can pay")
+            order = math.copysign(held, order)
+            route = split_order(order, venues)
     except RoutingError as err:
         return done(0.0, f"routing: {err}")
     tol = ex.slippage_bps / 1e4
     deadline = snap.timestamp + ex.deadline_s
-    legs = []
-    for leg in route.legs:
-        if abs(leg.size) * 10**snap.base_decimals < 1:
-            continue
-        if leg.venue == cfg.venues.perp.name:
-            legs.append(_perp_leg(snap, leg, tol, deadline))
-        else:
-            legs.append(_pool_leg(snap, leg, tol, deadline, base_token, quote_token))
+    base, quote = base_token or snap.base_token, quote_token or snap.quote_token
+    legs = [
+        plan_leg(snap, leg, cfg, tol, deadline, base, quote)
+        for leg in route.legs
+        if abs(leg.size) * 10**snap.base_decimals >= 1
+    ]
     return done(order, "policy: hedge", tuple(legs))
 
 

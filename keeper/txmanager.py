@@ -55,6 +55,7 @@ import time
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 from eth_account import Account
 from eth_utils import to_checksum_address
@@ -139,7 +140,8 @@ class AccountLock:
         self.path = Path(home) / "locks" / f"{address.lower()}.lock"
         self.pid_path = self.path.with_suffix(".pid")
         self.address = address
-        self._lock = FileLock(self.path, timeout=0)
+        # Not thread-local: the keeper opens the manager in one thread and may tick in another.
+        self._lock = FileLock(self.path, timeout=0, thread_local=False)
 
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -252,7 +254,7 @@ class TxManager:
     def __init__(
         self,
         rpc: Rpc | str,
-        private_key: str | bytes,
+        signer: Any,
         journal: Journal,
         home: str | os.PathLike,
         limits: TxLimits | None = None,
@@ -263,7 +265,9 @@ class TxManager:
         self.limits = limits or TxLimits()
         self.chain = rpc if isinstance(rpc, Rpc) else rpc_client(rpc, self.limits)
         self.chain.on_reconnect = self._after_outage
-        self._account = Account.from_key(private_key)
+        # A key (tests, dev chains) or a signer (`keeper.signer`: an Ape account): anything
+        # with `address` and `sign_transaction(tx) -> (raw_transaction, hash)`.
+        self._account = Account.from_key(signer) if isinstance(signer, str | bytes) else signer
         self.address = to_checksum_address(self._account.address)
         self.journal = journal
         self.lock = AccountLock(home, self.address)

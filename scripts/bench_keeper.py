@@ -64,14 +64,16 @@ def snapshot(rng: np.random.Generator) -> MarketSnapshot:
             ids.append(sid)
             sid += 1
         boards[b] = Board(NOW + 7 * b * 86_400, 8 * 10**17, 4 * E18, False, False, 0, ids)
+
+    def pool(i: int, name: str, fee: float, w: float) -> PoolSnapshot:
+        return PoolSnapshot(name, "0x" + str(i) * 40, fee, True, int(w * E18), int(w * 3000e6),
+                            NOW, 0, 0, 10**18, 0, 18, 6)  # fmt: skip
+
     pools = tuple(
-        PoolSnapshot(
-            name, "0x" + str(i) * 40, fee, True, int(w * E18), int(w * 3000e6), NOW, 0, 0, 10**18, 0
-        )  # fmt: skip
-        for i, (name, fee, w) in enumerate((("venue_a", 30, 1000), ("venue_b", 5, 400)), 1)
+        pool(i, *p) for i, p in enumerate((("venue_a", 30, 1000), ("venue_b", 5, 400)), 1)
     )
     perp = PerpSnapshot("0x" + "ab" * 20, 0, 10**11, 0, 0, 50 * E18, 50_000 * E18, 8, 10**16,
-                        0, 3000 * E18)  # fmt: skip
+                        0, 3000 * E18, 6)  # fmt: skip
     return MarketSnapshot(100, "0x" + "11" * 32, NOW, 10**9, 3000 * 10**8, 8, NOW, 18, 6,
                           "0x" + "cd" * 20, 100 * E18, 10**12, 10**20, pools, boards, strikes,
                           None, perp)  # fmt: skip

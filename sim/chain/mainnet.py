@@ -31,6 +31,15 @@ WETH/USDC V3 pool, 0.30 %     0x8ad599c3A0ff1De082011EFDDc58f1908eb6e6D8  [uni-v
 [chainlink] https://docs.chain.link/data-feeds/price-feeds/addresses?network=ethereum
             (ETH / USD proxy, 8 decimals; https://data.chain.link/feeds/ethereum/mainnet/eth-usd)
 
+Beside them, on the preset only (they have no mainnet address): ammlab's own options pool
+and perpetual future, created normally by the deployer, priced off the feed at the ETH / USD
+address with USDC at its address as quote (`sim.chain.suite` seeds them as on the local
+suite: LP capital, two boards, the keeper as hedger; an insurance fund). The keeper and the
+trader roles are funded: the keeper with WETH (the `KEEPER_WETH_BASELINE` that is not a hedge),
+USDC, and an LP share of the V2 pair added through Router02; the trader with WETH and USDC.
+Each V3 pool's oracle holds `V3_OBSERVATION_CARDINALITY` observations, so `observe()` answers
+over a guard's TWAP window as mainnet's pools do.
+
 How a singleton is placed: it is deployed normally at a scratch address, with constructor
 arguments that already name its dependencies' mainnet addresses; its runtime code and every
 storage slot its constructor wrote (read with anvil's prestate tracer in diff mode) are then
@@ -43,6 +52,10 @@ Prices: USDC (0xA0b8…) sorts below WETH (0xC02a…), so USDC is token0 of ever
 pools' raw price is WETH wei per USDC unit, 10**12 / P for P USDC per WETH.
 
 Never imports ape: web3.py and anvil's JSON-RPC only.
+
+Why it is long: the sourced address table, the placement (trace, retarget, refusals), the
+pools' seeding and the roles' funding are one procedure over one chain and one manifest; each
+piece split off would be a module with a single caller.
 """
 
 from __future__ import annotations
@@ -57,12 +70,17 @@ from web3.logs import DISCARD
 
 from sim.chain.artifacts import Artifact, load_artifact
 from sim.chain.client import Chain
-from sim.chain.node import ROLE_ADDRESSES
+from sim.chain.node import PRESET_FORMAT, ROLE_ADDRESSES
 from sim.chain.rpc import RpcRefused
+from sim.chain.suite import (
+    KEEPER_LP_WETH,
+    KEEPER_USDC,
+    KEEPER_WETH_BASELINE,
+    deploy_options_and_perp,
+)
 from sim.errors import ConfigError, SimError
 
 MAINNET_CHAIN_ID = 1
-PRESET_FORMAT = "ammlab-mainnet-preset/1"
 
 WETH9 = "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"
 USDC = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"
@@ -90,6 +108,12 @@ MIN_TICK, MAX_TICK = -887272, 887272
 MIN_SQRT_RATIO = 4295128739
 MAX_SQRT_RATIO = 1461446703485210103287273052203988822378723970342
 Q96 = 2**96
+
+V3_OBSERVATION_CARDINALITY = 100
+"""Observations each V3 pool keeps (`increaseObservationCardinalityNext`): at one per block
+with a swap, enough for a TWAP over any guard window up to 100 such blocks."""
+TRADER_WETH = Decimal(1000)
+TRADER_USDC = Decimal(10_000_000)
 
 USDC_MARGIN = 1.01
 """USDC offered to a V3 mint over the float estimate of its need, so that WETH binds."""
@@ -182,6 +206,7 @@ def place_mainnet_preset(
     chain = Chain(rpc_url, PresetError)
     _check_empty_mainnet(chain)
     deployer, transmitter = ROLE_ADDRESSES["deployer"], ROLE_ADDRESSES["transmitter"]
+    keeper, trader = ROLE_ADDRESSES["keeper"], ROLE_ADDRESSES["trader"]
 
     v2_usdc = _units(v2_weth_depth * price, USDC_DECIMALS)
     v2_weth = _units(v2_weth_depth, WETH_DECIMALS)
@@ -192,7 +217,7 @@ def place_mainnet_preset(
     weth_needed = v2_weth + sum(p.weth for ps in positions.values() for p in ps)
     usdc_needed = v2_usdc + sum(p.usdc_desired for ps in positions.values() for p in ps)
 
-    with chain.senders(deployer, transmitter):
+    with chain.senders(deployer, transmitter, keeper, trader):
         chain.fund(deployer, weth_needed + GAS_FUNDS_WEI)
         chain.fund(transmitter, GAS_FUNDS_WEI)
         singletons = _place_singletons(chain, deployer, transmitter)
@@ -205,11 +230,14 @@ def place_mainnet_preset(
             for spender in (V2_ROUTER, V3_POSITION_MANAGER):
                 chain.send(token.functions.approve(spender, 2**256 - 1), deployer, "approve")
 
-        v2_pair = _seed_v2(chain, singletons, deployer, v2_usdc, v2_weth)
+        _seed_v2(chain, singletons, deployer, v2_usdc, v2_weth)
         v3_pools = {
             f"weth_usdc_{fee}": _seed_v3(chain, singletons, deployer, fee, sqrt_price_x96, planned)
             for fee, planned in positions.items()
         }
+        options, perp = deploy_options_and_perp(chain, usdc, ETH_USD_FEED, price, deployer, keeper)
+        _fund_roles(chain, singletons, price, deployer, keeper, trader)
+        v2_pair = _v2_entry(chain, deployer, keeper)
 
     return {
         "format": PRESET_FORMAT,
@@ -242,6 +270,13 @@ def place_mainnet_preset(
             ),
             "quoter_v2": _entry(V3_QUOTER_V2, "QuoterV2", "@uniswap/v3-periphery"),
             "pools": v3_pools,
+        },
+        "options": options,
+        "perp": perp,
+        "keeper": {
+            "address": keeper,
+            "weth_baseline": str(KEEPER_WETH_BASELINE),
+            "lp_pool": "weth_usdc",
         },
     }
 
@@ -479,12 +514,11 @@ def _deadline(chain: Chain) -> int:
 
 def _seed_v2(
     chain: Chain, c: dict[str, Any], deployer: str, usdc_amount: int, weth_amount: int
-) -> dict[str, Any]:
+) -> None:
     """Create the WETH/USDC pair through the factory, add liquidity through Router02 (which
     the deployer has approved)."""
     factory, router = c["v2_factory"], c["v2_router"]
     chain.send(factory.functions.createPair(USDC, WETH9), deployer, "V2 createPair")
-    pair_address = factory.functions.getPair(USDC, WETH9).call()
     chain.send(
         router.functions.addLiquidity(
             USDC,
@@ -499,6 +533,12 @@ def _seed_v2(
         deployer,
         "V2 addLiquidity",
     )
+
+
+def _v2_entry(chain: Chain, deployer: str, keeper: str) -> dict[str, Any]:
+    """The WETH/USDC pair's manifest entry once every role has added its liquidity."""
+    factory = chain.contract(V2_FACTORY, load_artifact("UniswapV2Factory", "@uniswap/v2-core"))
+    pair_address = factory.functions.getPair(USDC, WETH9).call()
     pair = chain.contract(pair_address, load_artifact("UniswapV2Pair", "@uniswap/v2-core"))
     reserve0, reserve1, _ = pair.functions.getReserves().call()
     return {
@@ -510,6 +550,7 @@ def _seed_v2(
         "reserve1": reserve1,
         "lp_balance": pair.functions.balanceOf(deployer).call(),
         "lp_owner": deployer,
+        "keeper_lp_balance": pair.functions.balanceOf(keeper).call(),
     }
 
 
@@ -528,6 +569,11 @@ def _seed_v3(
     pool_address = factory.functions.getPool(USDC, WETH9, fee).call()
     pool = chain.contract(pool_address, load_artifact("UniswapV3Pool", "@uniswap/v3-core"))
     chain.send(pool.functions.initialize(sqrt_price_x96), deployer, f"V3 initialize {fee}")
+    chain.send(
+        pool.functions.increaseObservationCardinalityNext(V3_OBSERVATION_CARDINALITY),
+        deployer,
+        f"V3 oracle {fee}",
+    )
     positions = []
     for p in planned:
         params = (
@@ -566,9 +612,40 @@ def _seed_v3(
         "sqrt_price_x96": slot0[0],
         "tick": slot0[1],
         "liquidity": pool.functions.liquidity().call(),
+        "observation_cardinality_next": slot0[4],
         "positions_owner": deployer,
         "positions": positions,
     }
+
+
+def _fund_roles(
+    chain: Chain, c: dict[str, Any], price: Decimal, deployer: str, keeper: str, trader: str
+) -> None:
+    """The keeper: WETH (baseline + its LP's), USDC, and an LP share of the V2 pair added
+    through Router02 (the LP part of the book it hedges); the trader: WETH and USDC."""
+    weth, usdc, router = c["WETH9"], c["USDC"], c["v2_router"]
+    lp_weth = _units(KEEPER_LP_WETH, WETH_DECIMALS)
+    lp_usdc = _units(KEEPER_LP_WETH * price, USDC_DECIMALS)
+    keeper_weth = _units(KEEPER_WETH_BASELINE, WETH_DECIMALS) + lp_weth
+    trader_weth = _units(TRADER_WETH, WETH_DECIMALS)
+    chain.fund(keeper, keeper_weth + GAS_FUNDS_WEI)
+    chain.fund(trader, trader_weth + GAS_FUNDS_WEI)
+    chain.send(weth.functions.deposit(), keeper, "keeper WETH", value=keeper_weth)
+    chain.send(weth.functions.deposit(), trader, "trader WETH", value=trader_weth)
+    keeper_usdc = _units(KEEPER_USDC, USDC_DECIMALS) + lp_usdc
+    chain.send(usdc.functions.mint(keeper, keeper_usdc), deployer, "keeper USDC")
+    trader_usdc = _units(TRADER_USDC, USDC_DECIMALS)
+    chain.send(usdc.functions.mint(trader, trader_usdc), deployer, "trader USDC")
+    # Exact approvals: the keeper's own set-up approves its routers, journaled.
+    chain.send(weth.functions.approve(V2_ROUTER, lp_weth), keeper, "keeper LP")
+    chain.send(usdc.functions.approve(V2_ROUTER, lp_usdc), keeper, "keeper LP")
+    chain.send(
+        router.functions.addLiquidity(
+            USDC, WETH9, lp_usdc, lp_weth, 0, 0, keeper, _deadline(chain)
+        ),
+        keeper,
+        "keeper LP",
+    )
 
 
 def _entry(address: str, contract: str, package: str | None, **extra: Any) -> dict[str, Any]:

@@ -40,6 +40,8 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8645
 MAINNET_CHAIN_ID = 1
 MANIFEST_FORMAT = "ammlab-manifest/1"
+PRESET_FORMAT = "ammlab-mainnet-preset/1"
+"""The manifest `ammlab chain up --preset mainnet` writes (`sim.chain.mainnet`)."""
 STATE_FORMAT = "ammlab-chain-state/1"
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -355,7 +357,10 @@ def read_manifest(path: Path | None = None, expect_chain_id: int | None = None) 
         raise ManifestError(
             f"manifest {path} is not valid JSON ({err}): redeploy with `ammlab chain up`"
         ) from err
-    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+    if not isinstance(manifest, dict) or manifest.get("format") not in (
+        MANIFEST_FORMAT,
+        PRESET_FORMAT,
+    ):
         raise ManifestError(f"{path} is not an ammlab deployment manifest ({MANIFEST_FORMAT})")
     if expect_chain_id is not None and manifest.get("chain_id") != expect_chain_id:
         raise ManifestError(

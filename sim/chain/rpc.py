@@ -222,6 +222,9 @@ class Rpc:
         """Called with the outage's length (s) on the first answer after transport failures,
         before that answer is used; not again while it runs (it may use this client)."""
         self._in_hook = False
+        self.on_request: Callable[[float, str | None], None] | None = None
+        """Called after each request (a batch counts once) with its seconds, retries included,
+        and None, or "unavailable" when the node never answered (the keeper's metrics)."""
 
     # -- calls ------------------------------------------------------------------------
 
@@ -337,11 +340,13 @@ class Rpc:
             # use this client while an exchange is under way.
             reply = self._retrying.copy()(attempt)
         except _NoAnswer as err:
+            self._observed(started, "unavailable")
             budget = self.backoff.budget_s
             lasted = f"unreachable for {budget:g} s" if budget else "is unreachable"
             raise RpcUnavailable(f"RPC {self.url} {lasted} ({err}): {self.hint}") from (
                 err.__cause__
             )
+        self._observed(started, None)
         if tries > 1:
             self._reconnected(time.monotonic() - started)
         return reply
@@ -352,6 +357,10 @@ class Rpc:
         if self.on_retry is not None:
             reason = str(state.outcome.exception()) if state.outcome else ""
             self.on_retry(state.attempt_number, state.seconds_since_start or 0.0, reason)
+
+    def _observed(self, started: float, error: str | None) -> None:
+        if self.on_request is not None:
+            self.on_request(time.monotonic() - started, error)
 
     def _reconnected(self, down_s: float) -> None:
         if self.on_reconnect is None or self._in_hook:

@@ -74,7 +74,9 @@ def to_units(amount: Decimal, decimals: int) -> int:
     return int(amount * (10**decimals))
 
 
-def _params() -> tuple[OptionsParams, PerpParams]:
+def options_and_perp_params() -> tuple[OptionsParams, PerpParams]:
+    """The options pool's and the perp's settings on a chain `ammlab chain up` starts (the
+    suite's, the mainnet preset's)."""
     wad = 10**18
     # The feed is pushed by a transmitter that may pause for hours on a quiet fork: a day.
     options = OptionsParams(max_oracle_delay=86_400)
@@ -82,12 +84,78 @@ def _params() -> tuple[OptionsParams, PerpParams]:
     return options, perp
 
 
+def seed_options_pool(
+    chain: Chain, options: Any, usdc: Any, price: Decimal, deployer: str, keeper: str
+) -> list[dict[str, Any]]:
+    """LP capital, the `BOARDS` (strikes as multiples of `price`, a smile of skews) and the
+    keeper as hedger, on a freshly created options pool; `usdc` is its quote token, minted by
+    `deployer`. Returns the boards as the manifest lists them."""
+    deposit = to_units(OPTIONS_DEPOSIT, 6)
+    chain.send(usdc.functions.mint(deployer, deposit), deployer, "options deposit")
+    chain.send(usdc.functions.approve(options.address, deposit), deployer, "options deposit")
+    chain.send(options.functions.deposit(deposit), deployer, "options deposit")
+    now = chain.w3.eth.get_block("latest")["timestamp"]
+    wad = 10**18
+    boards = []
+    for days, base_iv, strikes in BOARDS:
+        board_id = options.functions.nextBoardId().call()
+        chain.send(options.functions.addBoard(now + days * 86_400, base_iv * wad // 100,
+                                              DEFAULT_CALL_CAP), deployer, "options board")  # fmt: skip
+        strike_ids = []
+        for moneyness in strikes:
+            strike_ids.append(options.functions.nextStrikeId().call())
+            strike = to_units(price * Decimal(str(moneyness)), 18)
+            skew = wad + int(abs(moneyness - 1.0) * 0.5 * wad)  # a smile
+            chain.send(options.functions.addStrike(board_id, strike, skew), deployer,
+                       "options strike")  # fmt: skip
+        boards.append({"board_id": board_id, "expiry_days": days, "strike_ids": strike_ids})
+    chain.send(options.functions.setHedger(keeper), deployer, "options hedger")
+    return boards
+
+
+def fund_perp_insurance(chain: Chain, perp: Any, usdc: Any, deployer: str) -> None:
+    """The perp's insurance fund, `PERP_INSURANCE` USDC minted by `deployer`."""
+    insurance = to_units(PERP_INSURANCE, 6)
+    chain.send(usdc.functions.mint(deployer, insurance), deployer, "perp insurance")
+    chain.send(usdc.functions.approve(perp.address, insurance), deployer, "perp insurance")
+    chain.send(perp.functions.fundInsurance(insurance), deployer, "perp insurance")
+
+
+def deploy_options_and_perp(
+    chain: Chain, usdc: Any, feed: str, price: Decimal, deployer: str, keeper: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """ammlab's options pool and perp created by `deployer` over an existing quote token
+    (`usdc`, which `deployer` mints) and feed (the mainnet preset's, beside the genuine
+    contracts), seeded as the suite seeds its own; their manifest entries."""
+    options_params, perp_params = options_and_perp_params()
+    made = {}
+    for name, params in (("OptionsPool", options_params), ("PerpMarket", perp_params)):
+        artifact = load_artifact(name)
+        factory = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+        receipt = chain.send(
+            factory.constructor(usdc.address, feed, *params.constructor_args()),
+            deployer,
+            f"deploy {name}",
+        )
+        made[name] = chain.contract(receipt.contractAddress, artifact)
+    options, perp = made["OptionsPool"], made["PerpMarket"]
+    boards = seed_options_pool(chain, options, usdc, price, deployer, keeper)
+    fund_perp_insurance(chain, perp, usdc, deployer)
+    own = {"package": None}
+    return (
+        {"address": options.address, "contract": "OptionsPool", **own, "hedger": keeper,
+         "boards": boards},
+        {"address": perp.address, "contract": "PerpMarket", **own,
+         "skew_scale": str(perp_params.skew_scale), "taker_fee_bps": perp_params.taker_fee_bps},
+    )  # fmt: skip
+
+
 def deploy_suite(url: str, spec: SuiteSpec | None = None) -> dict[str, Any]:
     """Deploy and seed the suite on the anvil at `url`; returns its manifest."""
     spec = spec or SuiteSpec()
     deployer, transmitter = ROLE_ADDRESSES["deployer"], ROLE_ADDRESSES["transmitter"]
     keeper = ROLE_ADDRESSES["keeper"]
-    options_params, perp_params = _params()
+    options_params, perp_params = options_and_perp_params()
 
     builder = BlockBuilder.connect(url)
     try:
@@ -164,32 +232,8 @@ def deploy_suite(url: str, spec: SuiteSpec | None = None) -> dict[str, Any]:
         }
 
     options = contract("OptionsPool", "options")
-    deposit = to_units(OPTIONS_DEPOSIT, 6)
-    chain.send(usdc.functions.mint(deployer, deposit), deployer, "options deposit")
-    chain.send(usdc.functions.approve(options.address, deposit), deployer, "options deposit")
-    chain.send(options.functions.deposit(deposit), deployer, "options deposit")
-    now = chain.w3.eth.get_block("latest")["timestamp"]
-    wad = 10**18
-    boards = []
-    for days, base_iv, strikes in BOARDS:
-        board_id = options.functions.nextBoardId().call()
-        chain.send(options.functions.addBoard(now + days * 86_400, base_iv * wad // 100,
-                                              DEFAULT_CALL_CAP), deployer, "options board")  # fmt: skip
-        strike_ids = []
-        for moneyness in strikes:
-            strike_ids.append(options.functions.nextStrikeId().call())
-            strike = to_units(spec.price * Decimal(str(moneyness)), 18)
-            skew = wad + int(abs(moneyness - 1.0) * 0.5 * wad)  # a smile
-            chain.send(options.functions.addStrike(board_id, strike, skew), deployer,
-                       "options strike")  # fmt: skip
-        boards.append({"board_id": board_id, "expiry_days": days, "strike_ids": strike_ids})
-    chain.send(options.functions.setHedger(keeper), deployer, "options hedger")
-
-    perp = contract("PerpMarket", "perp")
-    insurance = to_units(PERP_INSURANCE, 6)
-    chain.send(usdc.functions.mint(deployer, insurance), deployer, "perp insurance")
-    chain.send(usdc.functions.approve(perp.address, insurance), deployer, "perp insurance")
-    chain.send(perp.functions.fundInsurance(insurance), deployer, "perp insurance")
+    boards = seed_options_pool(chain, options, usdc, spec.price, deployer, keeper)
+    fund_perp_insurance(chain, contract("PerpMarket", "perp"), usdc, deployer)
 
     chain.send(weth.functions.mint(keeper, to_units(KEEPER_WETH_BASELINE, 18)), deployer, "keeper")
     chain.send(usdc.functions.mint(keeper, to_units(KEEPER_USDC, 6)), deployer, "keeper")

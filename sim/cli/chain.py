@@ -23,21 +23,53 @@ def _decimal(_ctx, param, value: str) -> Decimal:
     return number
 
 
+def _optional_decimal(ctx, param, value: str | None) -> Decimal | None:
+    return None if value is None else _decimal(ctx, param, value)
+
+
 @click.group("chain", cls=Group)
 def chain_group() -> None:
     """The local upstream chain (anvil, chain id 1): the stand-in for mainnet that forks read."""
 
 
-def bring_up(port: int, price: Decimal, load: Path | None, deploy: bool) -> dict | None:
-    """Start the upstream, then load a state dump or deploy the suite; returns the manifest."""
+PRESETS = ("suite", "mainnet")
+"""What `chain up` deploys: ammlab's own suite (`sim.chain.suite`), or the mainnet preset
+(`sim.chain.mainnet`: the genuine Uniswap V2/V3, WETH9, USDC-like token and ETH / USD feed at
+their mainnet addresses, ammlab's options pool and perp beside them)."""
+
+
+def bring_up(
+    port: int,
+    price: Decimal,
+    load: Path | None,
+    deploy: bool,
+    preset: str = "suite",
+    v2_depth: Decimal | None = None,
+    v3_ranges: tuple[str, ...] = (),
+) -> dict | None:
+    """Start the upstream, then load a state dump or deploy `preset`; returns the manifest.
+
+    `v2_depth` (WETH in the V2 pair) and `v3_ranges` (`FEE:WETH[:WIDTH]` positions, replacing
+    the default ones) seed the mainnet preset; they are refused for the suite.
+    """
+    from sim.chain import mainnet
     from sim.chain.suite import SuiteSpec, deploy_suite
 
+    if preset not in PRESETS:
+        raise ChainError(f"--preset {preset}: use one of {', '.join(PRESETS)}")
+    if preset != "mainnet" and (v2_depth is not None or v3_ranges):
+        raise ChainError("--v2-depth and --v3-range seed the mainnet preset: add --preset mainnet")
+    depths = mainnet.parse_v3_ranges(v3_ranges) if v3_ranges else mainnet.DEFAULT_V3_DEPTHS
     record = node.start_upstream(port=port)
     try:
         node.export_upstream_url(record.url)
         manifest = None
         if load is not None:
             manifest = node.load_state(load, record.url).get("manifest")
+        elif deploy and preset == "mainnet":
+            manifest = mainnet.place_mainnet_preset(
+                record.url, price, v2_depth or mainnet.DEFAULT_V2_WETH_DEPTH, depths
+            )
         elif deploy:
             manifest = deploy_suite(record.url, SuiteSpec(price=price))
         if manifest is not None:
@@ -55,23 +87,57 @@ def bring_up(port: int, price: Decimal, load: Path | None, deploy: bool) -> dict
 @click.option("--load", type=click.Path(exists=True, dir_okay=False, path_type=Path, resolve_path=True),
               help="Restore a state file written by `ammlab chain dump` instead of deploying.")  # fmt: skip
 @click.option("--no-deploy", is_flag=True, help="Start an empty chain.")
-def chain_up(port: int, price: Decimal, load: Path | None, no_deploy: bool) -> None:
-    """Start the upstream anvil on 127.0.0.1 and deploy the suite on it."""
+@click.option("--preset", type=click.Choice(PRESETS), default="suite", show_default=True,
+              help="suite: ammlab's own contracts; mainnet: the genuine Uniswap V2/V3, WETH9, "
+              "USDC and ETH / USD feed at their mainnet addresses (plus ammlab's options pool "
+              "and perp).")  # fmt: skip
+@click.option("--v2-depth", default=None, callback=_optional_decimal,
+              help="Mainnet preset: WETH in the V2 WETH/USDC pair [default: 1000].")  # fmt: skip
+@click.option("--v3-range", "v3_ranges", multiple=True, metavar="FEE:WETH[:WIDTH]",
+              help="Mainnet preset: a V3 position, e.g. 500:200:0.1 (200 WETH over the price "
+              "± 10 % in the 0.05 % pool) or 3000:100 (full range); repeatable, replaces the "
+              "default positions.")  # fmt: skip
+def chain_up(
+    port: int, price: Decimal, load: Path | None, no_deploy: bool, preset: str,
+    v2_depth: Decimal | None, v3_ranges: tuple[str, ...],
+) -> None:  # fmt: skip
+    """Start the upstream anvil on 127.0.0.1 and deploy the suite (or a preset) on it."""
     if (url := os.environ.get(node.UPSTREAM_ENV)) and not node.is_local_url(url):
         raise ChainError(
             f"{node.UPSTREAM_ENV} points at a remote RPC ({url}): there is no local upstream "
             "to start; forks read that RPC directly (unset it to use the local stand-in)"
         )
-    manifest = bring_up(port, price, load, deploy=not no_deploy)
+    manifest = bring_up(port, price, load, not no_deploy, preset, v2_depth, v3_ranges)
     record = node.running_record()
     click.echo(f"upstream running at {record.url} (chain id 1, pid {record.pid}, log {record.log})")
     if manifest:
         click.echo(f"manifest: {node.manifest_path()}")
+        for line in describe_manifest(manifest):
+            click.echo(f"  {line}")
+
+
+def describe_manifest(manifest: dict) -> list[str]:
+    """One line per contract a user trades or reads: pools with their fees, the feed, the
+    routers (the suite's or the mainnet preset's, by the manifest's format)."""
+    lines = []
+    if manifest.get("format") == node.PRESET_FORMAT:
+        for name, pair in manifest["uniswap_v2"]["pairs"].items():
+            lines.append(f"Uniswap V2 {name}: {pair['address']} ({pair['fee_bps']} bp)")
+        for name, pool in manifest["uniswap_v3"]["pools"].items():
+            lines.append(f"Uniswap V3 {name}: {pool['address']} ({pool['fee'] / 100:g} bp)")
+        v2, v3 = manifest["uniswap_v2"], manifest["uniswap_v3"]
+        lines.append(f"UniswapV2Router02: {v2['router']['address']}  "
+                     f"SwapRouter: {v3['swap_router']['address']}  "
+                     f"QuoterV2: {v3['quoter_v2']['address']}")  # fmt: skip
+    else:
         for name, pool in manifest["pools"].items():
-            click.echo(f"  {name}: {pool['address']} ({pool['fee_bps']} bp)")
-        click.echo(
-            f"  feed: {manifest['feed']['address']}  router: {manifest['router']['address']}"
-        )
+            lines.append(f"{name}: {pool['address']} ({pool['fee_bps']} bp)")
+        lines.append(f"router: {manifest['router']['address']}")
+    lines.append(f"feed: {manifest['feed']['address']}")
+    for part in ("options", "perp"):
+        if manifest.get(part):
+            lines.append(f"{part}: {manifest[part]['address']}")
+    return lines
 
 
 @chain_group.command("down")
@@ -128,10 +194,10 @@ def chain_status() -> None:
     if manifest is None:
         click.echo("manifest: none (run `ammlab chain up` to deploy)")
     else:
-        pools = ", ".join(f"{n} {p['address']}" for n, p in manifest["pools"].items())
-        click.echo(
-            f"manifest: chain id {manifest['chain_id']}, block {manifest['block']}; pools {pools}"
-        )
+        kind = "mainnet preset" if manifest.get("format") == node.PRESET_FORMAT else "suite"
+        click.echo(f"manifest ({kind}): chain id {manifest['chain_id']}, block {manifest['block']}")
+        for line in describe_manifest(manifest):
+            click.echo(f"  {line}")
 
 
 def fork_session(swaps: int, seed: int) -> None:
@@ -139,6 +205,12 @@ def fork_session(swaps: int, seed: int) -> None:
     from sim.chain.session import format_pool_table, load_suite, read_pool_state, run_swap_session
 
     manifest = node.read_manifest()
+    if manifest.get("format") == node.PRESET_FORMAT:
+        raise ChainError(
+            "`fork session` trades the suite's own pools; the upstream holds the mainnet preset: "
+            "trade it with `ammlab keeper run --config keeper/mainnet.example.yaml`, or start "
+            "the suite with `ammlab chain up`"
+        )
     node.check_upstream_reachable()  # a fork of nothing is no session: say how to start it
     with node.fork_of_upstream() as url:
         suite = load_suite(url, manifest)

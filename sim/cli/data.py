@@ -110,7 +110,7 @@ study_group.add_command(lp_ranges_cmd)
     "--block-time",
     type=float,
     default=None,
-    help="Seconds per block (default: the chain's blocks).",
+    help="Seconds per block (default: the chain's blocks; 12 through the engine).",
 )
 @click.option("--arbitrage", is_flag=True, help="Add an arbitrageur against the reference.")
 @click.option(
@@ -120,13 +120,20 @@ study_group.add_command(lp_ranges_cmd)
     help="The pool's risky token: token0, token1, a symbol or address.",
 )
 @click.option(
+    "--exact",
+    is_flag=True,
+    help="Replay a V3 pool on the integer twin instead of the fast engine (V2: always).",
+)
+@click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="Also write the study as JSON.",
 )
-def fee_tiers_cmd(source, pool, reference, tiers, block_time, arbitrage, risky, out) -> None:
-    """Replay one pulled pool's flow at several fee tiers: LP fees, LVR and volume."""
+def fee_tiers_cmd(source, pool, reference, tiers, block_time, arbitrage, risky, exact,
+                  out) -> None:  # fmt: skip
+    """Replay one pulled pool's flow at several fee tiers: LP fees, LVR and volume (a V2
+    pair exactly, a V3 pool through the fast engine unless --exact)."""
     from sim.errors import ConfigError
     from sim.history.store import open_history
     from sim.studies.fee_tiers import fee_tier_study, format_table
@@ -138,8 +145,11 @@ def fee_tiers_cmd(source, pool, reference, tiers, block_time, arbitrage, risky, 
     if arbitrage and block_time is None:
         block_time = 12.0
     h = open_history(source)
-    study = fee_tier_study(h, pool, reference, levels, block_time, arbitrage, risky)
+    study = fee_tier_study(h, pool, reference, levels, block_time, arbitrage, risky, exact)
+    bt = study["block_time"]
+    blocks = "the chain's blocks" if bt is None else f"{bt:g} s blocks"
     click.echo(f"pool {study['pool']} ({study['kind']}, recorded {study['recorded_bp']:g} bp), "
+               f"{'fast engine' if study['engine'] == 'fast' else 'exact replay'}, {blocks}, "
                f"marked at {study['reference']}; money in the numeraire")  # fmt: skip
     click.echo(format_table(study))
     if out is not None:

@@ -9,14 +9,15 @@ from urllib.parse import urlparse
 import click
 
 from sim.chain import node
-from sim.cli.chain import bring_up, fork_session
+from sim.cli.chain import bring_up
 from sim.errors import ChainError
 
 SCENARIOS = node.PROJECT_ROOT / "scenarios"
 
 
 @click.command("demo")
-@click.option("--swaps", default=20, show_default=True, type=click.IntRange(0, 100_000))
+@click.option("--calls", default=20.0, show_default=True, type=click.FloatRange(0.1, 200),
+              help="ATM calls the trader buys from the options pool before the keeper hedges.")  # fmt: skip
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
 @click.option("--worlds", default=1000, show_default=True, type=click.IntRange(min=2),
               help="Worlds of the fast-engine study.")  # fmt: skip
@@ -27,15 +28,19 @@ SCENARIOS = node.PROJECT_ROOT / "scenarios"
 @click.option("--out", "out_dir", default="runs/demo", show_default=True,
               type=click.Path(file_okay=False, path_type=Path, resolve_path=True))  # fmt: skip
 @click.option("--keep-chain", is_flag=True, help="Leave the upstream running afterwards.")
+@click.pass_context
 def demo(
-    swaps: int, seed: int, worlds: int, hours: int, chain_blocks: int, out_dir: Path,
-    keep_chain: bool,
+    ctx: click.Context, calls: float, seed: int, worlds: int, hours: int, chain_blocks: int,
+    out_dir: Path, keep_chain: bool,
 ) -> None:  # fmt: skip
     """The main job, end to end on the embedded defaults.
 
-    1. the local upstream chain (AMMLAB_UPSTREAM_RPC, default 127.0.0.1:8645; started and the
-       suite deployed if nothing answers there), and swaps on a fork of it, each checked
-       against the exact twin;
+    1. the local upstream chain (AMMLAB_UPSTREAM_RPC, default 127.0.0.1:8645; started with the
+       mainnet preset if nothing answers there: the genuine Uniswap V2 and V3 at their mainnet
+       addresses, ammlab's options pool and perp beside them), and on a fork of it the live
+       keeper hedging an options book and its LP share on the genuine pools (the session the
+       entry point hands in: `keeper.session.hedge_session`), every leg at the protocols' own
+       quotes;
     2. the options study in the fast engine over many worlds (scenarios/options.yaml: options
        pool, constant-product venues, arbitrageurs, option traders, the keeper on the perp);
     3. the same scenario, one world, on a fork of the upstream through the real contracts
@@ -49,18 +54,24 @@ def demo(
 
     study = SCENARIOS / "options.yaml"
     url = node.upstream_url()
+    session = (ctx.obj or {}).get("keeper_session")
+    if session is None:
+        raise ChainError("`demo` runs from the `ammlab` entry point, which brings the keeper")
     started = False
-    click.echo("[1/4] local chain and a fork of it")
+    click.echo(
+        "[1/4] the mainnet preset (genuine Uniswap V2 and V3) and the keeper on a fork of it"
+    )
     try:
         node.chain_id_of(url, timeout=1.0)
     except ChainError:
         if not node.is_local_url(url):
             raise
-        click.echo(f"starting the local upstream chain at {url} and deploying the suite...")
-        bring_up(urlparse(url).port or node.DEFAULT_PORT, Decimal(3000), load=None, deploy=True)
+        click.echo(f"starting the local upstream chain at {url} with the mainnet preset...")
+        port = urlparse(url).port or node.DEFAULT_PORT
+        bring_up(port, Decimal(3000), load=None, deploy=True, preset="mainnet")
         started = True
     try:
-        fork_session(swaps, seed)
+        session(node.read_manifest(), click.echo, calls)
 
         click.echo(f"\n[2/4] options study in the fast engine: {worlds} worlds x {hours} h")
         out = run_file(

@@ -41,10 +41,10 @@ def _config(path: Path, book_from: str | None = None, block: int | None = None):
 
 
 def _bar(total: int, desc: str, quiet: bool = False):
-    """A progress bar on stderr (tqdm), hidden with --quiet."""
+    """A progress bar on stderr (tqdm) when stderr is a terminal, hidden with --quiet."""
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="step", disable=quiet, leave=False)
+    return tqdm(total=total, desc=desc, unit="step", disable=True if quiet else None, leave=False)
 
 
 BOOK_FROM = click.option(

@@ -80,7 +80,7 @@ def sweep_cmd(
 ) -> None:
     """Run variants of SCENARIO over a --grid of overrides; results to --out (resumable)."""
     t0 = time.perf_counter()
-    bar = tqdm(total=0, unit="run", desc="sweep")
+    bar = tqdm(total=0, unit="run", desc="sweep", disable=None)  # on a terminal only
 
     def planned(to_run: int, done: int) -> None:
         bar.reset(total=to_run)

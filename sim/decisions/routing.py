@@ -9,7 +9,12 @@ the cheapest total wins. Caps (per-order limits, depth) bound each venue's share
 Venues implement `cost`, `inverse_marginal` and `capacity`; the constant-product venue here
 prices with `cpmm_cost` (the float twin's formulas, `sim.venues.cpmm.batch`, written once for
 floats, numpy arrays and torch tensors); the perpetual future (`PerpVenue`) prices with the
-perp twin's cost model (`sim.venues.perp.twin.hedge_cost`).
+perp twin's cost model (`sim.venues.perp.twin.hedge_cost`); a Uniswap V3 pool (`V3Venue`) with
+the piecewise closed form of its fill: between two initialised ticks the pool is a constant
+product with virtual reserves (liquidity L: base L/√P, quote L·√P), so a fill that crosses
+ticks is a sum of closed-form pieces, and the marginal price (the pool's price after the trade,
+over or times 1 − fee) inverts piece by piece. Floats suffice here: the split only has to be
+cheapest; each leg is then priced to the wei by the V3 twin (QuoterV2's maths).
 
 The hedging policies' cost rate (`HedgeInputs.cost_rate`, the k of Whalley–Wilmott) is defined
 here once, for the keeper runtime and the simulator's keeper agent alike:
@@ -311,6 +316,108 @@ def split_order(q: float, venues: list[Venue] | tuple[Venue, ...]) -> Route:
             f"no venue split can {'buy' if buy else 'sell'} {abs(q):g} base: capacities {caps}"
         )
     return best
+
+
+@dataclass(frozen=True)
+class V3Venue:
+    """A Uniswap V3 pool seen as a hedging venue: piecewise constant product (module docstring).
+
+    Amounts in whole tokens, prices in quote per base. `up` holds the pieces a buy of base
+    walks through from `price` (each: the price where it ends, and its liquidity L in
+    √(base·quote) units, so that a piece from Ps to Pe holds L·|1/√Ps − 1/√Pe| base and
+    L·|√Pe − √Ps| quote); `down` the pieces a sale walks through. The last piece of each side
+    ends where the pool's ticks were read (`from_ticks`): beyond it nothing is known, so the
+    venue's capacity stops there. The fee is charged on the input: a buy pays quote / (1 − fee),
+    a sale puts base × (1 − fee) into the curve.
+    """
+
+    name: str
+    price: float
+    fee: float
+    """Fraction of the input (the pool's fee in pips / 1e6)."""
+    up: tuple[tuple[float, float], ...] = ()
+    down: tuple[tuple[float, float], ...] = ()
+    gas_quote: float = 0.0
+    max_order: float = math.inf
+    """Per-order cap on |q|, base units."""
+
+    @classmethod
+    def from_ticks(cls, name: str, *, sqrt_price_x96: int, liquidity: int,
+                   liquidity_net: dict[int, int], tick: int, tick_lo: int, tick_hi: int,
+                   fee_pips: int, base_is_token0: bool, decimals0: int, decimals1: int,
+                   **caps: float) -> V3Venue:  # fmt: skip
+        """The venue from the pool's state: its price and in-range liquidity, and the
+        `liquidity_net` of every initialised tick in [tick_lo, tick_hi] (where the ticks were
+        read). Raw prices (token1 base units per token0 base unit) become quote per base."""
+        scale = 10.0 ** (decimals0 - decimals1)
+        l_unit = 10.0 ** ((decimals0 + decimals1) / 2)
+
+        def human(raw: float) -> float:
+            return raw * scale if base_is_token0 else 1.0 / (raw * scale)
+
+        def pieces(ticks: list[int], end: int, sign: int) -> tuple[tuple[float, float], ...]:
+            out, active = [], liquidity
+            for t in [*ticks, end]:
+                out.append((human(1.0001**t), active / l_unit))
+                active += sign * liquidity_net.get(t, 0)
+            return tuple(out)
+
+        above = sorted(t for t in liquidity_net if tick < t < tick_hi)
+        below = sorted((t for t in liquidity_net if tick_lo < t <= tick), reverse=True)
+        raw_up, raw_down = pieces(above, tick_hi, 1), pieces(below, tick_lo, -1)
+        up, down = (raw_up, raw_down) if base_is_token0 else (raw_down, raw_up)
+        price = human((sqrt_price_x96 / 2**96) ** 2)
+        return cls(name, price, fee_pips / 1e6, up, down, **caps)
+
+    @property
+    def mid(self) -> float:
+        return self.price
+
+    def _walk(self, buy: bool, base: float = math.inf, until: float | None = None):
+        """(base, quote) moved into (sale) or out of (buy) the curve from `price`, fee
+        excluded, stopping at `base` or at the price `until`, whichever comes first."""
+        moved = quote = 0.0
+        s = math.sqrt(self.price)
+        for end, liq in self.up if buy else self.down:
+            if until is not None and (end >= until if buy else end <= until):
+                end = until
+            e = math.sqrt(end)
+            piece = liq * abs(1 / s - 1 / e)
+            if moved + piece >= base and liq > 0:
+                inv = 1 / s - (base - moved) / liq if buy else 1 / s + (base - moved) / liq
+                return base, quote + liq * abs(1 / inv - s)
+            moved, quote, s = moved + piece, quote + liq * abs(e - s), e
+            if until is not None and end == until:
+                break
+        return moved, quote
+
+    def cost(self, q: float) -> float:
+        if q == 0:
+            return 0.0
+        buy = q > 0
+        net = abs(q) if buy else abs(q) * (1 - self.fee)
+        moved, quote = self._walk(buy, net)
+        if moved < net * (1 - 1e-12):
+            return math.inf  # beyond the ticks read: no price known
+        return quote / (1 - self.fee) if buy else -quote
+
+    def cost_rate(self, q: float) -> float:
+        q = _probe(q, self.capacity(True) or 1.0)
+        return trade_cost_rate(self.cost(q), q, self.price)
+
+    def inverse_marginal(self, lam: float, buy: bool) -> float:
+        target = lam * (1 - self.fee) if buy else lam / (1 - self.fee)
+        if (target <= self.price) if buy else (target >= self.price or target <= 0):
+            return 0.0
+        net, _ = self._walk(buy, until=target)
+        return min(net if buy else net / (1 - self.fee), self.capacity(buy))
+
+    def capacity(self, buy: bool) -> float:
+        """What the pieces read hold (a sale's gross input), 99 % of it: the last wei of a
+        piece is where the integer pool and these floats may disagree."""
+        net, _ = self._walk(buy)
+        depth = net if buy else net / (1 - self.fee)
+        return min(0.99 * depth, self.max_order)
 
 
 def perp_fill_price(state: VenueState, size: int) -> int:

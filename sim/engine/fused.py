@@ -36,6 +36,7 @@ def is_fusable(sc) -> bool:
 def _is_cpmm_reference(sc) -> bool:
     return (
         isinstance(sc.price, GBMConfig)
+        and getattr(sc, "flow", None) is None  # a replayed flow trades: the kernel has none
         and len(sc.pools) == 1
         and len(sc.agents) == 1
         and isinstance(sc.agents[0], ArbitrageurConfig)

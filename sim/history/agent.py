@@ -1,16 +1,17 @@
-"""`flow: {kind: replay, source: DIR}`: a pulled V2 pair's real flow in the fast engine.
+"""`flow: {kind: replay, source: DIR}`: a pulled pool's real flow in the fast engine.
 
-The scenario's pool (`pool`, a constant-product pool of the scenario: its fee, and any agents
+A V2 pair's flow (`pool`: a constant-product pool of the scenario; its fee, and any agents
 added beside the flow, are the counterfactual's) starts at the pair's reserves at the pull's
 anchor block, and each block the `FlowReplay` agent sends every recorded call whose chain time
 (from the pull's time origin, `History.time_origin`) has come, in chain order, by its intent
 as the exact replay reads it (`sim.history.v2`): an exact input, an exact output (its float
 input at the pool's own fee), fixed amounts (sent as their input here: the float pool has no K
 check to refuse them), a mint or burn of the same fraction of the pool, a donation of the same
-tokens. Every world sees the same flow; agents added beside it (an arbitrageur against the
-replayed price, a keeper) make the worlds differ. The engine's ledger books the flow's swaps as
-any trader's. Exact integer reproduction is `sim.history.replay`'s; this float pool follows it
-to float rounding (checked in the tests).
+tokens. A V3 pool's flow (`v3_pool`: a `v3_pools` entry) is `sim.history.v3flow`'s. Every world
+sees the same flow; agents added beside it (an arbitrageur against the replayed price, a
+keeper) make the worlds differ. The engine's ledger books the flow's swaps as any trader's.
+Exact integer reproduction is `sim.history.replay`'s; the float pool follows it to float
+rounding (checked in the tests).
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from pydantic import Field, model_validator
 
 from sim.config import ConfigModel, Ref
 from sim.engine.context import AgentEnv, BlockContext
 from sim.history import v2
 from sim.history.schema import V2
 from sim.history.store import History, HistoryError, open_history
+from sim.history.v3flow import V3FlowReplay, v3_flow
 from sim.venues.cpmm.batch import get_amount_in
 
 
@@ -35,14 +38,40 @@ class FlowConfig(ConfigModel):
     """Flow selector."""
     source: str
     """Folder of `ammlab data pull`; relative to the scenario file."""
-    pool: str = "pool"
-    """The scenario pool the flow trades (it starts at the recorded pair's reserves)."""
+    pool: str | None = "pool"
+    """A V2 pair's flow: the `pools` entry it trades (it starts at the recorded reserves)."""
+    v3_pool: str | None = None
+    """A V3 pool's flow: the `v3_pools` entry it trades, which then starts as the recorded
+    pool (see `sim.history.v3flow`); `pool` is then unused."""
     address: str | None = None
-    """The pulled V2 pair to replay; None: the folder's only V2 pair."""
+    """The pulled pool to replay (a V2 pair, or a V3 pool with `v3_pool`); None: the
+    folder's only one of that kind."""
     risky: str = "auto"
     """Which of its tokens is the scenario's risky asset (token0, token1, symbol, address)."""
+    fee: int | None = Field(None, gt=0, lt=1_000_000)
+    """A V3 pool's flow only: its fee in pips in place of its `v3_pools` entry's, which takes
+    the factory's tiers alone (500, 3000, 10000): e.g. 100 (1 bp, enabled on mainnet by
+    governance, not by v3-core's factory). The pool keeps the recorded tick spacing either
+    way, so every recorded range stays valid."""
+
+    @model_validator(mode="after")
+    def _one_pool(self) -> FlowConfig:
+        if self.v3_pool is not None:
+            if "pool" in self.model_fields_set and self.pool is not None:
+                raise ValueError("flow: give pool (a V2 pair's flow) or v3_pool (a V3 pool's)")
+            self.pool = None
+        elif self.fee is not None:
+            raise ValueError(
+                "flow.fee: only for a V3 pool's flow (v3_pool); a V2 pair's counterfactual fee "
+                "is its pool's fee_bps"
+            )
+        elif self.pool is None:
+            raise ValueError("flow: name the pool it trades (pool, or v3_pool for a V3 pool)")
+        return self
 
     def refs(self) -> list[Ref]:
+        if self.v3_pool is not None:
+            return [(("v3_pools",), self.v3_pool, f"flow trades unknown V3 pool '{self.v3_pool}'")]
         return [(("pools",), self.pool, f"flow trades unknown pool '{self.pool}'")]
 
 
@@ -131,9 +160,17 @@ class FlowReplay:
     config = FlowConfig
 
     @classmethod
-    def build(cls, cfg: FlowConfig, env: AgentEnv) -> FlowReplay:
+    def build(cls, cfg: FlowConfig, env: AgentEnv) -> FlowReplay | V3FlowReplay:
         if env.sc.blocks.poisson:
             raise HistoryError("flow: a replayed flow needs fixed block times (blocks.poisson)")
+        fields, name = ("v3_pools", cfg.v3_pool) if cfg.v3_pool is not None else ("pools", cfg.pool)
+        names = [p.name for p in getattr(env.sc, fields)]
+        if name not in names:
+            raise HistoryError(
+                f"flow: no {fields} entry named '{name}' (the scenario has {', '.join(names)})"
+            )
+        if cfg.v3_pool is not None:
+            return V3FlowReplay(cfg, v3_flow(cfg))
         return cls(cfg, flow_steps(cfg))
 
     def __init__(self, cfg: FlowConfig, steps: list[Step]):

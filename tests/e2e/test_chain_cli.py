@@ -40,7 +40,8 @@ def test_up_status_dump_down_reload_and_fork_session(ammlab, private_chain, tmp_
     assert f"127.0.0.1:{port}" in up.stdout and "venue_a" in up.stdout
 
     status = ammlab("chain", "status", env=env)
-    assert "chain id 1" in status.stdout and "pools venue_a" in status.stdout
+    assert "chain id 1" in status.stdout and "manifest (suite)" in status.stdout
+    assert "venue_a: 0x" in status.stdout
 
     state = tmp_path / "state.json"
     assert ammlab("chain", "dump", str(state), env=env).returncode == 0
@@ -62,15 +63,61 @@ def test_up_status_dump_down_reload_and_fork_session(ammlab, private_chain, tmp_
     assert "2500.00" in session.stdout  # the seed price survived the dump and reload
 
 
+V2_PAIR = "0xB4e16d0168e52d35CaCD2c6185b44281Ec28C9Dc"
+V3_5BP = "0x88e6A0c2dDD26FEEb64F039a2c41296FcB3f5640"
+
+
+def test_up_with_the_mainnet_preset_status_dump_and_reload(ammlab, private_chain, tmp_path):
+    """`chain up --preset mainnet` with its seeding options; status, dump and --load on its
+    manifest; `fork session` (the suite's) refused in one line; bad options in one line,
+    nothing left running."""
+    port, env = private_chain
+    bad = ammlab("chain", "up", "--preset", "mainnet", "--port", str(port), "--v3-range",
+                 "100:5", env=env)  # fmt: skip
+    assert_one_line_error(bad, "unknown fee tier 100")
+    assert not chainmod.port_in_use("127.0.0.1", port)
+    assert_one_line_error(ammlab("chain", "up", "--v2-depth", "5", env=env), "--preset mainnet")
+
+    up = ammlab("chain", "up", "--preset", "mainnet", "--port", str(port), "--price", "2500",
+                "--v2-depth", "400", "--v3-range", "500:50:0.1", "--v3-range", "3000:80",
+                env=env)  # fmt: skip
+    assert up.returncode == 0, up.stderr
+    assert f"Uniswap V2 weth_usdc: {V2_PAIR}" in up.stdout
+    assert f"Uniswap V3 weth_usdc_500: {V3_5BP} (5 bp)" in up.stdout
+    manifest = json.loads(chainmod.manifest_path(Path(env[chainmod.HOME_ENV])).read_text())
+    assert manifest["format"] == chainmod.PRESET_FORMAT and manifest["seed_price"] == "2500"
+    pair = manifest["uniswap_v2"]["pairs"]["weth_usdc"]
+    assert pair["reserve1"] == 402 * 10**18  # 400 WETH and the keeper's 2
+    assert pair["reserve0"] * 10**12 / pair["reserve1"] == 2500
+    pools = manifest["uniswap_v3"]["pools"]
+    assert [len(p["positions"]) for p in pools.values()] == [1, 1]
+    assert pools["weth_usdc_3000"]["positions"][0]["width"] is None
+
+    status = ammlab("chain", "status", env=env)
+    assert "manifest (mainnet preset)" in status.stdout and V3_5BP in status.stdout
+    state = tmp_path / "state.json"
+    assert ammlab("chain", "dump", str(state), env=env).returncode == 0
+    assert ammlab("chain", "down", env=env).returncode == 0
+    reload = ammlab("chain", "up", "--port", str(port), "--load", str(state), env=env)
+    assert reload.returncode == 0 and V2_PAIR in reload.stdout, reload.stderr
+    block = json.loads(state.read_text())["block"]
+    assert f"block {block}" in ammlab("chain", "status", env=env).stdout
+    assert_one_line_error(ammlab("fork", "session", env=env), "mainnet preset")
+
+
 def test_demo_runs_the_whole_job_and_stops_the_chain(ammlab, private_chain, tmp_path):
     _, env = private_chain
     out = tmp_path / "demo"
     demo = ammlab(
-        "demo", "--swaps", "4", "--worlds", "16", "--hours", "1", "--chain-blocks", "60",
+        "demo", "--calls", "20", "--worlds", "16", "--hours", "1", "--chain-blocks", "60",
         "--out", str(out), env=env,
     )  # fmt: skip
     assert demo.returncode == 0, demo.stderr
-    assert "4 swaps through the router" in demo.stdout
+    # The keeper on a fork of the mainnet preset: it hedges on the genuine pools.
+    assert "with the mainnet preset" in demo.stdout
+    hedged = [line for line in demo.stdout.splitlines() if " mined " in line]
+    assert any(" univ3 " in line or " univ2 " in line for line in hedged), demo.stdout
+    assert "every pool leg's twin quote equals the protocol's own" in demo.stdout
     assert "local upstream stopped" in demo.stdout
     assert "parity: ok at every block" in demo.stdout
     assert chainmod.running_record(Path(env[chainmod.HOME_ENV])) is None

@@ -289,11 +289,14 @@ class KeeperProcess:
     started: list[KeeperProcess] = []
     """Every one started, so that a failing test leaves none running (`_no_stray_keepers`)."""
 
-    def __init__(self, cfg_path: Path, home: Path, blocks: int | None = None, **env: str):
+    def __init__(
+        self, cfg_path: Path, home: Path, blocks: int | None = None, options: tuple = (),
+        **env: str,
+    ):  # fmt: skip
         n = len(list(home.glob("keeper-*.err")))
         home.mkdir(parents=True, exist_ok=True)
         self.err_path = home / f"keeper-{n}.err"
-        args = ["--blocks", str(blocks)] if blocks else []
+        args = [*(["--blocks", str(blocks)] if blocks else []), *options]
         with self.err_path.open("w") as err, (home / f"keeper-{n}.out").open("w") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "keeper.cli", "keeper", "run", "--config", str(cfg_path),
@@ -650,3 +653,82 @@ def test_no_venue_left_pauses_the_keeper_until_the_operator_resumes(
         assert _hedge_legs(keeper) == {"perp": ["refused", "mined"]}
         assert node.nonce(suite.keeper) == nonce0 + 1
         assert abs(_keeper_delta(keeper)) <= BAND
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def _scrape(url: str) -> tuple[int, str]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def test_a_live_keeper_signs_with_an_ape_account_and_its_metrics_agree_with_its_journal(
+    hedge_due, fork_node, tmp_path
+):
+    """`ammlab keeper run --live --account ALIAS --metrics-port P`: the keeper signs through
+    an Ape keystore account (passphrase from the environment, as for an unattended run);
+    scraped while it runs, the mined hedge legs, the pending intents and the kill switch's
+    mode on /metrics are the journal's, the book's delta the one it wrote for `ammlab keeper
+    status`; /healthz is 200 while it ticks; `keeper status` prints the options pool's Greeks
+    per board."""
+    from ape_accounts import import_account_from_private_key
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from keeper.txmanager import keeper_private_key
+
+    suite, cfg_path, home = hedge_due
+    alias, passphrase = "ammlab_chaos_keeper", "unattended"
+    import_account_from_private_key(alias, passphrase, keeper_private_key(3))  # the test's
+    # Ape data folder (tests/conftest.py), which the keeper process inherits
+    port = chainmod.free_port()
+    with fork_node.mining(0.25):
+        keeper = KeeperProcess(
+            cfg_path, home, options=("--account", alias, "--metrics-port", str(port)),
+            **{f"APE_ACCOUNTS_{alias}_PASSPHRASE": passphrase},
+        )  # fmt: skip
+        keeper.wait_for(lambda k: any(
+            leg["status"] == "mined" for e in k.events("tick") for leg in e["legs"]
+        ), "a mined hedge leg")  # fmt: skip
+        # Ticks after the hedge, with nothing more to do: a steady state to compare against.
+        ticks = len(keeper.events("tick"))
+        keeper.wait_for(lambda k: len(k.events("tick")) >= ticks + 3, "three more ticks")
+        code, text = _scrape(f"http://127.0.0.1:{port}/metrics")
+        health, _ = _scrape(f"http://127.0.0.1:{port}/healthz")
+        status_doc = json.loads((cfg_path.parent / "status.json").read_text())
+        with Journal(cfg_path.parent / "journal.sqlite") as journal:
+            mined = [i for i in journal.intents(("mined",)) if i.kind == "hedge"]
+            pending = journal.open_intents()
+        keeper.kill(signal.SIGTERM)
+    assert code == 200 and health == 200
+    s: dict[tuple[str, tuple], float] = {}
+    for fam in text_string_to_metric_families(text):
+        for sample in fam.samples:
+            s[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    p = "ammlab_keeper_"
+    mined_metric = sum(
+        v for (name, labels), v in s.items()
+        if name == p + "hedge_legs_total" and ("status", "mined") in labels
+    )  # fmt: skip
+    assert mined and mined_metric == len(mined)
+    assert s[(p + "pending_intents", ())] == len(pending) == 0
+    assert s[(p + "killswitch_mode", (("mode", "running"),))] == 1.0
+    assert s[(p + "ticks_total", ())] >= ticks + 3
+    assert s[(p + "book", (("greek", "delta"),))] == pytest.approx(status_doc["book"]["delta"])
+    assert abs(s[(p + "net_delta", ())]) <= BAND
+    assert s[(p + "rpc_seconds_count", ())] > 0
+    assert status_doc["options_boards"]  # the options pool's Greeks per board
+    assert s[(p + "last_tick_age_seconds", ())] < 60
+    out = subprocess.run(
+        [sys.executable, "-m", "keeper.cli", "keeper", "status", "--config", str(cfg_path)],
+        cwd=ROOT, env={**os.environ, chainmod.HOME_ENV: str(home)}, capture_output=True,
+        text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "mode running" in out.stdout and "options board 1: delta" in out.stdout

@@ -233,8 +233,12 @@ def test_v2_pair_is_at_mainnets_address_with_the_seeded_reserves(preset):
     pair = at(w3, "UniswapV2Pair", V2_PAIR)
     assert (pair.functions.token0().call(), pair.functions.token1().call()) == (mn.USDC, mn.WETH9)
     reserve0, reserve1, _ = pair.functions.getReserves().call()
-    assert (reserve0, reserve1) == (3_000_000 * 10**6, 1000 * 10**18)
+    # The deployer's 1,000 WETH at the seed price, and the keeper's LP share (2 WETH).
+    assert (reserve0, reserve1) == (3_006_000 * 10**6, 1002 * 10**18)
     assert (entry["reserve0"], entry["reserve1"]) == (reserve0, reserve1)
+    keeper_lp = pair.functions.balanceOf(node.ROLE_ADDRESSES["keeper"]).call()
+    assert keeper_lp == entry["keeper_lp_balance"]
+    assert keeper_lp / pair.functions.totalSupply().call() == pytest.approx(2 / 1002, rel=1e-9)
     assert load_artifact("UniswapV2Pair", NPM["UniswapV2Pair"]).matches(
         bytes(w3.eth.get_code(V2_PAIR))
     )
@@ -287,9 +291,10 @@ def wrap(w3: Web3, account: str, wei: int) -> None:
 
 def test_weth9_deposit_and_withdraw(w3):
     trader, weth = node.ROLE_ADDRESSES["trader"], at(w3, "WETH9")
+    before = weth.functions.balanceOf(trader).call()
     wrap(w3, trader, 3 * 10**18)
     send(weth.functions.withdraw(10**18), trader)
-    assert weth.functions.balanceOf(trader).call() == 2 * 10**18
+    assert weth.functions.balanceOf(trader).call() - before == 2 * 10**18
     assert weth.functions.totalSupply().call() == w3.eth.get_balance(mn.WETH9)
 
 
@@ -297,16 +302,16 @@ def test_v2_router_quotes_and_swaps(w3):
     trader, router = node.ROLE_ADDRESSES["trader"], at(w3, "UniswapV2Router02")
     amount_in, path = 10**18, [mn.WETH9, mn.USDC]
     quoted = router.functions.getAmountsOut(amount_in, path).call()
-    reserve_usdc, reserve_weth = 3_000_000 * 10**6, 1000 * 10**18
+    reserve_usdc, reserve_weth, _ = at(w3, "UniswapV2Pair", V2_PAIR).functions.getReserves().call()
     # UniswapV2Library.getAmountOut with the 0.3 % fee
     assert quoted[1] == amount_in * 997 * reserve_usdc // (reserve_weth * 1000 + amount_in * 997)
-    wrap(w3, trader, amount_in)
+    before = at(w3, "ERC20").functions.balanceOf(trader).call()
     send(at(w3, "WETH9").functions.approve(mn.V2_ROUTER, amount_in), trader)
     send(
         router.functions.swapExactTokensForTokens(amount_in, quoted[1], path, trader, deadline(w3)),
         trader,
     )
-    assert at(w3, "ERC20").functions.balanceOf(trader).call() == quoted[1]
+    assert at(w3, "ERC20").functions.balanceOf(trader).call() - before == quoted[1]
 
 
 @pytest.mark.parametrize("fee", [500, 3000])
@@ -317,12 +322,40 @@ def test_quoter_v2_and_swap_router_agree(w3, fee):
         (mn.WETH9, mn.USDC, amount_in, fee, 0)
     ).call()
     assert amount_out == pytest.approx(10 * 3000 * 10**6 * (1 - fee / 1e6), rel=2e-3)
-    wrap(w3, trader, amount_in)
+    before = at(w3, "ERC20").functions.balanceOf(trader).call()
     send(at(w3, "WETH9").functions.approve(mn.V3_SWAP_ROUTER, amount_in), trader)
     params = (mn.WETH9, mn.USDC, fee, trader, deadline(w3), amount_in, amount_out, 0)
     send(swap_router.functions.exactInputSingle(params), trader)
-    assert at(w3, "ERC20").functions.balanceOf(trader).call() == amount_out
+    assert at(w3, "ERC20").functions.balanceOf(trader).call() - before == amount_out
     assert at(w3, "UniswapV3Pool", V3_POOLS[fee]).functions.slot0().call()[0] == sqrt_after
+
+
+def test_roles_options_pool_and_perp_beside_the_genuine_contracts(preset):
+    """The keeper holds its WETH baseline, USDC and a V2 LP share; the trader WETH and USDC;
+    ammlab's options pool and perp read the feed at the ETH / USD address and settle in USDC
+    at its address; each V3 pool's oracle keeps V3_OBSERVATION_CARDINALITY observations."""
+    w3, manifest = preset
+    keeper, trader = node.ROLE_ADDRESSES["keeper"], node.ROLE_ADDRESSES["trader"]
+    weth, usdc = at(w3, "WETH9"), at(w3, "ERC20")
+    assert weth.functions.balanceOf(keeper).call() == 100 * 10**18  # LP WETH went to the pair
+    assert usdc.functions.balanceOf(keeper).call() == 1_000_000 * 10**6
+    assert weth.functions.balanceOf(trader).call() == 1000 * 10**18
+    assert usdc.functions.balanceOf(trader).call() == 10_000_000 * 10**6
+    assert manifest["keeper"] == {"address": keeper, "weth_baseline": "100",
+                                  "lp_pool": "weth_usdc"}  # fmt: skip
+    for part, contract in (("options", "OptionsPool"), ("perp", "PerpMarket")):
+        entry = manifest[part]
+        assert entry["contract"] == contract and entry["package"] is None
+        own = w3.eth.contract(address=entry["address"], abi=load_artifact(contract).abi)
+        assert own.functions.quoteToken().call() == mn.USDC
+        assert own.functions.priceFeed().call() == mn.ETH_USD_FEED
+    options = w3.eth.contract(address=manifest["options"]["address"],
+                              abi=load_artifact("OptionsPool").abi)  # fmt: skip
+    assert options.functions.hedger().call() == keeper
+    assert len(manifest["options"]["boards"]) == 2
+    for entry in manifest["uniswap_v3"]["pools"].values():
+        slot0 = at(w3, "UniswapV3Pool", entry["address"]).functions.slot0().call()
+        assert slot0[4] == entry["observation_cardinality_next"] == mn.V3_OBSERVATION_CARDINALITY
 
 
 def test_feed_answers_the_seed_price(preset):

@@ -94,7 +94,10 @@ MANIFEST = {
 
 def test_addresses_come_from_the_manifest_unless_given():
     addresses, baseline = resolve_addresses(load_keeper_config(), MANIFEST)
-    assert addresses.pool_fees_bps == {"venue_a": 30.0, "venue_b": 5.0}
+    assert {n: (p.kind, p.fee_bps) for n, p in addresses.pools.items()} == {
+        "venue_a": ("cpmm", 30.0), "venue_b": ("cpmm", 5.0),
+    }  # fmt: skip
+    assert addresses.routers == ("0x" + "44" * 20,)
     assert addresses.perp.lower() == "0x" + "77" * 20 and baseline == 100.0
     cfg = load_keeper_config(addresses={"feed": "0x" + "ab" * 20},
                              inventory={"spot_baseline_base": 3})  # fmt: skip
@@ -107,3 +110,58 @@ def test_missing_address_names_the_field():
         resolve_addresses(load_keeper_config(), {**MANIFEST, "feed": None})
     with pytest.raises(KeeperConfigError, match="venues.cpmm.venue_c"):
         resolve_addresses(load_keeper_config(venues={"cpmm": [{"name": "venue_c"}]}), MANIFEST)
+
+
+PRESET = {
+    "format": "ammlab-mainnet-preset/1",
+    "tokens": {"WETH": {"address": "0x" + "11" * 20}, "USDC": {"address": "0x" + "22" * 20}},
+    "feed": {"address": "0x" + "33" * 20},
+    "uniswap_v2": {"factory": {"address": "0x" + "a1" * 20},
+                   "router": {"address": "0x" + "a2" * 20},
+                   "pairs": {"weth_usdc": {"address": "0x" + "a3" * 20, "fee_bps": 30}}},
+    "uniswap_v3": {"factory": {"address": "0x" + "b1" * 20},
+                   "swap_router": {"address": "0x" + "b2" * 20},
+                   "pools": {"weth_usdc_500": {"address": "0x" + "b3" * 20, "fee": 500},
+                             "weth_usdc_3000": {"address": "0x" + "b4" * 20, "fee": 3000}}},
+    "keeper": {"address": "0x" + "99" * 20, "weth_baseline": "100"},
+}  # fmt: skip
+
+
+def test_preset_manifest_gives_genuine_venues_with_their_routers_and_factories():
+    addresses, baseline = resolve_addresses(load_keeper_config(), PRESET)
+    pools = addresses.pools
+    assert {n: p.kind for n, p in pools.items()} == {
+        "weth_usdc": "univ2", "weth_usdc_500": "univ3", "weth_usdc_3000": "univ3",
+    }  # fmt: skip
+    v2, v3 = pools["weth_usdc"], pools["weth_usdc_500"]
+    assert (v2.fee_bps, v2.router.lower(), v2.factory.lower()) == (30.0, "0x" + "a2" * 20,
+                                                                   "0x" + "a1" * 20)  # fmt: skip
+    assert (v3.fee_pips, v3.fee_bps, v3.router.lower()) == (500, 5.0, "0x" + "b2" * 20)
+    assert [r.lower() for r in addresses.routers] == ["0x" + "a2" * 20, "0x" + "b2" * 20]
+    assert addresses.perp is None and addresses.options_pool is None and baseline == 100.0
+
+
+def test_explicit_venues_spell_out_the_manifests_and_can_be_disabled():
+    from keeper.config import explicit_venues
+    from keeper.runtime import venue_names, without_venues
+
+    cfg = load_keeper_config(venues={"perp": {"enabled": False}})
+    addresses, _ = resolve_addresses(cfg, PRESET)
+    cfg = explicit_venues(cfg, addresses)
+    assert venue_names(cfg) == {"weth_usdc", "weth_usdc_500", "weth_usdc_3000"}
+    assert venue_names(without_venues(cfg, {"weth_usdc_500"})) == {"weth_usdc", "weth_usdc_3000"}
+
+
+def test_a_config_without_manifest_names_every_address():
+    from keeper.config import load_keeper_config as load
+
+    cfg = load(Path(__file__).resolve().parents[2] / "keeper" / "mainnet.example.yaml")
+    addresses, baseline = resolve_addresses(cfg, PRESET)  # the manifest is not used
+    assert addresses.pools["uniswap_v2"].address == "0xB4e16d0168e52d35CaCD2c6185b44281Ec28C9Dc"
+    assert addresses.pools["uniswap_v3_5bp"].fee_pips == 500
+    assert addresses.feed == "0x5f4eC3Df9cbd43714FE2740f5E3616155c5b8419"
+    assert addresses.options_pool is None and addresses.perp is None
+    with pytest.raises(
+        KeeperConfigError, match=r"addresses\.\w+: no address given and no manifest is used"
+    ):
+        resolve_addresses(load(addresses={"use_manifest": False}), PRESET)

@@ -134,7 +134,7 @@ def test_outages_are_transport_failures_not_refusals():
 
 
 def test_without_venues_disables_exactly_those():
-    cfg = load_keeper_config()
+    cfg = load_keeper_config(venues={"cpmm": [{"name": "venue_a"}, {"name": "venue_b"}]})
     assert venue_names(cfg) == {"venue_a", "venue_b", "perp"}
     assert venue_names(without_venues(cfg, {"perp"})) == {"venue_a", "venue_b"}
     assert venue_names(without_venues(cfg, {"venue_b", "perp"})) == {"venue_a"}

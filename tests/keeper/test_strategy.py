@@ -34,7 +34,7 @@ def pool(name, fee, weth, price=3000.0, lp=0.0):
         name=name, address="0x" + name.encode().hex().ljust(40, "0")[:40], fee_bps=fee,
         base_is_token0=True, reserve_base=int(weth * E18), reserve_quote=int(weth * price * 1e6),
         block_timestamp_last=NOW, price0_cumulative=0, price1_cumulative=0,
-        total_supply=10**6, lp_balance=int(lp * 10**6),
+        total_supply=10**6, lp_balance=int(lp * 10**6), base_decimals=18, quote_decimals=6,
     )  # fmt: skip
 
 
@@ -47,7 +47,7 @@ def snapshot(calls_sold=10.0, perp_size=0.0, keeper_weth=100.0, perp_skew=0.0, p
         address="0x" + "ab" * 20, size=int(perp_size * E18), margin=100_000 * 10**6,
         last_price=3000 * E18, last_funding_index=0, skew=int((perp_skew + perp_size) * E18),
         skew_scale=50_000 * E18, taker_fee_bps=8, max_funding_rate=10**16, funding_rate=0,
-        oracle_price=3000 * E18,
+        oracle_price=3000 * E18, quote_decimals=6,
     )  # fmt: skip
     return MarketSnapshot(
         block=100, block_hash="0x" + "11" * 32, timestamp=NOW,

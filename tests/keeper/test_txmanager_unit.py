@@ -99,6 +99,21 @@ def test_the_account_lock_is_exclusive_and_names_the_holder(tmp_path):
     AccountLock(tmp_path, "0x" + "1" * 40).acquire()  # another account: its own lock
 
 
+def test_the_account_lock_is_held_for_every_thread_of_the_process(tmp_path):
+    """The keeper opens its manager in one thread and may tick in another."""
+    import threading
+
+    lock = AccountLock(tmp_path, ADDRESS)
+    lock.acquire()
+    seen = []
+    t = threading.Thread(target=lambda: seen.append(lock.held))
+    t.start()
+    t.join()
+    assert seen == [True]
+    assert (tmp_path / "locks" / f"{ADDRESS.lower()}.pid").read_text().strip().isdigit()
+    lock.release()
+
+
 def test_the_keeper_key_is_anvil_account_3():
     from eth_account import Account
 

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from sklearn.ensemble import HistGradientBoostingRegressor
 
+from sim.cli.learn import learn
 from sim.learn.book import BookSnapshot
-from sim.learn.cli import learn
 from sim.learn.config import load_config
 from sim.learn.forecast import (
     FEATURES,

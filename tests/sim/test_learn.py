@@ -292,7 +292,7 @@ def test_cli_train_and_evaluate(tmp_path):
     out = tmp_path / "eval"
     r = runner.invoke(learn, ["evaluate", str(model), TINY, "--out", str(out), "--paths", "100"])
     assert r.exit_code == 0, r.output
-    doc = json.loads((out / "comparison.json").read_text())
+    doc = json.loads((out / "policy_comparison.json").read_text())
     assert doc["overall"] and len(doc["rows"]) == 2 * 4
     assert (out / "comparison.md").read_text().startswith("| market | policy |")
     r = runner.invoke(learn, ["evaluate", str(tmp_path / "missing.json"), TINY])

@@ -51,9 +51,12 @@ from sim.venues.univ3.kernels import (
     P_TIN,
     S_MAX,
     S_MIN,
+    _active_liquidity,
     book_trade,
     burn_w,
     mint_w,
+    position_tokens,
+    release_tick,
     swap_w,
     tick_at_sqrt,
     walk,
@@ -311,6 +314,60 @@ class V3Batch:
         if active:
             _time_in_range(dt, self.tick, self.pl, self.pu, self.pL, self.pacc)
 
+    # ------------------------------------------------------------------ a replayed flow
+    # (`sim.history.v3flow`: recorded calls by their intent, positions by their liquidity)
+
+    def input_for_output(
+        self, amount: np.ndarray, direction: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Gross input of an exact-output swap of `amount` (+1: risky out for numeraire in,
+        -1: numeraire out for risky in), segment by segment over the initialised ticks, and
+        whether the pool's liquidity can pay that output; leaves the pool as it is. An
+        exact-input swap of that input (`swap_raw`) pays `amount` to float rounding.
+
+        Returns:
+            (amount_in, fills), (N,) each.
+        """
+        return _input_for_output(
+            np.asarray(amount, dtype=np.float64), np.asarray(direction, dtype=np.int64),
+            self.s, self.L, self.idx, self.nk, self.tks, self.tnet, self.g,
+        )  # fmt: skip
+
+    def set_liquidity_raw(
+        self, slot: int, lower: np.ndarray, upper: np.ndarray, liquidity: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Set slot `slot`'s liquidity on [lower, upper) to `liquidity` (V3's mint and burn of
+        the difference): a free slot opens, a slot set to zero frees its ticks, fees owed stay
+        owed (V3 pays them on collect). The range of an open slot is its own.
+
+        Returns:
+            (x, y): tokens the pool received (negative: paid out to the position), (N,) each.
+        """
+        return _set_liquidity_batch(
+            slot, np.asarray(lower, dtype=np.int64), np.asarray(upper, dtype=np.int64),
+            np.asarray(liquidity, dtype=np.float64), *self._pos_args(), self.sqps,
+        )  # fmt: skip
+
+    def collect_raw(self, slot: int, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Pay slot `slot` up to (x, y) of its fees owed (inf: all); returns what it paid."""
+        paid = []
+        for k, want in ((P_FEE0, x), (P_FEE1, y)):
+            owed = self.pacc[:, slot, k]
+            take = np.minimum(owed, want)
+            self.pacc[:, slot, k] = owed - take
+            paid.append(take)
+        return paid[0], paid[1]
+
+    def flash_raw(self, x: np.ndarray, y: np.ndarray) -> None:
+        """A flash loan's fees (x, y) paid to the in-range liquidity, as `UniswapV3Pool.flash`
+        books them: fee growth += fee / L, each in-range position owed its share."""
+        live = self.L > 0.0
+        inside = (self.pL > 0.0) & (self.pl <= self.tick[:, None]) & (self.tick[:, None] < self.pu)
+        for k, (owed, paid) in enumerate(((P_FEE0, x), (P_FEE1, y))):
+            per = np.where(live, paid / np.where(live, self.L, 1.0), 0.0)
+            self.fee_growth[:, k] += per
+            self.pacc[:, :, owed] += np.where(inside, self.pL * per[:, None], 0.0)
+
     def _pos_args(self) -> tuple:
         return (
             self.s, self.L, self.tick, self.idx, self.nk, self.tk, self.tks, self.tnet,
@@ -340,4 +397,112 @@ def _burn_batch(j, mask, s, L, tick, idx, nk, tk, tks, tnet, trefs, pl, pu, psa,
         if mask[w] and pL[w, j] > 0.0:
             x[w], y[w] = burn_w(w, j, s, L, tick, idx, nk, tk, tks, tnet, trefs, pl, pu, psa,
                                 psb, pL, pacc)  # fmt: skip
+    return x, y
+
+
+@njit(cache=True, nogil=True)
+def _input_for_output(amount, direction, s, L, idx, nk, tks, tnet, g):
+    """`V3Batch.input_for_output`: per segment, the output the segment can pay (the walk's
+    closed forms) and, in the last, the input for the rest of the output, written without a
+    difference of nearby prices (a small trade's s' - s would keep only its last digits)."""
+    n = s.shape[0]
+    need = np.zeros(n)
+    fills = np.zeros(n, dtype=np.bool_)
+    for w in range(n):
+        d = direction[w]
+        rem = amount[w]
+        if d == 0 or not rem > 0.0:
+            continue
+        sw = s[w]
+        lw = L[w]
+        i = idx[w]
+        ain = 0.0
+        if d > 0:  # numeraire in, risky out: s rises, out = L (1/s - 1/s')
+            while rem > 0.0:
+                nxt = tks[w, i + 1] if i + 1 < nk[w] else math.inf
+                if lw > 0.0:
+                    cap = lw / sw if nxt == math.inf else lw * (nxt - sw) / (sw * nxt)
+                    if rem < cap:  # s' = L s / (L - out s); L (s' - s) = out s s', no cancelling
+                        s_new = lw * sw / (lw - rem * sw)
+                        ain += rem * sw * s_new / g
+                        rem = 0.0
+                        break
+                    ain += lw * (nxt - sw) / g
+                    rem -= cap
+                if nxt == math.inf:
+                    break
+                sw = nxt
+                lw += tnet[w, i + 1]
+                i += 1
+        else:  # risky in, numeraire out: s falls, out = L (s - s')
+            while rem > 0.0:
+                nxt = tks[w, i] if i >= 0 else 0.0
+                if lw > 0.0:
+                    cap = lw * (sw - nxt)
+                    if rem < cap:  # s' = s - out / L; L (1/s' - 1/s) = out / (s s')
+                        s_new = sw - rem / lw
+                        ain += rem / (sw * s_new * g)
+                        rem = 0.0
+                        break
+                    if nxt == 0.0:
+                        break
+                    ain += lw * (sw - nxt) / (sw * nxt * g)
+                    rem -= cap
+                if i < 0:
+                    break
+                sw = nxt
+                lw -= tnet[w, i]
+                i -= 1
+        need[w] = ain
+        fills[w] = rem == 0.0
+    return need, fills
+
+
+@njit(cache=True, nogil=True)
+def _set_liquidity_batch(j, lower, upper, lj, s, L, tick, idx, nk, tk, tks, tnet, trefs, pl,
+                         pu, psa, psb, pL, pacc, sqps):  # fmt: skip
+    n = s.shape[0]
+    x = np.zeros(n)
+    y = np.zeros(n)
+    for w in range(n):
+        old = pL[w, j]
+        new = lj[w]
+        if new == old:
+            continue
+        if old == 0.0:  # opens: the slot's accumulators restart, its fees owed stay owed
+            f0 = pacc[w, j, P_FEE0]
+            f1 = pacc[w, j, P_FEE1]
+            x[w], y[w] = mint_w(w, j, lower[w], upper[w], new, s, L, tick, idx, nk, tk, tks,
+                                tnet, trefs, pl, pu, psa, psb, pL, pacc, sqps)  # fmt: skip
+            pacc[w, j, P_FEE0] = f0
+            pacc[w, j, P_FEE1] = f1
+            continue
+        if new == 0.0:  # closes: its ticks freed
+            x0, y0 = position_tokens(old, psa[w, j], psb[w, j], s[w])
+            release_tick(w, pl[w, j], old, tick, idx, nk, tk, tks, tnet, trefs)
+            release_tick(w, pu[w, j], -old, tick, idx, nk, tk, tks, tnet, trefs)
+            pL[w, j] = 0.0
+            x[w] = -x0
+            y[w] = -y0
+        else:
+            delta = new - old
+            for p in range(nk[w]):
+                if tk[w, p] == pl[w, j]:
+                    tnet[w, p] += delta
+                elif tk[w, p] == pu[w, j]:
+                    tnet[w, p] -= delta
+            pL[w, j] = new
+            dx, dy = position_tokens(abs(delta), psa[w, j], psb[w, j], s[w])
+            if delta > 0.0:
+                x[w] = dx
+                y[w] = dy
+                pacc[w, j, P_HX] += dx
+                pacc[w, j, P_HY] += dy
+            else:
+                x[w] = -dx
+                y[w] = -dy
+                pacc[w, j, P_HX] *= new / old
+                pacc[w, j, P_HY] *= new / old
+        if pl[w, j] <= tick[w] and tick[w] < pu[w, j]:
+            L[w] = _active_liquidity(w, tick[w], pl, pu, pL)
     return x, y

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.history.v3flow import make_flow_pool
 from sim.venues.base import BuildEnv, EngineSide
 from sim.venues.univ3.agents import lp_slots
 from sim.venues.univ3.batch import V3Batch, tokens_per_liquidity
@@ -70,10 +71,15 @@ def config_liquidity(cfg: V3PoolConfig, batch: V3Batch, p0: np.ndarray):
 
 def make_v3_pools(sc: Any, ref: np.ndarray) -> dict[str, V3Batch]:
     """The scenario's V3 pools at their initial price (the reference price plus any offset),
-    each with its positions minted; the LP agents' slots start free."""
+    each with its positions minted; the LP agents' slots start free. The pool a replayed flow
+    trades (`sc.flow.v3_pool`) is the recorded pool instead (`sim.history.v3flow`)."""
     pools = {}
+    flow = getattr(sc, "flow", None)
     for c in sc.v3_pools:
         slots = len(c.positions) + sum(k for _s, k in lp_slots(sc, c.name).values())
+        if flow is not None and flow.v3_pool == c.name:
+            pools[c.name] = make_flow_pool(sc, c, ref.shape[0], slots)
+            continue
         pool = V3Batch(c.name, ref.shape[0], c.fee, c.tick_spacing, slots)
         pool.position_names = [p.name for p in c.positions]
         p0 = ref * (1.0 + c.price_offset_bps / 1e4)

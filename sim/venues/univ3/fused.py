@@ -56,6 +56,7 @@ def is_v3_reference(sc: Any) -> bool:
         )
         and sc.gas.base_fee_vol == 0
         and sc.metrics.series_every is None
+        and getattr(sc, "flow", None) is None
     )
 
 
