@@ -226,9 +226,18 @@ def verdicts(best: list[dict]) -> list[str]:
         ordered = all(a <= c for a, c in zip(ws, ws[1:], strict=False))
         lines.append(
             f"fee {fee / 1e4:g} %: best static width by rising σ {ws}: "
-            + ("widens with volatility, as Cartea, Drissi and Monga's optimum does"
+            + ("never narrows as volatility rises, as Cartea, Drissi and Monga's optimum"
                if ordered else "does NOT widen monotonically with volatility, unlike Cartea, "
                "Drissi and Monga's optimum")
+        )  # fmt: skip
+    for sigma in sorted({b["sigma"] for b in best}):
+        ws = [b["best_width"] for b in sorted(best, key=lambda b: b["fee"]) if b["sigma"] == sigma]
+        ordered = all(a >= c for a, c in zip(ws, ws[1:], strict=False))
+        lines.append(
+            f"σ {sigma:g}/day: best static width by rising fee tier {ws}: "
+            + ("narrows as the pool pays more, as Cartea, Drissi and Monga's optimum does"
+               if ordered else "does NOT narrow monotonically as the pool pays more, unlike "
+               "Cartea, Drissi and Monga's optimum")
         )  # fmt: skip
     return lines
 
@@ -325,6 +334,9 @@ def report_figures(study: dict, plt) -> list:
                         w, m, se = zip(*pts, strict=True)
                         ax.errorbar(w, m, yerr=se, marker="o", ms=3, capsize=2, label=policy)
                 ax.set_xscale("log")
+                widths = sorted({r["width"] for r in rows})
+                ax.set_xticks(widths, [f"{w:g}" for w in widths])
+                ax.minorticks_off()
                 ax.set_title(f"fee {fee / 1e4:g} %, σ {sigma:g}/day", fontsize=8)
                 if i == len(fees) - 1:
                     ax.set_xlabel("relative half-width")
