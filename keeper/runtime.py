@@ -11,7 +11,8 @@ One tick, at one block:
    equity drawdown, error rate) → its mode;
 4. plan: `keeper.strategy.plan_hedge` (pure);
 5. execute: `Executor.execute` (live: journal + TxManager, guards re-run on fresh state as
-   the precheck; dry run: logged only);
+   the precheck; dry run: logged only); a concentrated position's move goes first
+   (`keeper.range_execution`);
 6. metrics: net delta, gamma, vega, hedge count, cost; one JSON line per event.
 
 `ammlab keeper run` drives `tick` from a poll loop, `keeper.bot` from a Silverback block
@@ -64,6 +65,7 @@ from keeper.killswitch import KillSwitch, Observation
 from keeper.learned import LearnedInputs
 from keeper.logs import KeeperLog
 from keeper.metrics import KeeperMetrics
+from keeper.range_execution import RangeKeeper
 from keeper.reader import WAD, ChainReader, MarketSnapshot
 from keeper.signer import KEY_ENV, keeper_signer
 from keeper.strategy import HedgeState, LegPlan, Plan, as_floats, plan_hedge
@@ -200,6 +202,8 @@ class Keeper:
             cfg, self.addresses, self.journal, self.killswitch, self.log, self.txm,
             reference_price=self.reference_price,
         )  # fmt: skip
+        self.ranges = RangeKeeper(cfg, self.addresses, self.journal, self.executor, self.reader,
+                                  self.log) if cfg.range else None  # fmt: skip
         self.started = False
         self._node_lost: str | None = None
         """Set when the node stopped answering; the next tick re-checks the chain first."""
@@ -262,6 +266,8 @@ class Keeper:
                                                     rebroadcast=report.rebroadcast))  # fmt: skip
                 except TxTimeout as err:  # still in flight: the ticks wait for it
                     self.log("resume_pending", error=str(err))
+        if self.ranges is not None:  # before any transaction: the position is the keeper's
+            self.ranges.check(snap)
         results = self.executor.setup(snap)
         if self.prom is not None:
             port = self.prom.serve(self.cfg.metrics.host, self.cfg.metrics.port)
@@ -370,6 +376,8 @@ class Keeper:
         ))  # fmt: skip
         self._errors = []
         mode = self.killswitch.mode
+        if self.ranges is not None:  # the position's move first; the hedge plans on what is left
+            snap = self.ranges.tick(snap, mode, waiting)
         plan = plan_hedge(snap, self.policy, self.state, self.cfg, mode=mode,
                           baseline_base=self.baseline, features=self._features)  # fmt: skip
         if waiting and plan.legs:

@@ -345,8 +345,9 @@ class RangePolicyBase(PolicyBase):
 
     horizon: float = Field(86400.0, gt=0, description="Seconds over which a move's fees are weighed.")  # fmt: skip
     min_gain_ratio: float = Field(
-        1.0, ge=0, description="Move only where expected gain > this × the move's cost."
-    )
+        1.0, ge=0, description="Move only where expected gain > this × the move's cost "
+        "(0: no such test, the trigger alone decides).",
+    )  # fmt: skip
     min_delay: float = Field(0.0, ge=0, description="Seconds between moves.")
     max_deviation_bps: float = Field(
         100.0, gt=0, description="Guard: no move while the pool's price is further than this "
@@ -397,7 +398,8 @@ class RangePolicyBase(PolicyBase):
                 - expected_lvr(x, x.lower, x.upper, x.liquidity, self.horizon)
             )
         cost = x.gas + swap_cost
-        go = go & (gain > self.min_gain_ratio * cost)
+        if self.min_gain_ratio > 0:
+            go = go & (gain > self.min_gain_ratio * cost)
         return RangeDecision(
             go,
             np.where(go, lower, x.lower),

@@ -158,15 +158,16 @@ class VolForecast(GridHistory):
     """σ̂, annualised, for N worlds from prices observed in time order (module docstring):
     with a forecaster, its prediction from `sim.learn.forecast.vol_features` on its own grid
     (its `dt`, fee and IV); without one, the realised vol over the last `window` grid steps.
-    The grid starts at clock time 0."""
+    The grid starts at clock time `origin` (the simulator's clock starts at 0; a chain keeper
+    passes the chain time its simulator counterpart's 0 stands for)."""
 
-    def __init__(self, source: VolSource, n: int = 1):
+    def __init__(self, source: VolSource, n: int = 1, origin: float = 0.0):
         self.source = source
         self.forecaster = None if source.forecaster is None else load_forecaster(source.forecaster)
         if self.forecaster is not None:
-            super().__init__(0.0, self.forecaster.dt, LOOKBACK, n)
+            super().__init__(origin, self.forecaster.dt, LOOKBACK, n)
         else:
-            super().__init__(0.0, source.grid_dt, source.window + 1, n)
+            super().__init__(origin, source.grid_dt, source.window + 1, n)
         self._sigma = np.full(n, source.default_vol)
 
     def sigma(self) -> np.ndarray:
