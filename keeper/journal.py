@@ -452,25 +452,26 @@ class Journal:
                      json.dumps(meta or {}, sort_keys=True), now, now),
                 )  # fmt: skip
                 self._event(db, "rebalance", None, None, None, "open", f"#{cur.lastrowid} {key}")
-                row = db.execute(
-                    "SELECT * FROM rebalances WHERE id = ?", (cur.lastrowid,)
-                ).fetchone()
+                return self.rebalance(cur.lastrowid)
         return rebalance_from_row(row)
 
     def finish_rebalance(self, rebalance_id: int, status: str, new_token_id: int | None = None,
-                         detail: str = "") -> Rebalance:  # fmt: skip
-        """Close an open move: `done` (with the token minted) or `abandoned`."""
+                         detail: str = "", meta: dict[str, Any] | None = None) -> Rebalance:  # fmt: skip
+        """Close an open move: `done` (with the token minted) or `abandoned`; `meta` is merged
+        into its meta."""
         if status not in REBALANCE_FINAL:
             raise JournalError(f"rebalance #{rebalance_id}: {status!r} is not a final status")
         with self._tx() as db:
             row = db.execute(
-                "SELECT status FROM rebalances WHERE id = ?", (rebalance_id,)
+                "SELECT status, meta FROM rebalances WHERE id = ?", (rebalance_id,)
             ).fetchone()
             if row is None or row["status"] != "open":
                 raise JournalError(f"rebalance #{rebalance_id} is not open")
+            merged = json.dumps({**json.loads(row["meta"]), **(meta or {})}, sort_keys=True)
             db.execute(
-                "UPDATE rebalances SET status = ?, new_token_id = ?, updated_at = ? WHERE id = ?",
-                (status, int_text(new_token_id), self.clock(), rebalance_id),
+                "UPDATE rebalances SET status = ?, new_token_id = ?, meta = ?, updated_at = ?"
+                " WHERE id = ?",
+                (status, int_text(new_token_id), merged, self.clock(), rebalance_id),
             )
             self._event(db, "rebalance", None, None, "open", status, detail)
         return self.rebalance(rebalance_id)
@@ -490,9 +491,7 @@ class Journal:
 
     def rebalance_steps(self, rebalance_id: int) -> list[Intent]:
         """The intents of a move's steps (kinds `range_*`), oldest first."""
-        rows = self._db.execute(
-            "SELECT * FROM intents WHERE kind LIKE 'range_%' ORDER BY id"
-        ).fetchall()
+        rows = self._db.execute("SELECT * FROM intents WHERE kind LIKE 'range_%' ORDER BY id")
         return [i for i in map(intent_from_row, rows) if i.meta.get("rebalance") == rebalance_id]
 
     # ------------------------------------------------------------------ reconcile

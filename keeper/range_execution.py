@@ -130,11 +130,12 @@ class RangeKeeper:
             self.log("range", block=snap.block, status="no position", token=self.token_id)
             return snap
         pool = snap.pool(self.rc.pool)
-        x = range_inputs(snap, pool, pos, self.state, self.gas_quote(snap))
+        c = Canon.of(pool)
+        idle = c.whole(*c.split(*self.carry()))
+        x = range_inputs(snap, pool, pos, self.state, self.gas_quote(snap), idle)
         d = self.policy.decide(x)
         self.last = {"inputs": x, "decision": d}
         reb = next(iter(self.journal.rebalances("open")), None)
-        c = Canon.of(pool)
         status = "hold"
         if bool(d.blocked[0]):
             status = "guard: pool off the oracle or the oracle stale"
@@ -146,7 +147,8 @@ class RangeKeeper:
                 reb = self.journal.start_rebalance(
                     key, self.rc.pool, self.token_id, lower, upper,
                     {"timestamp": snap.timestamp, "block": snap.block,
-                     "gain": float(d.gain[0]), "cost": float(d.cost[0])},
+                     "gain": float(d.gain[0]), "cost": float(d.cost[0]),
+                     "carry": list(self.carry())},
                 )  # fmt: skip
         fresh = snap
         if reb is not None:
@@ -161,6 +163,13 @@ class RangeKeeper:
                  rebalance=bool(d.rebalance[0]), gain=float(d.gain[0]), cost=float(d.cost[0]),
                  fee_income=float(x.fee_income[0]), sigma=float(x.sigma[0]))  # fmt: skip
         return fresh
+
+    def carry(self) -> tuple[int, int]:
+        """What the last move left beside its position (raw token0, token1): the mint's
+        desired amounts less what it took; the next move re-deposits it."""
+        done = self.journal.rebalances("done")
+        left = done[-1].meta.get("left", [0, 0]) if done else [0, 0]
+        return int(left[0]), int(left[1])
 
     # -- steps --------------------------------------------------------------------------------
 
@@ -183,14 +192,15 @@ class RangeKeeper:
                 return (log, decode(types, bytes.fromhex(log["data"][2:])))
         return None
 
-    def _budget(self, done: dict[str, Intent | None]) -> tuple[int, int]:
-        """What the move holds now: the amounts collected, changed by the swap (raw units of
-        token0, token1)."""
-        b0 = b1 = 0
+    def _budget(self, reb: Rebalance, done: dict[str, Intent | None]) -> tuple[int, int]:
+        """What the move holds now: the last move's leftovers and the amounts collected,
+        changed by the swap (raw units of token0, token1)."""
+        b0, b1 = (int(v) for v in reb.meta.get("carry", [0, 0]))
         if done["collect"] is not None:
             found = self._event(done["collect"], COLLECT, ["address", "uint256", "uint256"])
             if found is not None:
-                _, (_, b0, b1) = found
+                _, (_, c0, c1) = found
+                b0, b1 = b0 + c0, b1 + c1
         if done["swap"] is not None:
             found = self._event(done["swap"], SWAP,
                                 ["int256", "int256", "uint160", "uint128", "int24"])  # fmt: skip
@@ -219,11 +229,11 @@ class RangeKeeper:
                 plan = plan_collect(pool, pos, manager, keeper, snap.spot) \
                     if any(pos.owed(pool.tick)) else None  # fmt: skip
             elif step == "swap":
-                plan = plan_swap(pool, *self._budget(done), reb.tick_lower, reb.tick_upper,
+                plan = plan_swap(pool, *self._budget(reb, done), reb.tick_lower, reb.tick_upper,
                                  a.pools[rc.pool].router, keeper, tol, deadline, snap.spot,
                                  token0, token1)  # fmt: skip
             else:
-                plan = plan_mint(pool, *self._budget(done), reb.tick_lower, reb.tick_upper,
+                plan = plan_mint(pool, *self._budget(reb, done), reb.tick_lower, reb.tick_upper,
                                  manager, keeper, tol, deadline, snap.spot, token0, token1)  # fmt: skip
                 if plan is None:
                     self.journal.finish_rebalance(reb.id, "abandoned", detail="nothing to mint")
@@ -249,9 +259,12 @@ class RangeKeeper:
             if minted is not None else None  # fmt: skip
         if found is None:
             return f"rebalance #{reb.id}: the mint's receipt shows no new token yet", snap
-        log, _ = found
+        log, (_, used0, used1) = found
         token = int(log["topics"][1], 16)
-        self.journal.finish_rebalance(reb.id, "done", token, detail=f"token {token}")
+        budget0, budget1 = self._budget(reb, self._step_state(reb))
+        left = [max(budget0 - used0, 0), max(budget1 - used1, 0)]
+        self.journal.finish_rebalance(reb.id, "done", token, detail=f"token {token}",
+                                      meta={"left": left})  # fmt: skip
         self.token_id = token
         self.reader.position = (self.rc.pool, token)
         self.state.last_move = float(reb.meta.get("timestamp", snap.timestamp))

@@ -261,10 +261,17 @@ class RangeState:
 
 
 def range_inputs(
-    snap, pool: V3PoolSnapshot, pos: PositionSnapshot, state: RangeState, gas_quote: float
+    snap,
+    pool: V3PoolSnapshot,
+    pos: PositionSnapshot,
+    state: RangeState,
+    gas_quote: float,
+    idle: tuple[float, float] = (0.0, 0.0),
 ) -> RangeInputs:
-    """The range policy's inputs for one world, in the simulator's terms (module docstring).
-    Feeds the state's estimators with this tick's observations first."""
+    """The range policy's inputs for one world, in the simulator's terms (module docstring);
+    `idle` is what the keeper holds beside the position for it (base, quote, whole tokens:
+    the last move's leftovers). Feeds the state's estimators with this tick's observations
+    first."""
     c = Canon.of(pool)
     spot, now = snap.spot, float(snap.timestamp)
     lower, upper = c.range(pos.tick_lower, pos.tick_upper)
@@ -278,8 +285,9 @@ def range_inputs(
     return RangeInputs(
         now=arr([now]), spot=arr([spot]), sqrt_price=arr([math.sqrt(pool.price)]),
         tick=arr([c.tick(pool.tick)]), lower=arr([lower]), upper=arr([upper]),
-        liquidity=arr([pos.liquidity / c.liquidity_scale]), base_idle=arr([owed_base]),
-        quote_idle=arr([owed_quote]), pool_liquidity=arr([pool_liq]), fee_income=fee,
+        liquidity=arr([pos.liquidity / c.liquidity_scale]),
+        base_idle=arr([owed_base + idle[0]]), quote_idle=arr([owed_quote + idle[1]]),
+        pool_liquidity=arr([pool_liq]), fee_income=fee,
         sigma=state.vol.sigma(), last_rebalance=arr([state.last_move]), gas=arr([gas_quote]),
         oracle_age=arr([float(snap.timestamp - snap.oracle_updated_at)]),
         tick_spacing=pool.tick_spacing, swap_cost=swap_cost_fn(pool, spot),

@@ -61,6 +61,33 @@ class V3Inventory(ConfigModel):
     pool price, widened outwards to the tick spacing (at least one spacing wide)."""
 
 
+SWAP_BISECTIONS = 60
+"""Bisection steps of `swap_size` (relative precision 2**-60 of the holdings)."""
+
+
+def swap_size(pool, base: np.ndarray, quote: np.ndarray, d, held: np.ndarray) -> np.ndarray:
+    """Per world, the amount of the surplus token (`d.swap_direction`: −1 base, +1 quote) to
+    sell so that what is held after the swap is in the new range's ratio at the price the swap
+    leaves (the swap moves the price its ratio is taken at): bisection on the pool's own swap
+    loop (`V3Batch.quote_end`), 0 where no swap is due. `held` bounds it."""
+    sell_base = d.swap_direction < 0
+    sa = sqrt_at(d.lower, pool.price_scale)
+    sb = sqrt_at(d.upper, pool.price_scale)
+    lo, hi = np.zeros_like(held), np.where(d.swap_direction != 0, held, 0.0)
+    for _ in range(SWAP_BISECTIONS):
+        mid = 0.5 * (lo + hi)
+        out, s1 = pool.quote_end(mid, d.swap_direction)
+        x = np.where(sell_base, base - mid, base + out)
+        y = np.where(sell_base, quote + out, quote - mid)
+        x1, y1 = tokens_per_liquidity(sa, sb, s1)
+        p1 = s1 * s1
+        surplus = x - x1 * p1 / (x1 * p1 + y1) * (x * p1 + y) / p1
+        # Selling base lowers the base surplus; selling quote raises it: move towards zero.
+        more = np.where(sell_base, surplus > 0, surplus < 0)
+        lo, hi = np.where(more, mid, lo), np.where(more, hi, mid)
+    return lo
+
+
 class RangeBook:
     """The keeper's V3 position over N worlds (module docstring).
 
@@ -186,10 +213,10 @@ class RangeBook:
         x, y = pool.burn(ctx, self.agent, k, go)
         self.base_idle += x
         self.quote_idle += y
-        # The swap sells what the decision priced, never more than is held (float dust).
+        # The swap sells the surplus the decision found, sized at the price it leaves.
         sell_base = d.swap_direction < 0
         held = np.where(sell_base, self.base_idle, self.quote_idle)
-        amount = np.where(go, np.minimum(d.swap_amount, held), 0.0)
+        amount = np.where(go, swap_size(pool, self.base_idle, self.quote_idle, d, held), 0.0)
         direction = np.where(go & (amount > 0), d.swap_direction, 0)
         swapping = direction != 0
         out = pool.swap(ctx, self.agent, amount, direction)
