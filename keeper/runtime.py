@@ -62,7 +62,7 @@ from keeper.journal import Journal, default_journal_path
 from keeper.journal_reconcile import ReconcileReport
 from keeper.journal_records import Intent
 from keeper.killswitch import KillSwitch, Observation
-from keeper.learned import LearnedInputs
+from keeper.learned import ForecastInputs, LearnedInputs
 from keeper.logs import KeeperLog
 from keeper.metrics import KeeperMetrics
 from keeper.range_execution import RangeKeeper
@@ -165,8 +165,9 @@ class Keeper:
         self.learned = (
             LearnedInputs(cfg.policy, self.reader, cfg.inventory.include_lp)
             if isinstance(cfg.policy, Learned)
+            else ForecastInputs(cfg.policy.forecast) if getattr(cfg.policy, "forecast", None)
             else None
-        )
+        )  # fmt: skip
         self._features: dict[str, Any] | None = None
         self.state = HedgeState()
         self.metrics = Metrics()

@@ -75,6 +75,7 @@ def hedge_inputs_from_state(
     last_hedge_time: float,
     cost_rate: float | Callable[[float], float],
     v3_position: tuple[V3Positions, float, float] | None = None,
+    band_scale: float | None = None,
 ) -> tuple[Book, HedgeInputs]:
     """The book and the policy's inputs from state in the twins' terms.
 
@@ -93,7 +94,7 @@ def hedge_inputs_from_state(
     hedge = perp_size_base + spot_excess_base
     if callable(cost_rate):
         cost_rate = cost_rate(expected_order(book, hedge))
-    inputs = HedgeInputs.from_book(book, now, hedge, last_hedge_time, cost_rate)
+    inputs = HedgeInputs.from_book(book, now, hedge, last_hedge_time, cost_rate, band_scale)
     return book, inputs
 
 
@@ -278,9 +279,10 @@ def plan_hedge(
     features: Mapping[str, Any] | None = None,
 ) -> Plan:
     """The tick's plan (see the module docstring). `mode` is the kill switch's; `features`
-    the extra state a learned policy takes (`keeper.learned`); `base_token`/`quote_token`
+    the extra state a learned policy takes, or a forecast band's `band_scale` (`keeper.learned`); `base_token`/`quote_token`
     override the snapshot's token addresses (hand-built snapshots)."""
     ex = cfg.execution
+    scale = None if features is None else features.get("band_scale")  # a forecast band's
     hedge = hedge_position(snap, baseline_base)
     buy_venues = build_venues(snap, cfg, True, baseline_base)
     sell_venues = build_venues(snap, cfg, False, baseline_base)
@@ -293,8 +295,10 @@ def plan_hedge(
         cost_rate=lambda order: cost_rate(buy_venues, sell_venues, order),
         v3_position=position_greeks_args(snap.pool(snap.position.pool), snap.position)
         if snap.position is not None else None,
+        band_scale=scale,
     )  # fmt: skip
-    decision = policy.decide(inputs) if features is None else policy.decide(inputs, features)
+    learned = features is not None and scale is None
+    decision = policy.decide(inputs, features) if learned else policy.decide(inputs)
     target = float(decision.target_hedge[0])
     trade = bool(decision.trade[0])
     notes: list[str] = []
