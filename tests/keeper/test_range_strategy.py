@@ -163,3 +163,20 @@ def test_the_journal_keeps_one_move_open_with_its_steps(tmp_path):
         with pytest.raises(JournalError, match="not open"):
             j.finish_rebalance(reb.id, "abandoned")
         assert j.start_rebalance("k2", "v3", 8, -20, 20).status == "open"
+
+
+@pytest.mark.parametrize(
+    "section, field",
+    [({"pool": "v3", "position_id": 1, "policy": {"kind": "recentre", "trigger": 2}},
+      "range.policy.recentre.trigger"),
+     ({"pool": "v3", "position_id": 0}, "range.position_id"),
+     ({"pool": "v3", "position_id": 1, "policy": {"kind": "vol_width", "k": -1}},
+      "range.policy.vol_width.k")],
+    ids=["trigger", "position-id", "k"],
+)  # fmt: skip
+def test_a_range_parameter_out_of_range_is_one_line_naming_it(section, field):
+    from keeper.config import KeeperConfigError, load_keeper_config
+
+    with pytest.raises(KeeperConfigError) as err:
+        load_keeper_config(range=section)
+    assert field in str(err.value) and "\n" not in str(err.value)
