@@ -43,7 +43,7 @@ from keeper.safety_config import (
 from keeper.venues.base import PoolRef
 from keeper.venues.v2 import V2_FEE_BPS
 from sim.decisions.hedging import DeltaBand
-from sim.decisions.policies import PolicyConfig
+from sim.decisions.policies import PolicyConfig, RangePolicyConfig, Recentre
 
 
 class KeeperConfigError(KeeperError):
@@ -182,6 +182,9 @@ class AddressesConfig(_Section):
     v3_factory: str | None = None
     """UniswapV3Factory: each `univ3` pool must be its `getPool(base, quote, fee)` of a tier
     it knows; None: from the manifest, else unchecked."""
+    v3_position_manager: str | None = None
+    """NonfungiblePositionManager holding the `range` section's position; None: from the
+    manifest."""
     use_manifest: bool = True
     """False: every address comes from this config, none from a manifest (a config for real
     mainnet and forks of it, keeper/mainnet.example.yaml)."""
@@ -217,6 +220,27 @@ class ExecutionConfig(_Section):
     respect_slippage_in_routing: bool = True
     """Cap each pool leg where its marginal price leaves the guards' max slippage, so a
     planned leg is not refused by the slippage guard."""
+
+
+class RangeConfig(_Section):
+    """A concentrated-liquidity position the keeper manages (`keeper.ranges`): a
+    NonfungiblePositionManager token it owns in one of its `univ3` venues, moved by a range
+    policy (`sim.decisions.ranges`, the simulator's) and hedged with the rest of the book."""
+
+    pool: str
+    """The `univ3` venue the position is in."""
+    position_id: int = Field(gt=0)
+    """The manager's token id of the position the keeper holds now (after a move, the journal
+    knows the new one)."""
+    policy: RangePolicyConfig = Recentre()
+    """Range policy, chosen by `kind` (static, recentre, vol_width, periodic, none)."""
+    slippage_bps: float = Field(50.0, ge=0, le=2_000)
+    """Tolerance of each step's minimum amounts against the exact twin's (decrease and mint
+    amount0Min/amount1Min, the swap's amountOutMinimum and price limit)."""
+    deadline_s: int = Field(120, gt=0)
+    """Each step must be mined within this many seconds of the block it was planned on."""
+    vol_origin_s: float = Field(0.0, ge=0)
+    """Clock time (unix seconds) where σ̂'s price grid starts (the simulator's run starts at 0)."""
 
 
 class MetricsConfig(_Section):
@@ -273,6 +297,8 @@ class KeeperConfig(BaseSettings):
     """`ammlab keeper run`: seconds between polls for a new block."""
     metrics: MetricsConfig = MetricsConfig()
     """The Prometheus endpoint (off unless `metrics.port` is set)."""
+    range: RangeConfig | None = None
+    """A concentrated position the keeper manages and hedges; None: none."""
 
     @classmethod
     def settings_customise_sources(
@@ -378,6 +404,11 @@ def resolve_addresses(
         lp_account=pick(a.lp_account, "lp_account", "keeper") if lp else keeper,
         pools=pools,
         options_pool=pick(a.options_pool, "options_pool", "options", required=False),
+        position_manager=pick(
+            a.v3_position_manager, "v3_position_manager", "uniswap_v3", "position_manager"
+        )
+        if cfg.range
+        else None,  # fmt: skip
         perp=pick(cfg.venues.perp.address or a.perp, "perp", "perp", required=False)
         if cfg.venues.perp.enabled
         else None,

@@ -19,7 +19,8 @@ pool, UniswapV2Router02's path form for a genuine V2 pair, SwapRouter's exact-in
 single swaps for a genuine V3 pool, `modifyPosition` for the perp.
 
 Set-up, once at start (live): approvals of the base and quote tokens to every router the
-pools' legs go through and of the quote token to the perp, and the perp margin topped up to
+pools' legs go through (and to the position manager of a `range` position) and of the quote
+token to the perp, and the perp margin topped up to
 `margin_quote`, each only where the chain shows it is missing, each through the journal and
 the manager like a hedge.
 """
@@ -229,7 +230,8 @@ class Executor:
     def setup_calls(self, snap: MarketSnapshot) -> list[tuple[str, str, str, float]]:
         """(name, to, calldata, notional) of the set-up transactions still needed."""
         a = self.addresses
-        checks = [(token, r) for r in a.routers for token in (a.base_token, a.quote_token)]
+        spenders = (*a.routers, *([a.position_manager] if a.position_manager else []))
+        checks = [(token, r) for r in spenders for token in (a.base_token, a.quote_token)]
         if a.perp and self.cfg.venues.perp.enabled:
             checks.append((a.quote_token, a.perp))
         results = self.batch.many([

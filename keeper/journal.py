@@ -42,6 +42,7 @@ from keeper.journal_records import (
     INTENT_TRANSITIONS,
     MIGRATIONS,
     NOTIONAL_COUNTS,
+    REBALANCE_FINAL,
     SCHEMA_VERSION,
     Attempt,
     ChainIdentity,
@@ -49,11 +50,13 @@ from keeper.journal_records import (
     Intent,
     JournalError,
     KillRecord,
+    Rebalance,
     SignedTx,
     attempt_from_row,
     int_text,
     intent_from_row,
     kill_from_row,
+    rebalance_from_row,
 )
 
 
@@ -428,6 +431,68 @@ class Journal:
                 "SELECT * FROM events WHERE intent_id = ? ORDER BY id", (intent_id,)
             )
         return [dict(r) for r in rows]
+
+    # ------------------------------------------------------------------ rebalances
+
+    def start_rebalance(self, key: str, pool: str, token_id: int, tick_lower: int,
+                        tick_upper: int, meta: dict[str, Any] | None = None) -> Rebalance:  # fmt: skip
+        """Record a move under `key` (or return the one already under it); refused while
+        another is open: one move at a time."""
+        now = self.clock()
+        with self._tx() as db:
+            row = db.execute("SELECT * FROM rebalances WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                other = db.execute("SELECT id FROM rebalances WHERE status = 'open'").fetchone()
+                if other is not None:
+                    raise JournalError(f"rebalance #{other['id']} is still open: finish it first")
+                cur = db.execute(
+                    "INSERT INTO rebalances (key, pool, token_id, tick_lower, tick_upper, status,"
+                    " meta, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?)",
+                    (key, pool, str(token_id), tick_lower, tick_upper,
+                     json.dumps(meta or {}, sort_keys=True), now, now),
+                )  # fmt: skip
+                self._event(db, "rebalance", None, None, None, "open", f"#{cur.lastrowid} {key}")
+                return self.rebalance(cur.lastrowid)
+        return rebalance_from_row(row)
+
+    def finish_rebalance(self, rebalance_id: int, status: str, new_token_id: int | None = None,
+                         detail: str = "", meta: dict[str, Any] | None = None) -> Rebalance:  # fmt: skip
+        """Close an open move: `done` (with the token minted) or `abandoned`; `meta` is merged
+        into its meta."""
+        if status not in REBALANCE_FINAL:
+            raise JournalError(f"rebalance #{rebalance_id}: {status!r} is not a final status")
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT status, meta FROM rebalances WHERE id = ?", (rebalance_id,)
+            ).fetchone()
+            if row is None or row["status"] != "open":
+                raise JournalError(f"rebalance #{rebalance_id} is not open")
+            merged = json.dumps({**json.loads(row["meta"]), **(meta or {})}, sort_keys=True)
+            db.execute(
+                "UPDATE rebalances SET status = ?, new_token_id = ?, meta = ?, updated_at = ?"
+                " WHERE id = ?",
+                (status, int_text(new_token_id), merged, self.clock(), rebalance_id),
+            )
+            self._event(db, "rebalance", None, None, "open", status, detail)
+        return self.rebalance(rebalance_id)
+
+    def rebalance(self, rebalance_id: int) -> Rebalance:
+        row = self._db.execute("SELECT * FROM rebalances WHERE id = ?", (rebalance_id,)).fetchone()
+        if row is None:
+            raise JournalError(f"no rebalance #{rebalance_id} in the journal")
+        return rebalance_from_row(row)
+
+    def rebalances(self, status: str | None = None) -> list[Rebalance]:
+        """Moves in order, those of `status` (None: all)."""
+        rows = self._db.execute(
+            "SELECT * FROM rebalances WHERE ? IS NULL OR status = ? ORDER BY id", (status, status)
+        ).fetchall()
+        return [rebalance_from_row(r) for r in rows]
+
+    def rebalance_steps(self, rebalance_id: int) -> list[Intent]:
+        """The intents of a move's steps (kinds `range_*`), oldest first."""
+        rows = self._db.execute("SELECT * FROM intents WHERE kind LIKE 'range_%' ORDER BY id")
+        return [i for i in map(intent_from_row, rows) if i.meta.get("rebalance") == rebalance_id]
 
     # ------------------------------------------------------------------ reconcile
 

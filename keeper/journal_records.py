@@ -1,8 +1,12 @@
 """The keeper journal's data: its SQLite schema, the status machines and the records it returns.
 
 `keeper.journal.Journal` (the store) applies `MIGRATIONS` and maps its rows to the frozen
-records here (`intent_from_row`, `attempt_from_row`, `kill_from_row`);
+records here (`intent_from_row`, `attempt_from_row`, `kill_from_row`, `rebalance_from_row`);
 `keeper.journal_reconcile` settles open intents against a chain.
+
+A rebalance (a move of the keeper's concentrated position, `keeper.range_execution`) is one
+row: open -> done* | abandoned*; its steps are ordinary intents of kinds `range_decrease`,
+`range_collect`, `range_swap`, `range_mint` whose meta names the rebalance.
 
 Intent statuses (final ones marked *)::
 
@@ -26,7 +30,7 @@ from typing import Any
 
 from keeper.errors import KeeperError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 INTENT_FINAL = frozenset({"mined", "failed", "refused", "expired", "dropped"})
 INTENT_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -137,7 +141,25 @@ MIGRATIONS: list[str] = [
         recorded_at REAL NOT NULL
     );
     """,
+    # v3: moves of the keeper's concentrated position (their steps are intents).
+    """
+    CREATE TABLE rebalances (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        pool TEXT NOT NULL,
+        token_id TEXT NOT NULL,
+        tick_lower INTEGER NOT NULL,
+        tick_upper INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        new_token_id TEXT,
+        meta TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX rebalances_status ON rebalances (status);
+    """,
 ]
+REBALANCE_FINAL = frozenset({"done", "abandoned"})
 
 
 class JournalError(KeeperError):
@@ -231,6 +253,24 @@ class Command:
 
 
 @dataclass(frozen=True)
+class Rebalance:
+    """One move of the keeper's position: withdraw token `token_id`, re-deposit on the pool
+    range [tick_lower, tick_upper) (the pool's own ticks); `new_token_id` once minted."""
+
+    id: int
+    key: str
+    pool: str
+    token_id: int
+    tick_lower: int
+    tick_upper: int
+    status: str
+    new_token_id: int | None
+    meta: dict[str, Any]
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
 class ChainIdentity:
     """The chain a journal was written on: what a node must match before the keeper acts."""
 
@@ -314,4 +354,20 @@ def kill_from_row(row: sqlite3.Row) -> KillRecord:
         cause=row["cause"],
         detail=row["detail"],
         state=json.loads(row["state"]),
+    )
+
+
+def rebalance_from_row(row: sqlite3.Row) -> Rebalance:
+    return Rebalance(
+        id=row["id"],
+        key=row["key"],
+        pool=row["pool"],
+        token_id=int(row["token_id"]),
+        tick_lower=row["tick_lower"],
+        tick_upper=row["tick_upper"],
+        status=row["status"],
+        new_token_id=_int(row["new_token_id"]),
+        meta=json.loads(row["meta"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
     )

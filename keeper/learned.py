@@ -25,7 +25,7 @@ from keeper.reader import Call, ChainReader, MarketSnapshot
 from sim.chain import node as chainmod
 from sim.errors import ManifestError
 from sim.learn.book import BookSnapshot, book_mismatch
-from sim.learn.features import LearnedFeatures
+from sim.learn.features import LearnedFeatures, VolForecast
 from sim.learn.model import load_cached
 from sim.learn.policy import Learned
 
@@ -159,3 +159,21 @@ class LearnedInputs:
             _, answer, _, updated_at, _ = c.decode(r)
             out.append((float(updated_at), answer / scale) if updated_at else None)
         return out
+
+
+class ForecastInputs:
+    """The band scale of a delta-band or Whalley–Wilmott policy with a `forecast`
+    (`sim.decisions.hedging.ForecastBand`): σ̂ from the feed's price as the keeper sees it each
+    tick (`sim.learn.features.VolForecast`, the simulator's keeper agent's code), as the
+    feature `band_scale` that `keeper.strategy.plan_hedge` puts into the policy's inputs."""
+
+    def __init__(self, forecast, origin: float = 0.0):
+        self.forecast = forecast
+        self.vol = VolForecast(forecast, 1, origin)
+
+    def check(self, snap: MarketSnapshot) -> None:
+        """Nothing to check: a band policy is not trained for a book."""
+
+    def features(self, snap: MarketSnapshot) -> dict[str, Any]:
+        self.vol.observe(float(snap.timestamp), snap.spot)
+        return {"band_scale": float(self.vol.band_scale(self.forecast)[0])}

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 from eth_utils import to_checksum_address
 
+from keeper import ranges
 from keeper.calls import Call
 from keeper.venues import v2, v3
 from keeper.venues.base import PoolRef, VenueError
@@ -75,6 +76,8 @@ class Addresses:
     """Venue name -> the pool, its kind and router."""
     options_pool: str | None = None
     perp: str | None = None
+    position_manager: str | None = None
+    """NonfungiblePositionManager of the keeper's concentrated position (`keeper.ranges`)."""
 
     @property
     def routers(self) -> tuple[str, ...]:
@@ -144,6 +147,8 @@ class MarketSnapshot:
     """The feed's latest round id (`latestRoundData`), for reading earlier rounds."""
     v3_pools: tuple[V3PoolSnapshot, ...] = ()
     """Uniswap V3 pools (`pools` holds those with the V2 pair interface)."""
+    position: ranges.PositionSnapshot | None = None
+    """The keeper's concentrated position (`ChainReader.position`), when it has one."""
     base_token: str = ""
     quote_token: str = ""
 
@@ -221,6 +226,9 @@ class ChainReader:
         self._board_ids: tuple[int, ...] = ()
         self._strike_ids: dict[int, tuple[int, ...]] = {}
         self._v3_read: dict[str, WordsAndTicks] = {}
+        self.position: tuple[str, int] | None = None
+        """(venue, token id) of the keeper's concentrated position to read, if any."""
+        self._position_ticks: dict[int, tuple[int, int] | None] = {}
         self.rounds = 0
         """Batched requests sent so far (for tests and metrics)."""
 
@@ -293,6 +301,10 @@ class ChainReader:
                 calls += v3.tick_calls(ref, self._static, read, self.twap_window_s)
             else:
                 calls += v2.tick_calls(ref, a.lp_account)
+        if self.position is not None and a.position_manager:
+            name, token = self.position
+            calls += ranges.position_calls(a.position_manager, name, a.pools[name].address,
+                                           token, self._position_ticks.get(token))  # fmt: skip
         if a.options_pool:
             op = a.options_pool
             calls += [
@@ -381,6 +393,16 @@ class ChainReader:
                 self._v3_read[ref.name], stale = need, True
         return stale
 
+    def _position_stale(self, out: dict[str, Any]) -> bool:
+        """Whether this round read the position's range ends (its token's first read)."""
+        if self.position is None or not self.addresses.position_manager:
+            return False
+        token = self.position[1]
+        seen = ranges.position_ticks(out)
+        stale = self._position_ticks.get(token, -1) != seen
+        self._position_ticks[token] = seen
+        return stale
+
     def read(self, block: int | None = None) -> MarketSnapshot:
         """A snapshot at `block` (default: the latest), normally in one batched request."""
         static = self.check()
@@ -391,7 +413,7 @@ class ChainReader:
             strike_ids = [s for b in self._board_ids for s in self._strike_ids.get(b, ())]
             header, balance, out = self._round(tag, self._board_ids, strike_ids)
             boards_stale = self._boards_stale(out)
-            if not (self._v3_stale(out) or boards_stale):
+            if not (self._v3_stale(out) or boards_stale or self._position_stale(out)):
                 break
         else:
             raise ChainError("the options pool's boards or a V3 pool's ticks kept changing")
@@ -453,6 +475,9 @@ class ChainReader:
             perp=perp,
             oracle_round_id=round_id,
             v3_pools=tuple(v3_pools),
+            position=ranges.position_snapshot(out, *self.position)
+            if self.position is not None and a.position_manager
+            else None,
             base_token=a.base_token,
             quote_token=a.quote_token,
         )

@@ -11,7 +11,8 @@ One tick, at one block:
    equity drawdown, error rate) → its mode;
 4. plan: `keeper.strategy.plan_hedge` (pure);
 5. execute: `Executor.execute` (live: journal + TxManager, guards re-run on fresh state as
-   the precheck; dry run: logged only);
+   the precheck; dry run: logged only); a concentrated position's move goes first
+   (`keeper.range_execution`);
 6. metrics: net delta, gamma, vega, hedge count, cost; one JSON line per event.
 
 `ammlab keeper run` drives `tick` from a poll loop, `keeper.bot` from a Silverback block
@@ -61,9 +62,10 @@ from keeper.journal import Journal, default_journal_path
 from keeper.journal_reconcile import ReconcileReport
 from keeper.journal_records import Intent
 from keeper.killswitch import KillSwitch, Observation
-from keeper.learned import LearnedInputs
+from keeper.learned import ForecastInputs, LearnedInputs
 from keeper.logs import KeeperLog
 from keeper.metrics import KeeperMetrics
+from keeper.range_execution import RangeKeeper
 from keeper.reader import WAD, ChainReader, MarketSnapshot
 from keeper.signer import KEY_ENV, keeper_signer
 from keeper.strategy import HedgeState, LegPlan, Plan, as_floats, plan_hedge
@@ -163,8 +165,9 @@ class Keeper:
         self.learned = (
             LearnedInputs(cfg.policy, self.reader, cfg.inventory.include_lp)
             if isinstance(cfg.policy, Learned)
+            else ForecastInputs(cfg.policy.forecast) if getattr(cfg.policy, "forecast", None)
             else None
-        )
+        )  # fmt: skip
         self._features: dict[str, Any] | None = None
         self.state = HedgeState()
         self.metrics = Metrics()
@@ -200,6 +203,8 @@ class Keeper:
             cfg, self.addresses, self.journal, self.killswitch, self.log, self.txm,
             reference_price=self.reference_price,
         )  # fmt: skip
+        self.ranges = RangeKeeper(cfg, self.addresses, self.journal, self.executor, self.reader,
+                                  self.log) if cfg.range else None  # fmt: skip
         self.started = False
         self._node_lost: str | None = None
         """Set when the node stopped answering; the next tick re-checks the chain first."""
@@ -262,6 +267,8 @@ class Keeper:
                                                     rebroadcast=report.rebroadcast))  # fmt: skip
                 except TxTimeout as err:  # still in flight: the ticks wait for it
                     self.log("resume_pending", error=str(err))
+        if self.ranges is not None:  # before any transaction: the position is the keeper's
+            self.ranges.check(snap)
         results = self.executor.setup(snap)
         if self.prom is not None:
             port = self.prom.serve(self.cfg.metrics.host, self.cfg.metrics.port)
@@ -370,6 +377,8 @@ class Keeper:
         ))  # fmt: skip
         self._errors = []
         mode = self.killswitch.mode
+        if self.ranges is not None:  # the position's move first; the hedge plans on what is left
+            snap = self.ranges.tick(snap, mode, waiting)
         plan = plan_hedge(snap, self.policy, self.state, self.cfg, mode=mode,
                           baseline_base=self.baseline, features=self._features)  # fmt: skip
         if waiting and plan.legs:

@@ -1,6 +1,7 @@
 """The keeper's decisions, as pure functions of a `MarketSnapshot` (no chain, no clock).
 
-snapshot → book (`sim.decisions.book.compute_book`: the options pool's positions, LP shares) → hedge
+snapshot → book (`sim.decisions.book.compute_book`: the options pool's positions, LP shares, the
+keeper's concentrated position, `keeper.ranges`) → hedge
 already held (perp position + spot base beyond the baseline) → `HedgeInputs.from_book` →
 `policy.decide` → order = target − hedge → kill-switch mode and caps → `split_order` across
 the venues (each pool by its kind's fill, `keeper.venues`: `CpmmVenue` for ammlab's pools and
@@ -30,11 +31,12 @@ import numpy as np
 
 from keeper.config import KeeperConfig
 from keeper.killswitch import order_allowed
+from keeper.ranges import position_greeks_args
 from keeper.reader import MarketSnapshot, option_positions
 from keeper.venues import perp as perp_kind
 from keeper.venues import v2, v3
 from keeper.venues.base import GWEI, WEI_PER_ETH, LegPlan
-from sim.decisions.book import Book, compute_book
+from sim.decisions.book import Book, V3Positions, compute_book
 from sim.decisions.hedging import HedgeDecision, HedgeInputs, Policy
 from sim.decisions.routing import (
     PerpVenue,
@@ -72,6 +74,8 @@ def hedge_inputs_from_state(
     spot_excess_base: float,
     last_hedge_time: float,
     cost_rate: float | Callable[[float], float],
+    v3_position: tuple[V3Positions, float, float] | None = None,
+    band_scale: float | None = None,
 ) -> tuple[Book, HedgeInputs]:
     """The book and the policy's inputs from state in the twins' terms.
 
@@ -79,14 +83,18 @@ def hedge_inputs_from_state(
     `boards`/`strikes` as `sim.venues.options.twin` holds them, `lp_positions` as (base reserve,
     LP share) per pool, the hedge as perp size + spot base beyond the baseline. `cost_rate`
     is the rate, or a function of the expected re-hedge order −(book delta + hedge) that
-    prices it (`cost_rate` below), as the simulator's keeper agent does.
+    prices it (`cost_rate` below), as the simulator's keeper agent does. `v3_position` is a
+    concentrated position as (`V3Positions`, its pool's sqrt price, base it is owed)
+    (`keeper.ranges.position_greeks_args`).
     """
     lp_base = float(sum(reserve * share for reserve, share in lp_positions))
-    book = compute_book(spot, now, option_positions(boards, strikes), lp_base, 1.0)
+    v3, sqrt_price, owed = v3_position if v3_position is not None else (None, None, None)
+    book = compute_book(spot, now, option_positions(boards, strikes), lp_base, 1.0, v3=v3,
+                        v3_sqrt_price=sqrt_price, base_held=owed)  # fmt: skip
     hedge = perp_size_base + spot_excess_base
     if callable(cost_rate):
         cost_rate = cost_rate(expected_order(book, hedge))
-    inputs = HedgeInputs.from_book(book, now, hedge, last_hedge_time, cost_rate)
+    inputs = HedgeInputs.from_book(book, now, hedge, last_hedge_time, cost_rate, band_scale)
     return book, inputs
 
 
@@ -271,9 +279,10 @@ def plan_hedge(
     features: Mapping[str, Any] | None = None,
 ) -> Plan:
     """The tick's plan (see the module docstring). `mode` is the kill switch's; `features`
-    the extra state a learned policy takes (`keeper.learned`); `base_token`/`quote_token`
+    the extra state a learned policy takes, or a forecast band's `band_scale` (`keeper.learned`); `base_token`/`quote_token`
     override the snapshot's token addresses (hand-built snapshots)."""
     ex = cfg.execution
+    scale = None if features is None else features.get("band_scale")  # a forecast band's
     hedge = hedge_position(snap, baseline_base)
     buy_venues = build_venues(snap, cfg, True, baseline_base)
     sell_venues = build_venues(snap, cfg, False, baseline_base)
@@ -284,8 +293,12 @@ def plan_hedge(
         spot_excess_base=spot_baseline(snap, baseline_base),
         last_hedge_time=state.last_hedge_time,
         cost_rate=lambda order: cost_rate(buy_venues, sell_venues, order),
+        v3_position=position_greeks_args(snap.pool(snap.position.pool), snap.position)
+        if snap.position is not None else None,
+        band_scale=scale,
     )  # fmt: skip
-    decision = policy.decide(inputs) if features is None else policy.decide(inputs, features)
+    learned = features is not None and scale is None
+    decision = policy.decide(inputs, features) if learned else policy.decide(inputs)
     target = float(decision.target_hedge[0])
     trade = bool(decision.trade[0])
     notes: list[str] = []

@@ -120,6 +120,8 @@ def _format_error(err: ValidationError, source: str) -> str:
         hint = "remove it or check its spelling"
     elif kind == "missing":
         hint = "add it"
+    elif not e["loc"]:
+        hint = "fix the field it names"  # a whole-scenario check: its input is the scenario
     else:
         hint = f"got {e.get('input')!r}; fix the value"
     more = f" (+{len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""

@@ -1,4 +1,5 @@
-"""The keeper as a simulator agent: hedges an inventory with a `sim.decisions.hedging` policy.
+"""The keeper as a simulator agent: hedges an inventory with a `sim.decisions.hedging` policy,
+and manages a concentrated-liquidity position with a `sim.decisions.ranges` policy.
 
 Each block, on every world at once, it runs the same code path as the fork keeper:
 `sim.decisions.book.compute_book` (LP share via `cpmm_lp_greeks`, static options via Black–Scholes)
@@ -15,14 +16,21 @@ keeper applies to the same order (`keeper.strategy.cost_rate`).
 Inventory: an LP share, a static option book, and/or (`inventory: {options_pool: NAME}`) an
 options pool venue's live book: its net positions on live strikes (the pool is long what
 traders sold) with the pool's IVs go into `compute_book` beside the static legs, and its
-NAV (balance + book, marked at the reference price) into the inventory value.
+NAV (balance + book, marked at the reference price) into the inventory value; and/or (`v3:`)
+a Uniswap V3 position the keeper opens at its first block and moves with its range policy
+before each hedge (`sim.agents.keeper_range`): its Greeks (`v3_position_greeks`, at the
+pool's price) and the base it holds beside it go into the book, its tokens into the value.
+
+A band policy with a `forecast` (`sim.decisions.hedging.ForecastBand`) has its band scaled by
+σ̂ from the spot history (`sim.learn.features.VolForecast`), as the chain keeper does.
 
 Accounting per world, over the accounted period (after warm-up):
     P&L = inventory value change + hedge P&L - gas,
 with the inventory marked at the reference price (LP shares at the pool's value, live
 options at Black–Scholes with their IV, expired ones at their payoff when they expired), and
 the hedge at what it is worth (perp equity, or spot holding at the reference price). Costs are
-split out: fees, impact (fill against the mark or the reference price), funding, gas.
+split out: fees, impact (fill against the mark or the reference price), funding, gas; a V3
+position's range moves' gas is taken off the P&L too (`rebalance_gas`, beside `gas`).
 """
 
 from __future__ import annotations
@@ -33,17 +41,21 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
+from sim.agents.keeper_range import RangeBook, V3Inventory
 from sim.config import ConfigModel, Ref
-from sim.decisions.book import OptionPositions, compute_book, option_greeks
+from sim.decisions.book import Book, OptionPositions, compute_book, option_greeks
 from sim.decisions.hedging import DeltaBand, HedgeDecision, HedgeInputs, WhalleyWilmott
-from sim.decisions.policies import PolicyConfig
+from sim.decisions.policies import PolicyConfig, RangePolicyConfig, StaticRange
+from sim.decisions.ranges import check_width
 from sim.decisions.routing import cpmm_cost_rate, perp_cost_rate
 from sim.engine.context import AgentEnv, BlockContext
 from sim.engine.ledger import CROSS_WORLD_METRICS, KEEPER_METRICS
+from sim.learn.features import VolForecast
 from sim.learn.policy import Learned, check_model_book
 from sim.stats import CVAR_ALPHA, cvar_se, finite, std_se
 from sim.venues.cpmm.batch import get_amount_in
 from sim.venues.perp.venue import PerpVenue
+from sim.venues.univ3.agents import lp_slots
 
 
 class KeeperInventory(ConfigModel):
@@ -91,6 +103,10 @@ class KeeperConfig(ConfigModel):
     """Static option book in its inventory."""
     inventory: KeeperInventory | None = None
     """Live inventory: an options pool's book (its NAV is the keeper's inventory value)."""
+    v3: V3Inventory | None = None
+    """A Uniswap V3 position it opens at its first block and manages with `range_policy`."""
+    range_policy: RangePolicyConfig = StaticRange()
+    """Range policy of the V3 position (`sim.decisions.ranges`), chosen by `kind`."""
     venue: str = "perp"
     """Hedging venue: a perp market's or a pool's name."""
     policy: PolicyConfig = DeltaBand()
@@ -118,10 +134,30 @@ class KeeperConfig(ConfigModel):
             out.append(
                 (("pools",), self.lp.pool, f"{who} holds LP of unknown pool '{self.lp.pool}'")
             )
+        if self.v3 is not None:
+            pool = self.v3.pool
+            out.append((("v3_pools",), pool, f"{who} holds a range of unknown V3 pool '{pool}'"))
         return out
+
+    def check(self, sc) -> None:
+        """Every range width at least one tick spacing of the keeper's V3 pool."""
+        if self.v3 is None:
+            return
+        c = next(p for p in sc.v3_pools if p.name == self.v3.pool)
+        head = f"agents.{self.name}"
+        rp = self.range_policy
+        widths = [("v3.width", self.v3.width)]
+        widths += [(f"range_policy.{f}", getattr(rp, f, None)) for f in ("width", "min_width")]
+        for field, width in widths:
+            if width is not None:
+                check_width(width, c.tick_spacing, f"{head}.{field}", c.name)
 
     def accounts_on(self, field: str, name: str) -> int:
         return 1 if field == "perps" and name == self.venue else 0
+
+    def v3_slots(self, pool: str) -> int:
+        """Position slots it holds in V3 pool `pool` (`sim.venues.univ3.agents.lp_slots`)."""
+        return 1 if self.v3 is not None and self.v3.pool == pool else 0
 
 
 def _payoff(spot: np.ndarray, strike: np.ndarray, is_call: np.ndarray) -> np.ndarray:
@@ -136,7 +172,12 @@ class KeeperAgent:
 
     @classmethod
     def build(cls, cfg: KeeperConfig, env: AgentEnv) -> KeeperAgent:
-        return cls(cfg, env.n)
+        agent = cls(cfg, env.n)
+        if cfg.v3 is not None:
+            slot, _count = lp_slots(env.sc, cfg.v3.pool)[cfg.name]
+            spacing = next(p.tick_spacing for p in env.sc.v3_pools if p.name == cfg.v3.pool)
+            agent.range = RangeBook(cfg.v3, cfg.range_policy, cfg.name, env.n, slot, spacing)
+        return agent
 
     def __init__(self, cfg: KeeperConfig, n: int):
         self.cfg = cfg
@@ -171,6 +212,10 @@ class KeeperAgent:
             from sim.learn.features import LearnedFeatures
 
             self.learned = LearnedFeatures(self.policy, n)
+        forecast = getattr(self.policy, "forecast", None)
+        self.band_vol = None if forecast is None else VolForecast(forecast, n)
+        self.range: RangeBook | None = None
+        """The V3 position (`build` makes it: it needs the scenario's pool layout)."""
 
     # -- what the keeper holds -----------------------------------------------------------
 
@@ -184,6 +229,12 @@ class KeeperAgent:
         if self.cfg.oracle is None:
             return ctx.ref
         return ctx.feeds[self.cfg.oracle].price()
+
+    def _oracle_age(self, ctx: BlockContext) -> np.ndarray:
+        """Seconds since the keeper's spot price was updated (0 for the reference price)."""
+        feed = None if self.cfg.oracle is None else ctx.feeds[self.cfg.oracle]
+        updated = getattr(feed, "updated_at", None)
+        return np.zeros(self.n) if updated is None else ctx.time - updated
 
     def _venue(self, ctx: BlockContext):
         inv = self.cfg.inventory
@@ -220,6 +271,17 @@ class KeeperAgent:
         pool = ctx.pools[self.cfg.lp.pool]
         return pool.x, self.lp_shares / pool.shares
 
+    def book(self, ctx: BlockContext) -> Book:
+        """The inventory's Greeks now, hedges excluded (`sim.decisions.book.compute_book`)."""
+        x, share = self._lp(ctx)
+        if self.range is None:
+            return compute_book(self._spot(ctx), ctx.time, self._book_options(ctx), x, share)
+        v3, sqrt_price, base = self.range.positions(ctx)
+        return compute_book(
+            self._spot(ctx), ctx.time, self._book_options(ctx), x, share,
+            v3=v3, v3_sqrt_price=sqrt_price, base_held=base,
+        )  # fmt: skip
+
     def hedge(self, ctx: BlockContext) -> np.ndarray:
         """Current hedge, base units (N,)."""
         venue = self._perp(ctx)
@@ -246,6 +308,8 @@ class KeeperAgent:
         if venue is not None:
             p = venue.pool
             value += p.pool_balance + p.hedge_capital + p.book(ctx.ref, ctx.time)["mark"]
+        if self.range is not None:
+            value += self.range.value(ctx)
         return value
 
     def hedge_value(self, ctx: BlockContext) -> np.ndarray:
@@ -275,6 +339,8 @@ class KeeperAgent:
 
     def _start(self, ctx: BlockContext) -> None:
         self.started = True
+        if self.range is not None:
+            self.range.open(ctx)
         venue = self._venue(ctx)
         if venue is not None:
             venue.hedgers.append(self)
@@ -289,8 +355,7 @@ class KeeperAgent:
             check_model_book(self.policy, opts, ctx.time, np.multiply(x, share),
                              self._spot(ctx), f"keeper {self.name}")  # fmt: skip
         if self.cfg.start_hedged:
-            x, share = self._lp(ctx)
-            book = compute_book(self._spot(ctx), ctx.time, self._book_options(ctx), x, share)
+            book = self.book(ctx)
             target = -np.broadcast_to(book.delta, (self.n,))
             if venue is not None:
                 venue.trade(self._slot(venue), target, ctx.ref, ctx.time, book=False)
@@ -306,12 +371,17 @@ class KeeperAgent:
         if active and self.baseline is None:
             self.baseline = (self.inventory_value(ctx), self.hedge_value(ctx))
         now = ctx.time
-        x, share = self._lp(ctx)
-        book = compute_book(self._spot(ctx), now, self._book_options(ctx), x, share)
+        if self.range is not None:
+            self.range.step(ctx, self._spot(ctx), self._oracle_age(ctx), self.cfg.pay_gas)
+        book = self.book(ctx)
         hedge = self.hedge(ctx)
         expected = -(np.broadcast_to(book.delta, hedge.shape) + hedge)
+        scale = None
+        if self.band_vol is not None:
+            self.band_vol.observe(now, self._spot(ctx))
+            scale = self.band_vol.band_scale(self.policy.forecast)
         inputs = HedgeInputs.from_book(
-            book, now, hedge, self.last_hedge, self.cost_rate(ctx, expected)
+            book, now, hedge, self.last_hedge, self.cost_rate(ctx, expected), scale
         )
         if self.learned is None:
             decision = self.policy.decide(inputs)
@@ -342,7 +412,7 @@ class KeeperAgent:
     def band(self, x: HedgeInputs) -> np.ndarray | None:
         """The policy's no-trade half-width, base units (None for policies without one)."""
         if isinstance(self.policy, DeltaBand):
-            return np.full(x.hedge.shape, self.policy.band)
+            return np.broadcast_to(self.policy.half_width(x), x.hedge.shape)
         if isinstance(self.policy, WhalleyWilmott):
             return self.policy.band(x)
         return None
@@ -400,6 +470,9 @@ class KeeperAgent:
         m["hedge_pnl"] = self.hedge_value(ctx) - h0
         m["pnl"] = m["inventory_pnl"] + m["hedge_pnl"] - m["gas"]
         m["cost"] = m["fees"] + m["impact"] + m["gas"] + m["funding"]
+        if self.range is not None:
+            m.update(self.range.finish(ctx))
+            m["pnl"] = m["pnl"] - m["rebalance_gas"]
         if not isinstance(self.policy, DeltaBand | WhalleyWilmott):
             del m["band_outside_frac"]
         else:

@@ -11,11 +11,17 @@ Conventions (every array has shape (W,), one entry per world):
         options pool short a call has negative delta, an LP position positive delta.
     hedge: base units currently held as hedge across venues (perp size + spot).
     net delta = book_delta + hedge; a policy returns the hedge position it wants.
+
+A band policy (delta band, Whalley–Wilmott) may take a volatility forecast (`ForecastBand`):
+its half-width is multiplied by `HedgeInputs.band_scale`, which the caller computes from the
+forecast with the learned policy's rule (`sim.learn.forecast.band_scale`, through
+`sim.learn.features.VolForecast`), so the forecaster feeds every band, not only the learned one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, Protocol
 
 import numpy as np
@@ -37,6 +43,8 @@ class HedgeInputs:
         last_hedge_time: time of the last hedge trade, seconds (-inf if none). Shape (W,).
         cost_rate: proportional cost of hedging now, as a fraction of traded notional
             (fee + marginal impact, from the venue cost model). Shape (W,).
+        band_scale: multiplier of a band policy's half-width from a volatility forecast
+            (`ForecastBand`; 1 where none is given). Shape (W,).
     """
 
     now: np.ndarray
@@ -46,6 +54,11 @@ class HedgeInputs:
     hedge: np.ndarray
     last_hedge_time: np.ndarray
     cost_rate: np.ndarray
+    band_scale: np.ndarray = None  # type: ignore[assignment] - filled with ones below
+
+    def __post_init__(self) -> None:
+        if self.band_scale is None:
+            object.__setattr__(self, "band_scale", np.ones(np.shape(self.now)))
 
     @property
     def net_delta(self) -> np.ndarray:
@@ -64,6 +77,7 @@ class HedgeInputs:
         hedge: np.ndarray | float,
         last_hedge_time: np.ndarray | float,
         cost_rate: np.ndarray | float,
+        band_scale: np.ndarray | float | None = None,
     ) -> HedgeInputs:
         """The one way to turn a book into policy inputs, for the simulator and the keeper.
 
@@ -83,6 +97,7 @@ class HedgeInputs:
             hedge=arr(hedge),
             last_hedge_time=arr(last_hedge_time),
             cost_rate=arr(cost_rate),
+            band_scale=None if band_scale is None else arr(band_scale),
         )
 
 
@@ -114,6 +129,47 @@ class PolicyBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class VolSource(BaseModel):
+    """Where a volatility estimate σ̂ comes from (`sim.learn.features.VolForecast`): a
+    forecaster file, or, without one, the trailing realised volatility (the forecaster's naive
+    baseline), both from the spot price sampled on a grid."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    forecaster: Path | None = Field(
+        None,
+        description="Volatility forecaster (`ammlab learn forecast`); None: trailing realised vol.",
+    )
+    grid_dt: float = Field(
+        300.0, gt=0, description="Seconds between grid prices without a forecaster (a "
+        "forecaster brings the grid it was fitted on).",
+    )  # fmt: skip
+    window: int = Field(144, ge=2, description="Grid steps of the trailing realised vol.")
+    default_vol: float = Field(
+        0.8, gt=0, description="Annualised vol assumed before the history holds a return."
+    )
+
+
+class ForecastBand(VolSource):
+    """Scale a band policy's half-width by a volatility forecast σ̂:
+    clip((σ̂ / reference_vol) ** power, band_min, band_max) (`sim.learn.forecast.band_scale`,
+    the learned policy's rule)."""
+
+    reference_vol: float = Field(
+        gt=0, description="Annualised vol at which the band is as configured (scale 1)."
+    )
+    power: float = Field(1.0, ge=0, description="Exponent of the vol ratio.")
+    band_min: float = Field(0.5, gt=0, description="Lowest band scale.")
+    band_max: float = Field(3.0, gt=0, description="Highest band scale.")
+
+
+def _scaled(policy, x: HedgeInputs, half_width):
+    """A band policy's half-width, times the forecast's scale where it takes one."""
+    if policy.forecast is None:
+        return half_width
+    return half_width * x.band_scale
+
+
 class FixedInterval(PolicyBase):
     """Re-hedge to zero net delta every `interval` seconds (the textbook discrete hedger)."""
 
@@ -133,11 +189,18 @@ class DeltaBand(PolicyBase):
     band: float = Field(1.0, gt=0, description="Tolerated |net delta|, base units.")
     min_delay: float = Field(300.0, ge=0, description="Seconds between hedges within the rule.")
     override: float = Field(5.0, gt=0, description="|net delta| that hedges regardless of delay.")
+    forecast: ForecastBand | None = Field(
+        None, description="Scale the band by a volatility forecast (None: fixed band)."
+    )
+
+    def half_width(self, x: HedgeInputs) -> np.ndarray | float:
+        """The band now, base units: `band`, scaled by the forecast where it takes one."""
+        return _scaled(self, x, self.band)
 
     def decide(self, x: HedgeInputs) -> HedgeDecision:
         drift = np.abs(x.net_delta)
         rested = x.now - x.last_hedge_time >= self.min_delay
-        trade = (drift > self.band) & (rested | (drift > self.override))
+        trade = (drift > self.half_width(x)) & (rested | (drift > self.override))
         return _decision(x, trade, -x.book_delta)
 
 
@@ -159,9 +222,13 @@ class WhalleyWilmott(PolicyBase):
     kind: Literal["whalley_wilmott"] = "whalley_wilmott"
     risk_aversion: float = Field(1e-3, gt=0, description="Absolute risk aversion γ, 1/quote.")
     min_delay: float = Field(0.0, ge=0, description="Seconds between hedges.")
+    forecast: ForecastBand | None = Field(
+        None, description="Scale the band by a volatility forecast (None: the formula's band)."
+    )
 
     def band(self, x: HedgeInputs) -> np.ndarray:
-        return whalley_wilmott_band(x.spot, x.book_gamma, x.cost_rate, self.risk_aversion)
+        h = whalley_wilmott_band(x.spot, x.book_gamma, x.cost_rate, self.risk_aversion)
+        return _scaled(self, x, h)
 
     def decide(self, x: HedgeInputs) -> HedgeDecision:
         half_width = self.band(x)

@@ -102,6 +102,19 @@ KEEPER_METRICS: dict[str, tuple[str, str]] = {
     "max_abs_net_delta": ("base", "largest |net delta| after the keeper's turn in a block"),
     "band_outside_frac": ("1", "fraction of blocks whose net delta was outside the band"),
 }
+# columns 'keeper.<name>.<suffix>' of a keeper managing a V3 position (sim.agents.keeper_range)
+KEEPER_RANGE_METRICS: dict[str, tuple[str, str]] = {
+    "lp_fees": ("numeraire", "fees the keeper's V3 position earned, at the reference price"),
+    "lp_lvr": ("numeraire", "loss-versus-rebalancing of the keeper's V3 position's tokens"),
+    "lp_value": ("numeraire", "the V3 position's tokens, fees owed and idle tokens at the end"),
+    "time_in_range": ("1", "fraction of accounted time the pool price was in the keeper's range"),
+    "rebalance_cost": ("numeraire", "range moves' cost: gas + the swaps' fees and impact"),
+    "rebalance_gas": ("numeraire", "gas of the range moves (decrease, collect, swap, mint)"),
+    "rebalance_fees": ("numeraire", "pool fees paid by the range moves' swaps"),
+    "rebalance_impact": ("numeraire", "the range moves' swaps filled against the reference price"),
+    "n_rebalances": ("1", "range moves made"),
+    "rebalances_blocked": ("1", "blocks where a due range move was refused by the guards"),
+}
 # columns 'options.<pool>.<suffix>' (sim.venues.options.venue)
 OPTIONS_METRICS: dict[str, tuple[str, str]] = {
     "premium": (
@@ -447,7 +460,11 @@ def metric_unit(column: str) -> tuple[str, str]:
     if parts[0] == "graph_arb":
         return GRAPH_ARB_METRICS.get(suffix, ("", ""))
     if parts[0] == "keeper":
-        return KEEPER_METRICS.get(suffix) or CROSS_WORLD_METRICS.get(suffix, ("", ""))
+        return (
+            KEEPER_METRICS.get(suffix)
+            or KEEPER_RANGE_METRICS.get(suffix)
+            or CROSS_WORLD_METRICS.get(suffix, ("", ""))
+        )
     return POOL_METRICS.get(suffix, ("", ""))
 
 

@@ -17,6 +17,11 @@ observation at or before it) for the last `lookback` grid times, enough for ever
 calls `features_along` on it: the same price history gives the same features on both sides.
 Between grid times the features stay those of the last grid time passed (training decides on
 the grid only).
+
+`VolForecast` is the same grid history feeding a volatility estimate σ̂ alone: a forecaster's
+prediction, or the trailing realised vol without one (`sim.decisions.hedging.VolSource`). It is
+what feeds the band policies' `ForecastBand` and the range policies' widths, in the
+simulator's keeper agent and the chain keeper alike.
 """
 
 from __future__ import annotations
@@ -25,11 +30,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.learn.forecast import FEATURES, vol_features
+from sim.learn.forecast import FEATURES, LOOKBACK, band_scale, vol_features
+from sim.learn.forecast import load_cached as load_forecaster
 from sim.learn.model import BandModel, load_cached
 from sim.learn.paths import realised_vol
 
 if TYPE_CHECKING:
+    from sim.decisions.hedging import ForecastBand, VolSource
     from sim.learn.policy import Learned
 
 EPS_S = 1e-6
@@ -55,38 +62,34 @@ def features_along(
     return out
 
 
-class LearnedFeatures:
-    """Features of a `Learned` policy for N worlds (the keeper: one) from prices observed in
-    time order (see the module docstring).
+class GridHistory:
+    """Prices of N worlds on a grid (a price every `dt` seconds from `origin`), observed in
+    time order: the price at each grid time is the last observation at or before it. Each
+    world's history is `values[i, :count[i]]`, the oldest dropped beyond `length`; worlds may
+    observe at different times (Poisson blocks), so counts may differ."""
 
-    Each world's grid history is `values[i, :count[i]]`, the oldest dropped beyond
-    `lookback`; worlds may observe at different times (Poisson blocks), so counts may differ.
-    """
-
-    def __init__(self, policy: Learned, n: int = 1):
-        self.model = load_cached(policy.model)
-        self.vol_feats = policy.forecaster is not None
+    def __init__(self, origin: float, dt: float, length: int, n: int = 1):
+        self.origin = origin
+        self.dt = dt
         self.n = n
-        self.length = self.model.lookback(self.vol_feats)
+        self.length = length
         self.values = np.full((n, self.length), np.nan)
         self.count = np.zeros(n, dtype=int)
         self.next_j: np.ndarray | None = None
         self.last_t = np.full(n, -np.inf)
         self.last_v = np.full(n, np.nan)
-        self._cache: dict[str, np.ndarray] | None = None
         self._dirty = np.ones(n, dtype=bool)
 
     def _grid(self, j: np.ndarray) -> np.ndarray:
-        return self.model.time_origin + j * self.model.dt
+        return self.origin + j * self.dt
 
     def observe(self, t: np.ndarray | float, price: np.ndarray | float) -> None:
         """Spot `price` observed at clock time `t` (both broadcast to (N,)). Observations
         older than a world's last one are ignored."""
         t = np.broadcast_to(np.asarray(t, dtype=float), (self.n,)).copy()
         v = np.broadcast_to(np.asarray(price, dtype=float), (self.n,)).copy()
-        m = self.model
         if self.next_j is None:
-            self.next_j = np.ceil((t - m.time_origin) / m.dt - EPS_S / m.dt)
+            self.next_j = np.ceil((t - self.origin) / self.dt - EPS_S / self.dt)
             self.last_v = v.copy()  # nothing earlier is known
         fresh = t >= self.last_t
         while True:
@@ -113,6 +116,26 @@ class LearnedFeatures:
         """World i's grid history, oldest first, (count,)."""
         return self.values[i, : self.count[i]].copy()
 
+    def by_count(self, todo: np.ndarray):
+        """(rows, history) per distinct history length among the worlds `todo`: history is
+        (len(rows), count), or the last observation as a one-price history before the first
+        grid time."""
+        for c in np.unique(self.count[todo]):
+            rows = np.flatnonzero(todo & (self.count == c))
+            yield rows, (self.values[rows, :c] if c > 0 else self.last_v[rows, None])
+
+
+class LearnedFeatures(GridHistory):
+    """Features of a `Learned` policy for N worlds (the keeper: one) from prices observed in
+    time order (see the module docstring and `GridHistory`)."""
+
+    def __init__(self, policy: Learned, n: int = 1):
+        self.model = load_cached(policy.model)
+        self.vol_feats = policy.forecaster is not None
+        m = self.model
+        super().__init__(m.time_origin, m.dt, m.lookback(self.vol_feats), n)
+        self._cache: dict[str, np.ndarray] | None = None
+
     def features(self) -> dict[str, np.ndarray]:
         """The features now, arrays (N,) ((N, F) for vol_features). Before the first grid
         time the last observation stands in as a one-price history (training's step 0)."""
@@ -120,9 +143,7 @@ class LearnedFeatures:
             return self._cache
         todo = self._dirty if self._cache is not None else np.ones(self.n, dtype=bool)
         out = self._cache
-        for c in np.unique(self.count[todo]):
-            rows = np.flatnonzero(todo & (self.count == c))
-            hist = self.values[rows, :c] if c > 0 else self.last_v[rows, None]
+        for rows, hist in self.by_count(todo):
             f = {k: v[:, -1] for k, v in features_along(self.model, hist, self.vol_feats).items()}
             if out is None:
                 out = {k: np.zeros((self.n, *v.shape[1:])) for k, v in f.items()}
@@ -131,3 +152,40 @@ class LearnedFeatures:
         self._cache = out
         self._dirty[:] = False
         return out
+
+
+class VolForecast(GridHistory):
+    """σ̂, annualised, for N worlds from prices observed in time order (module docstring):
+    with a forecaster, its prediction from `sim.learn.forecast.vol_features` on its own grid
+    (its `dt`, fee and IV); without one, the realised vol over the last `window` grid steps.
+    The grid starts at clock time `origin` (the simulator's clock starts at 0; a chain keeper
+    passes the chain time its simulator counterpart's 0 stands for)."""
+
+    def __init__(self, source: VolSource, n: int = 1, origin: float = 0.0):
+        self.source = source
+        self.forecaster = None if source.forecaster is None else load_forecaster(source.forecaster)
+        if self.forecaster is not None:
+            super().__init__(origin, self.forecaster.dt, LOOKBACK, n)
+        else:
+            super().__init__(origin, source.grid_dt, source.window + 1, n)
+        self._sigma = np.full(n, source.default_vol)
+
+    def sigma(self) -> np.ndarray:
+        """σ̂ now, annualised, (N,): recomputed for the worlds whose grid moved on."""
+        if not self._dirty.any():
+            return self._sigma.copy()
+        f, src = self.forecaster, self.source
+        for rows, hist in self.by_count(self._dirty):
+            if f is not None:
+                feats = vol_features(hist, f.dt, f.fee, f.iv)[:, -1]
+                self._sigma[rows] = f.predict(feats)
+            else:
+                self._sigma[rows] = realised_vol(hist, src.grid_dt, src.window, src.default_vol)[
+                    :, -1
+                ]
+        self._dirty[:] = False
+        return self._sigma.copy()
+
+    def band_scale(self, cfg: ForecastBand) -> np.ndarray:
+        """The band multiplier of `cfg` at σ̂ now (`sim.learn.forecast.band_scale`), (N,)."""
+        return band_scale(self.sigma(), cfg.reference_vol, cfg.power, cfg.band_min, cfg.band_max)

@@ -9,7 +9,8 @@ Sections, each present only when its inputs are:
 * each options pool's book at the end by board (delta, gamma, vega, theta);
 * the learned-vs-static policy comparison (`policy_comparison.json`, `ammlab learn compare`);
 * the arbitrage study (`arbitrage.json`, `ammlab study arbitrage`): tables, factor effects;
-* sweep heatmaps (or lines, for one swept parameter) when RUN_DIR is a (non-study) sweep.
+* the lp-ranges study (`lp_ranges.json`, `ammlab study lp-ranges`): figures and tables;
+* sweep heatmaps (or lines, for one swept parameter) when RUN_DIR is a (non-arbitrage) sweep.
 
 Plots are matplotlib figures inlined as SVG; the page loads nothing from the network and runs
 no script. Series tables can be long: only the columns a plot needs are read, and per-block
@@ -29,7 +30,7 @@ import numpy as np
 from sim.errors import SimError
 from sim.stats import summarise_worlds
 from sim.studies.page import CSS, fmt_pm, html_table, pyplot, svg
-from sim.studies.report_studies import section_arbitrage, section_sweep
+from sim.studies.report_studies import section_arbitrage, section_lp_ranges, section_sweep
 
 DAY = 86400.0
 
@@ -410,6 +411,7 @@ def build_report(run: Path) -> str:
         parts.append(section_keeper(summary))
         parts.append(section_options_book(summary))
     parts.append(section_policy(run))
+    parts.append(section_lp_ranges(run))
     if (run / STUDY_FILE).exists():
         parts.append(section_arbitrage(run))
     elif (run / SWEEP_FILE).exists():

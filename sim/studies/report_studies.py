@@ -1,5 +1,6 @@
 """The report's sections for many runs: an arbitrage study's tables and factor curves
-(`arbitrage.json`) and a sweep's table and heatmaps (`sweep.json`)."""
+(`arbitrage.json`), the lp-ranges study's (`lp_ranges.json`) and a sweep's table and heatmaps
+(`sweep.json`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,14 @@ from sim.studies.page import fmt_num, fmt_pm, html_table, pyplot, svg
 STUDY_LINES = [("profit", "arbitrage profit"), ("gas", "gas"), ("lp_loss", "pools' LP loss"),
                ("perp_loss", "perp LP loss"), ("options_loss", "options LP loss")]  # fmt: skip
 """The arbitrage study's plotted figures (`graph_arb.<agent>.<metric>`, USD/day)."""
+
+
+def section_lp_ranges(run: Path) -> str:
+    """lp_ranges.json (`ammlab study lp-ranges`): figures, verdicts and tables; empty without it."""
+    from sim.studies.lp_ranges import STUDY_FILE, report_html
+
+    path = run / STUDY_FILE
+    return report_html(json.loads(path.read_text())) if path.exists() else ""
 
 
 def section_arbitrage(run: Path) -> str:

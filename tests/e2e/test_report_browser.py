@@ -196,3 +196,23 @@ def test_options_book_by_board_in_the_report(tmp_path):
     assert "Options book by board" in text and "theta (numeraire/year)" in text
     assert "board0" in text and "board1" in text and ">total<" in text
     check_page(page, tmp_path, min_plots=0)
+
+
+def test_lp_ranges_study_report_in_the_browser(tmp_path):
+    """`ammlab study lp-ranges` on a tiny grid, then its report: the study's figures (hedged
+    P&L and time in range against width), verdicts and tables."""
+    from sim.studies.lp_ranges import SCENARIO, run_study
+
+    scen = tmp_path / "lp_ranges.yaml"
+    text = SCENARIO.read_text().replace("n_blocks: 7200", "n_blocks: 150")
+    scen.write_text(text.replace("warmup_blocks: 300", "warmup_blocks: 10"))
+    grid = {"width": [0.04, 0.1], "sigma": [0.05], "fee": [500], "policy": ["static", "none"]}
+    r = run_study(tmp_path / "study", grid, paths=4, workers=2, scenario=scen)
+    assert r["ok"] == 4, r["failures"]
+    page = tmp_path / "lpr.html"
+    out = CliRunner().invoke(report_cmd, [str(tmp_path / "study"), "--out", str(page)])
+    assert out.exit_code == 0, out.output
+    text = page.read_text()
+    assert "Active liquidity management" in text and "σ²/8" in text
+    assert "Best static width per volatility against the published rule" in text
+    check_page(page, tmp_path, min_plots=2)

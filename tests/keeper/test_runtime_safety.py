@@ -72,7 +72,8 @@ def test_a_v1_journal_is_migrated_with_its_history_kept(tmp_path):
     db.commit()
     db.close()
     with Journal(path) as journal:
-        assert journal.schema_version == SCHEMA_VERSION == 2
+        assert journal.schema_version == SCHEMA_VERSION == 3
+        assert journal.rebalances() == []  # v3: the rebalances table, empty
         assert [i.key for i in journal.intents()] == ["k"]
         assert journal.chain_identity() is None  # recorded at the next live start
 

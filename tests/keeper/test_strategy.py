@@ -273,3 +273,22 @@ def test_build_venues_respects_the_slippage_bound():
             size = v.capacity(True)
             marginal = (v.cost(size + 1e-6) - v.cost(size - 1e-6)) / 2e-6
             assert marginal == pytest.approx(3000 * 1.005, rel=1e-4)
+
+
+def test_a_forecast_band_on_the_chain_keeper_scales_as_in_the_simulator():
+    """A delta band of 1 with a forecast whose scale is 3 (ForecastInputs' `band_scale`)
+    holds a net delta of 2.2 that the plain band of 1 hedges, as a band of 3 does."""
+    from keeper.learned import ForecastInputs
+
+    snap = snapshot(calls_sold=4)  # |net delta| ~2.2
+    forecast = {"reference_vol": 1e-6, "band_max": 3.0}
+    c = cfg(policy={"kind": "delta_band", "band": 1.0, "min_delay": 0, "forecast": forecast})
+    inputs = ForecastInputs(c.policy.forecast)
+    features = inputs.features(snap)
+    assert features == {"band_scale": 3.0}
+    scaled = plan_hedge(snap, c.policy, HedgeState(), c, baseline_base=100.0, features=features)
+    assert scaled.reason == "policy: hold" and float(scaled.inputs.band_scale[0]) == 3.0
+    plain = cfg(policy={"kind": "delta_band", "band": 1.0, "min_delay": 0})
+    assert plan(snap, plain).reason == "policy: hedge"
+    wide = cfg(policy={"kind": "delta_band", "band": 3.0, "min_delay": 0})
+    assert plan(snap, wide).reason == "policy: hold"

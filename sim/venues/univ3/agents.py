@@ -445,17 +445,24 @@ class V3LPConfig(ConfigModel):
     def refs(self) -> list[Ref]:
         return [_ref(self.name, self.pool)]
 
+    def v3_slots(self, pool: str) -> int:
+        """Position slots it holds in V3 pool `pool`."""
+        return self.max_positions if self.pool == pool else 0
+
 
 def lp_slots(sc, pool: str) -> dict[str, tuple[int, int]]:
-    """Position slots of pool `pool` per LP agent: (first slot, count), after the scenario's
-    own positions (the engine side, the agents and the exact part share this layout)."""
+    """Position slots of pool `pool` per agent that holds ranges there (an agent config with
+    `v3_slots(pool) > 0`: range LPs, a keeper with a V3 position): (first slot, count), after
+    the scenario's own positions (the engine side, the agents and the exact part share this
+    layout)."""
     cfg = next(p for p in sc.v3_pools if p.name == pool)
     start = len(cfg.positions)
     out: dict[str, tuple[int, int]] = {}
     for a in sc.agents:
-        if isinstance(a, V3LPConfig) and a.pool == pool:
-            out[a.name] = (start, a.max_positions)
-            start += a.max_positions
+        count = a.v3_slots(pool) if hasattr(a, "v3_slots") else 0
+        if count > 0:
+            out[a.name] = (start, count)
+            start += count
     return out
 
 

@@ -101,6 +101,22 @@ def _quote_batch(amount, direction, s, L, idx, nk, tks, tnet, g):
 
 
 @njit(cache=True, nogil=True)
+def _quote_end_batch(amount, direction, s, L, idx, nk, tks, tnet, g):
+    """`_quote_batch`, and the sqrt price the swap would leave, per world."""
+    n = s.shape[0]
+    out = np.zeros(n)
+    end = s.copy()
+    for w in range(n):
+        d = direction[w]
+        if d != 0 and amount[w] > 0.0:
+            lim = math.inf if d > 0 else 0.0
+            r = walk(w, amount[w], d > 0, lim, s, L, idx, nk, tks, tnet, g)
+            out[w] = r[1]
+            end[w] = r[2]
+    return out, end
+
+
+@njit(cache=True, nogil=True)
 def _time_in_range(dt, tick, pl, pu, pL, pacc):
     n, m = pL.shape
     for w in range(n):
@@ -213,6 +229,13 @@ class V3Batch:
         """Output of an exact-input swap of `amount` (+1: numeraire in, -1: risky in) without
         a price limit, (N,), leaving the pool as it is."""
         return _quote_batch(
+            np.asarray(amount, dtype=np.float64), np.asarray(direction, dtype=np.int64),
+            self.s, self.L, self.idx, self.nk, self.tks, self.tnet, self.g,
+        )  # fmt: skip
+
+    def quote_end(self, amount: np.ndarray, direction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`quote`, and the sqrt price the swap would leave (the price where none), (N,) each."""
+        return _quote_end_batch(
             np.asarray(amount, dtype=np.float64), np.asarray(direction, dtype=np.int64),
             self.s, self.L, self.idx, self.nk, self.tks, self.tnet, self.g,
         )  # fmt: skip

@@ -21,6 +21,7 @@ from typing import Any
 from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 
+from sim.agents.keeper import KeeperConfig
 from sim.chain.abi import calldata
 from sim.chain.artifacts import load_artifact
 from sim.errors import ChainError
@@ -109,8 +110,9 @@ class Univ3ChainPart(ChainPart):
     def setup_txs(self, layout: Layout, world: Any) -> list[Tx]:
         # Only the accounts that use them approve the router and the manager: a dense
         # scenario's setup block must stay under the block gas limit.
-        swappers = [a.name for a in self.sc.agents if isinstance(a, _SWAPPERS)]
-        minters = [a.name for a in self.sc.agents if isinstance(a, V3LPConfig)]
+        keepers = [a.name for a in self.sc.agents if isinstance(a, KeeperConfig) and a.v3]
+        swappers = [a.name for a in self.sc.agents if isinstance(a, _SWAPPERS)] + keepers
+        minters = [a.name for a in self.sc.agents if isinstance(a, V3LPConfig)] + keepers
         minters += [lp_account(p.name) for p in self.sc.v3_pools]
         txs: list[Tx] = []
         for spender, names in ((ROUTER, swappers), (MANAGER, minters)):
