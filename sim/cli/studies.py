@@ -3,17 +3,15 @@ report` (one self-contained HTML file of a run or a sweep)."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any
 
 import click
-from tqdm import tqdm
 
 from sim.atomic import atomic_write_text
+from sim.cli.common import raise_if_failed, run_sweep_with_progress, with_sweep_options
 from sim.errors import SimError
 from sim.studies.report import build_report
-from sim.studies.sweep import FAILED, run_sweep
+from sim.studies.sweep import run_sweep
 
 
 @click.command("sweep")
@@ -48,25 +46,7 @@ from sim.studies.sweep import FAILED, run_sweep
 @click.option(
     "--paths", type=click.IntRange(min=1), default=None, help="Worlds per run (default: file)."
 )
-@click.option(
-    "--replicates",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Runs per variant, seeds seed, seed+1, ...",
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Local worker processes (default: CPU count).",
-)
-@click.option(
-    "--scheduler",
-    default=None,
-    metavar="tcp://HOST:PORT",
-    help="Run on this Dask distributed scheduler instead.",
-)
+@with_sweep_options
 def sweep_cmd(
     scenario: Path,
     grid: tuple[str, ...],
@@ -79,37 +59,17 @@ def sweep_cmd(
     scheduler: str | None,
 ) -> None:
     """Run variants of SCENARIO over a --grid of overrides; results to --out (resumable)."""
-    t0 = time.perf_counter()
-    bar = tqdm(total=0, unit="run", desc="sweep", disable=None)  # on a terminal only
 
-    def planned(to_run: int, done: int) -> None:
-        bar.reset(total=to_run)
-        if done:
-            bar.write(f"{done} run(s) already finished in {out_dir}: resuming")
+    def run(report, planned):
+        try:
+            return run_sweep(
+                scenario, out_dir, list(grid), random_n, seed, paths, workers, scheduler,
+                replicates, report, planned,
+            )  # fmt: skip
+        except SimError as err:
+            raise click.ClickException(str(err)) from err
 
-    def report(res: dict[str, Any]) -> None:
-        bar.update(1)
-        if res["status"] != "ok":
-            bar.write(f"{res['run_id']} failed ({res['seconds']:.1f} s): {res['error']}")
-
-    try:
-        r = run_sweep(
-            scenario, out_dir, list(grid), random_n, seed, paths, workers, scheduler,
-            replicates, report, planned,
-        )  # fmt: skip
-    except SimError as err:
-        raise click.ClickException(str(err)) from err
-    finally:
-        bar.close()
-    click.echo(
-        f"sweep: {r['total']} runs, {r['skipped']} already done, {r['ok']} ok, "
-        f"{r['failed']} failed in {time.perf_counter() - t0:.1f} s -> {out_dir}"
-    )
-    if r["failed"]:
-        raise click.ClickException(
-            f"{r['failed']} run(s) failed; tracebacks and replay bundles in {out_dir / FAILED}; "
-            "run the same command again to retry them"
-        )
+    raise_if_failed(run_sweep_with_progress("sweep", out_dir, run), out_dir)
 
 
 @click.command("report")

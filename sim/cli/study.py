@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from tqdm import tqdm
 
 from sim.atomic import atomic_write_json
-from sim.cli.common import Group
+from sim.cli.common import Group, raise_if_failed, run_sweep_with_progress, with_sweep_options
 from sim.studies.arbitrage import (
     BASELINE,
     FACTORS,
@@ -32,7 +31,6 @@ from sim.studies.arbitrage import (
     parse_levels,
     run_study,
 )
-from sim.studies.sweep import FAILED
 
 
 @click.group("study", cls=Group)
@@ -198,25 +196,7 @@ def fee_tiers_cmd(source, pool, reference, tiers, block_time, arbitrage, risky, 
     default=None,
     help="Worlds per run (default: the scenario's).",
 )
-@click.option(
-    "--replicates",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Runs per variant, seeds seed, seed+1, ...",
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Local worker processes (default: CPU count).",
-)
-@click.option(
-    "--scheduler",
-    default=None,
-    metavar="tcp://HOST:PORT",
-    help="Run on this Dask distributed scheduler instead.",
-)
+@with_sweep_options
 @click.option(
     "--scenario",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -238,26 +218,12 @@ def lp_ranges_cmd(out_dir, widths, sigmas, fees, policies, paths, replicates, wo
     )
 
     grid = parse_grid({"width": widths, "sigma": sigmas, "fee": fees, "policy": policies})
-    t0 = time.perf_counter()
-    bar = tqdm(total=0, unit="run", desc="lp-ranges", disable=None)  # a bar on a terminal only
 
-    def planned(to_run: int, done: int) -> None:
-        bar.reset(total=to_run)
-        if done:
-            bar.write(f"{done} run(s) already finished in {out_dir}: resuming")
+    def run(report, planned):
+        return run_study(out_dir, grid, paths, workers, scheduler, scenario or SCENARIO,
+                         replicates, report, planned)  # fmt: skip
 
-    def report(res: dict[str, Any]) -> None:
-        bar.update(1)
-        if res["status"] != "ok":
-            bar.write(f"{res['run_id']} failed ({res['seconds']:.1f} s): {res['error']}")
-
-    try:
-        r = run_study(out_dir, grid, paths, workers, scheduler, scenario or SCENARIO,
-                      replicates, report, planned)  # fmt: skip
-    finally:
-        bar.close()
-    click.echo(f"lp-ranges: {r['total']} runs, {r['skipped']} already done, {r['ok']} ok, "
-               f"{r['failed']} failed in {time.perf_counter() - t0:.1f} s -> {out_dir}")  # fmt: skip
+    r = run_sweep_with_progress("lp-ranges", out_dir, run)
     study = r["study"]
     if study is not None:
         click.echo(format_table(study))
@@ -267,8 +233,4 @@ def lp_ranges_cmd(out_dir, widths, sigmas, fees, policies, paths, replicates, wo
             click.echo(f"- {line}")
         click.echo(f"study: {out_dir / STUDY_FILE}, table: {out_dir / TABLE_FILE}; "
                    f"`ammlab report {out_dir}` for the plots")  # fmt: skip
-    if r["failed"]:
-        raise click.ClickException(
-            f"{r['failed']} run(s) failed; tracebacks and replay bundles in {out_dir / FAILED}; "
-            "run the same command again to retry them"
-        )
+    raise_if_failed(r, out_dir)

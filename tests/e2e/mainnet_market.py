@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from eth_utils import keccak
 from keeper.venues.quotes import protocol_quotes
 from sim.chain import node as chainmod
 from sim.chain.abi import encode_call
+from sim.chain.mainnet import place_mainnet_preset
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "keeper" / "mainnet.example.yaml"
@@ -25,6 +28,18 @@ E18 = 10**18
 MAX = 2**256 - 1
 V2_SWAP = "0x" + keccak(text="Swap(address,uint256,uint256,uint256,uint256,address)").hex()
 V3_SWAP = "0x" + keccak(text="Swap(address,address,int256,int256,uint160,uint128,int24)").hex()
+
+
+@contextmanager
+def mainnet_preset(home: Path, v3_depths: dict) -> Iterator[tuple[str, dict[str, Any], int]]:
+    """The mainnet preset on its own anvil under `home`, V3 pools at `v3_depths`: (url,
+    manifest, head block); the node stops on exit."""
+    record = chainmod.start_upstream(port=chainmod.free_port(), home=home)
+    try:
+        manifest = place_mainnet_preset(record.url, v3_depths=v3_depths)
+        yield record.url, manifest, chainmod.block_number_of(record.url)
+    finally:
+        chainmod.stop_upstream(home)
 
 
 class Market:

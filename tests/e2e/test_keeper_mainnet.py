@@ -17,7 +17,7 @@ from decimal import Decimal
 
 import pytest
 import yaml
-from mainnet_market import EXAMPLE, Market, keeper_config, write_config
+from mainnet_market import EXAMPLE, Market, keeper_config, mainnet_preset, write_config
 from test_keeper_chaos import (  # noqa: F401 - _no_stray_keepers is an autouse fixture
     ForkNode,
     KeeperProcess,
@@ -34,7 +34,7 @@ from keeper.strategy import HedgeState, hedge_position, plan_hedge
 from keeper.txmanager import CHAOS_ENV
 from keeper.venues.base import LegPlan, VenueError
 from sim.chain import node as chainmod
-from sim.chain.mainnet import V3Range, place_mainnet_preset
+from sim.chain.mainnet import V3Range
 from sim.errors import ManifestError
 
 pytestmark = [pytest.mark.chain, pytest.mark.fork, pytest.mark.slow]
@@ -50,13 +50,8 @@ SHALLOW_V3 = {
 @pytest.fixture(scope="module")
 def preset(tmp_path_factory):
     """The mainnet preset on its own anvil: (url, manifest, head block)."""
-    home = tmp_path_factory.mktemp("mainnet-preset")
-    record = chainmod.start_upstream(port=chainmod.free_port(), home=home)
-    try:
-        manifest = place_mainnet_preset(record.url, v3_depths=SHALLOW_V3)
-        yield record.url, manifest, chainmod.block_number_of(record.url)
-    finally:
-        chainmod.stop_upstream(home)
+    with mainnet_preset(tmp_path_factory.mktemp("mainnet-preset"), SHALLOW_V3) as chain:
+        yield chain
 
 
 @pytest.fixture

@@ -26,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from keeper_turns import at_the_keepers_turn, run_recording_turns
 
 from keeper.ranges import Canon, RangeState, range_inputs
 from keeper.reader import Addresses, ChainReader
 from keeper.venues.base import PoolRef
-from sim.agents.keeper import KeeperAgent
 from sim.agents.keeper_range import RangeBook
 from sim.chain.backend import ChainSession
 from sim.chain.node import private_anvil as anvil
@@ -68,22 +68,7 @@ def test_the_keeper_on_chain_decides_its_range_as_the_sim_agent_did(tmp_path, mo
     policy = next(a for a in sc.agents if a.kind == "keeper").range_policy
     with anvil(None) as url:
         session = ChainSession(url, sc)
-        turns: dict[int, int] = {}
-        seen: dict[int, tuple] = {}
-        act = KeeperAgent.act
-
-        def spy_act(self, ctx):
-            turns[ctx.block] = session.world.sent_in_block
-            return act(self, ctx)
-
-        def spy_record(self, inputs, decision):
-            seen[max(turns)] = (inputs, decision)
-
-        monkeypatch.setattr(KeeperAgent, "act", spy_act)
-        monkeypatch.setattr(RangeBook, "record", spy_record)
-        exact = session.world.run()
-        monkeypatch.undo()
-        records = {r.block: r for r in exact.blocks}
+        records, turns, seen = run_recording_turns(monkeypatch, session, RangeBook)
         assert len(seen) == BLOCKS
         moves = sorted(b for b, (_, d) in seen.items() if bool(d.rebalance[0]))
         assert len(moves) >= 3, moves
@@ -130,20 +115,12 @@ def test_the_keeper_on_chain_decides_its_range_as_the_sim_agent_did(tmp_path, mo
             if b not in records:
                 return
             rec = records[b]
-            prefix, own = rec.actions[: turns[b]], rec.actions[turns[b] :]
             reader.position = ("v3", token)
-            snap_id = session.snapshot()
-            try:
-                for tx in session.encode(BlockRecord(b, rec.timestamp, prefix)):
-                    session.builder.add(*tx)
-                receipts, _ = session.builder.mine_and_read(rec.timestamp, [])
-                assert [r.status for r in receipts] == [a["status"] for a in prefix]
+            with at_the_keepers_turn(session, rec, turns[b]) as own:
                 snap = reader.read()
                 idle = ((snap.keeper_base - wallet0[0]) / 10**snap.base_decimals,
                         (snap.keeper_quote - wallet0[1]) / 10**snap.quote_decimals)  # fmt: skip
                 live = range_inputs(snap, snap.pool("v3"), snap.position, state, 0.0, idle)
-            finally:
-                session.revert(snap_id)
             x, d = seen[b]
             assert snap.timestamp == rec.timestamp == x.now[0] + offset
             for name in FIELDS:
@@ -167,7 +144,7 @@ def test_the_keeper_on_chain_decides_its_range_as_the_sim_agent_did(tmp_path, mo
                 assert minted == []
             compared.append((b, bool(d.rebalance[0])))
 
-        report = session.run_blocks(exact.blocks, on_block=look)
+        report = session.run_blocks([records[b] for b in sorted(records)], on_block=look)
     assert report.divergence is None and report.blocks == BLOCKS
     assert len(compared) == BLOCKS - 1
     assert {m for m, _ in compared if _} == set(moves) - {0}

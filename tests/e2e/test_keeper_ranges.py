@@ -22,7 +22,7 @@ from decimal import Decimal
 import pytest
 from eth_abi import decode
 from eth_utils import keccak
-from mainnet_market import Market, keeper_config, write_config
+from mainnet_market import Market, keeper_config, mainnet_preset, write_config
 from test_keeper_chaos import (  # noqa: F401 - _no_stray_keepers is an autouse fixture
     ForkNode,
     KeeperProcess,
@@ -37,9 +37,8 @@ from keeper.ranges import NPM_POSITION
 from keeper.runtime import Keeper
 from keeper.strategy import HedgeState, plan_hedge
 from keeper.txmanager import CHAOS_ENV
-from sim.chain import node as chainmod
 from sim.chain.abi import encode_call
-from sim.chain.mainnet import V3Range, place_mainnet_preset
+from sim.chain.mainnet import V3Range
 
 pytestmark = [pytest.mark.chain, pytest.mark.fork, pytest.mark.slow]
 
@@ -55,13 +54,8 @@ DEPTHS = {500: (V3Range(Decimal(100)), V3Range(Decimal(100), Decimal("0.1")))}
 
 @pytest.fixture(scope="module")
 def preset(tmp_path_factory):
-    home = tmp_path_factory.mktemp("ranges-preset")
-    record = chainmod.start_upstream(port=chainmod.free_port(), home=home)
-    try:
-        manifest = place_mainnet_preset(record.url, v3_depths=DEPTHS)
-        yield record.url, manifest, chainmod.block_number_of(record.url)
-    finally:
-        chainmod.stop_upstream(home)
+    with mainnet_preset(tmp_path_factory.mktemp("ranges-preset"), DEPTHS) as chain:
+        yield chain
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from keeper_turns import at_the_keepers_turn, run_recording_turns
 
 from keeper.config import load_keeper_config, resolve_addresses
 from keeper.reader import ChainReader
@@ -36,7 +37,6 @@ from keeper.strategy import HedgeState, plan_hedge
 from sim.agents.keeper import KeeperAgent
 from sim.chain.backend import ChainSession
 from sim.chain.node import private_anvil as anvil
-from sim.engine.exact import BlockRecord
 from sim.run import cut_for_chain as cut_scenario
 from sim.scenario import load_scenario, scenario_from_dict
 from sim.venues.base import NUMERAIRE, RISKY
@@ -93,25 +93,7 @@ def test_the_keeper_on_chain_decides_what_the_sim_agent_decided(
     policy = next(a for a in sc.agents if a.kind == "keeper").policy
     session = ChainSession(parity_anvil, sc)
 
-    # The agent's view at each block: where its turn starts among the block's transactions,
-    # the inputs it built and its decision.
-    turns: dict[int, int] = {}
-    seen: dict[int, tuple] = {}
-    act = KeeperAgent.act
-
-    def spy_act(self, ctx):
-        # Transactions the exact world has recorded in the open block before this turn.
-        turns[ctx.block] = ctx.part.world.sent_in_block
-        return act(self, ctx)
-
-    def spy_record(self, inputs, decision):
-        seen[max(turns)] = (inputs, decision)
-
-    monkeypatch.setattr(KeeperAgent, "act", spy_act)
-    monkeypatch.setattr(KeeperAgent, "record", spy_record)
-    exact = session.world.run()
-    monkeypatch.undo()
-    records = {r.block: r for r in exact.blocks}
+    records, turns, seen = run_recording_turns(monkeypatch, session, KeeperAgent)
     assert len(seen) == BLOCKS
 
     traded = sorted(b for b, (_, d) in seen.items() if bool(d.trade[0]))
@@ -141,21 +123,12 @@ def test_the_keeper_on_chain_decides_what_the_sim_agent_decided(
         if b not in check:
             return
         rec = records[b]
-        # Everything from the keeper's turn on is the keeper's own (it acts last).
-        prefix, own = rec.actions[: turns[b]], rec.actions[turns[b] :]
-        assert all(a.get("agent") == "keeper" for a in own), own
-        snap_id = session.snapshot()
-        try:
-            for tx in session.encode(BlockRecord(b, rec.timestamp, prefix)):
-                session.builder.add(*tx)
-            receipts, _ = session.builder.mine_and_read(rec.timestamp, [])
-            assert [r.status for r in receipts] == [a["status"] for a in prefix]
+        with at_the_keepers_turn(session, rec, turns[b]) as own:
+            assert all(a.get("agent") == "keeper" for a in own), own
             snap = reader.read()
             landed = keeper_trades_before(b)
             state = HedgeState(last_hedge_time=landed[-1] if landed else -math.inf)
             plan = plan_hedge(snap, policy, state, plan_cfg, baseline_base=baseline)
-        finally:
-            session.revert(snap_id)
         x, d = seen[b]
         assert snap.timestamp == rec.timestamp == x.now[0] + offset
         assert plan.inputs.last_hedge_time[0] == x.last_hedge_time[0] + offset
@@ -174,7 +147,7 @@ def test_the_keeper_on_chain_decides_what_the_sim_agent_decided(
             assert plan.legs == () and sent == []
         compared.append((b, bool(d.trade[0])))
 
-    report = session.run_blocks(exact.blocks, on_block=look)
+    report = session.run_blocks([records[b] for b in sorted(records)], on_block=look)
     assert report.divergence is None and report.blocks == BLOCKS
     assert {b for b, _ in compared} == set(check)
     assert {t for _, t in compared} == {True, False}
