@@ -110,6 +110,7 @@ def keeper_run(
 
     def run(url: str, where: str):
         with Keeper(cfg, manifest, rpc_url=url) as keeper:
+            keeper.start()  # a refused start prints its refusal alone, no banner before it
             mode = "dry run (nothing is signed; pass --live to send)" if cfg.dry_run else "LIVE"
             click.echo(f"keeper {keeper.addresses.keeper} on {where} ({url}): {mode}", err=True)
             keeper.run(blocks)

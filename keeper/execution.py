@@ -39,7 +39,7 @@ from keeper.journal_records import intent_key
 from keeper.killswitch import KillSwitch, order_allowed
 from keeper.reader import Addresses, MarketSnapshot
 from keeper.strategy import Plan
-from keeper.txmanager import SimulationRevert, TxError, TxManager
+from keeper.txmanager import ForeignSignerError, SimulationRevert, TxError, TxManager
 from keeper.venues import perp, v2, v3
 from keeper.venues.base import GWEI, LegPlan
 from sim.chain.abi import decode, encode_call
@@ -189,12 +189,21 @@ class Executor:
             final = self.txm.execute(intent, precheck)
         except SimulationRevert as err:
             return self.journal.intent(intent.id), err.reason, f"simulation: {err.reason}"
+        except ForeignSignerError as err:
+            self.foreign_signer(err)
+            return self.journal.intent(intent.id), str(err), ""
         except TxError as err:
             return self.journal.intent(intent.id), str(err), ""
         reverted = final.status == "failed" and any(
             a.receipt is not None for a in self.journal.attempts(final.id)
         )
         return final, final.error or "", (final.error or "reverted on chain") if reverted else ""
+
+    def foreign_signer(self, err: ForeignSignerError) -> None:
+        """Another signer uses the keeper's account: pause (cause foreign_signer) until the
+        operator resumes; nothing more is signed meanwhile."""
+        self.killswitch.trip("paused", "foreign_signer", str(err))
+        self.log("foreign_signer", error=str(err))
 
     def execute(self, plan: Plan, snap: MarketSnapshot) -> list[LegResult]:
         results = []

@@ -15,13 +15,18 @@ final against the chain (the rules: `keeper.journal_reconcile`).
 
 The journal also records kill-switch transitions, guard refusals, an append-only event log of
 every status change, operator commands (a queue other processes write and the running
-keeper polls), and the identity of the chain it was written on (chain id, block-0 hash, first
-block: `record_chain_identity`), against which the transaction manager checks every node it
-talks to before acting (`keeper.txmanager.TxManager.check_chain`). Every write is one SQLite
-transaction; `synchronous=FULL` makes a commit survive kill -9 and power loss alike.
+keeper polls), the account's nonces it did not send (adopted at the first live start, or
+another signer's: `known_next_nonce`), and the identity of the chain it was written on
+(chain id, block-0 hash, first block: `record_chain_identity`), against which the
+transaction manager checks every node it talks to before acting
+(`keeper.txmanager.TxManager.check_chain`). Every write is one SQLite transaction;
+`synchronous=FULL` makes a commit survive kill -9 and power loss alike.
 
 This module is the store (the `Journal` class: connection, migrations, every read and write);
 the schema, the status machines and the records it returns are `keeper.journal_records`.
+
+Why it is long: it is the one store of the keeper's durable state, each table's reads and
+writes beside its siblings so that every write stays one SQLite transaction in one place.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -530,6 +535,44 @@ class Journal:
             (account,),
         ).fetchone()
         return attempt_from_row(row) if row else None
+
+    # ------------------------------------------------------------------ the account's nonces
+
+    def known_next_nonce(self, account: str) -> int | None:
+        """The account's next nonce as far as this journal knows: past every attempt it signed
+        that a chain may include (dropped ones aside: their nonce went to another transaction
+        or to none) and past every nonce it recorded as not its own (`record_outside`); None
+        before the first live start. A chain nonce beyond it is another signer's."""
+        row = self._db.execute(
+            "SELECT (SELECT MAX(nonce) + 1 FROM attempts WHERE account = ? AND status != "
+            "'dropped'), (SELECT MAX(next_nonce) FROM outside_nonces WHERE account = ?)",
+            (account, account),
+        ).fetchone()
+        known = [v for v in row if v is not None]
+        return max(known) if known else None
+
+    def record_outside(self, account: str, next_nonce: int,
+                       foreign: Sequence[tuple[int, str | None, int | None]] = ()) -> None:  # fmt: skip
+        """Nonces below `next_nonce` that the journal did not send: with no `foreign`, the
+        chain's nonce adopted at the first live start; else each (nonce, tx hash, block) that
+        another signer used (hash and block None where not found)."""
+        now = self.clock()
+        rows = [(account, "foreign", n, n + 1, h, b, now) for n, h, b in foreign]
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO outside_nonces (account, kind, nonce, next_nonce, tx_hash, block,"
+                " recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows or [(account, "adopted", None, next_nonce, None, None, now)],
+            )
+
+    def foreign_transactions(self, account: str) -> list[dict[str, Any]]:
+        """Every transaction of `account` another signer sent, as found, oldest first."""
+        rows = self._db.execute(
+            "SELECT nonce, tx_hash, block, recorded_at FROM outside_nonces"
+            " WHERE account = ? AND kind = 'foreign' ORDER BY id",
+            (account,),
+        ).fetchall()
+        return [dict(r) for r in rows]
 
     # ------------------------------------------------------------------ kill switch
 

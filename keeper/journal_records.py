@@ -30,7 +30,7 @@ from typing import Any
 
 from keeper.errors import KeeperError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 INTENT_FINAL = frozenset({"mined", "failed", "refused", "expired", "dropped"})
 INTENT_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -157,6 +157,21 @@ MIGRATIONS: list[str] = [
         updated_at REAL NOT NULL
     );
     CREATE INDEX rebalances_status ON rebalances (status);
+    """,
+    # v4: nonces of the keeper's account that this journal did not send: the chain's nonce
+    # adopted at the first live start, and each one another signer used (`foreign`).
+    """
+    CREATE TABLE outside_nonces (
+        id INTEGER PRIMARY KEY,
+        account TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('adopted', 'foreign')),
+        nonce INTEGER,
+        next_nonce INTEGER NOT NULL,
+        tx_hash TEXT,
+        block INTEGER,
+        recorded_at REAL NOT NULL
+    );
+    CREATE INDEX outside_nonces_account ON outside_nonces (account);
     """,
 ]
 REBALANCE_FINAL = frozenset({"done", "abandoned"})

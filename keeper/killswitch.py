@@ -17,7 +17,8 @@ Automatic triggers only ever escalate (checked on every `Observation`):
 - |net delta| beyond `hedge_error_limit_base` for longer than `hedge_error_grace_s` ->
   `hedge_error_action` (paused by default);
 - from the runtime (`KillSwitch.trip`): every hedging venue reverted or ran out of depth
-  for a hedge that is still due -> paused (cause `venue`).
+  for a hedge that is still due -> paused (cause `venue`); another signer used the keeper's
+  account (`TxManager.check_signer`) -> paused (cause `foreign_signer`).
 
 The one automatic way down is hysteresis on the oracle: reduce_only entered for the oracle
 alone lifts after `oracle_recovery_checks` consecutive sane checks with no other trigger
@@ -73,7 +74,8 @@ class KillState:
 
     mode: str = "running"
     cause: str = ""
-    """What put it in this mode: drawdown, oracle, error_rate, hedge_error, operator."""
+    """What put it in this mode: drawdown, oracle, error_rate, hedge_error, venue,
+    foreign_signer, operator."""
     reason: str = ""
     since: float = 0.0
     causes: tuple[str, ...] = ()

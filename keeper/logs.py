@@ -29,6 +29,7 @@ LEVELS = {
     "resume_pending": logging.WARNING,
     "error": logging.ERROR,
     "tick_failed": logging.ERROR,
+    "foreign_signer": logging.ERROR,
 }
 """Events above INFO; every other event is INFO."""
 ROTATE_BYTES = 50 * 2**20

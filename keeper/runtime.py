@@ -27,6 +27,10 @@ journaled as such, and the rest of the hedge is re-planned on fresh state withou
 in the same tick; when no venue is left for a hedge still due, the kill switch pauses
 (cause `venue`). Each venue failure also counts as an error of task `venue:<name>`.
 
+Another signer: every tick, once the journal is settled, and before each signature, a nonce
+of the keeper's account that the journal did not sign pauses the keeper (kill switch cause
+`foreign_signer`, `TxManager.check_signer`); found at start, the start is refused.
+
 Node outages: a transport failure (connection refused or reset, timeout) is not a task error.
 `run` waits for the node with exponential backoff and jitter, then the next tick first checks
 that the node is still the journal's chain (`TxManager.check_chain`: a reset or fresh chain
@@ -69,7 +73,7 @@ from keeper.range_execution import RangeKeeper
 from keeper.reader import WAD, ChainReader, MarketSnapshot
 from keeper.signer import KEY_ENV, keeper_signer
 from keeper.strategy import HedgeState, LegPlan, Plan, as_floats, plan_hedge
-from keeper.txmanager import ChainResetError, TxManager, TxTimeout
+from keeper.txmanager import ChainResetError, ForeignSignerError, TxManager, TxTimeout
 from keeper.venues import v3
 from sim.atomic import atomic_write_json
 from sim.chain import node as chainmod
@@ -178,7 +182,7 @@ class Keeper:
         self.txm: TxManager | None = None
         if not cfg.dry_run:
             signer = keeper_signer(cfg.account, cfg.force_raw_key, self.url)
-            self.txm = TxManager(self.url, signer, self.journal, self.home, cfg.safety.tx)
+            self.txm = TxManager(self.url, signer, self.journal, limits=cfg.safety.tx)
             if self.txm.address != self.addresses.keeper:
                 raise KeeperConfigError(
                     f"the signer is {self.txm.address} but addresses.keeper is "
@@ -255,7 +259,11 @@ class Keeper:
             self.learned.check(snap)  # before any transaction: a model for another book
         self.executor.oracle_decimals = snap.oracle_decimals
         if self.txm is not None:
-            report = self.txm.open()
+            try:
+                report = self.txm.open()
+            except ForeignSignerError as err:  # refused: the operator resumes once it is safe
+                self.executor.foreign_signer(err)
+                raise
             self.log("reconcile", pending=list(report.pending), resume=list(report.to_resume),
                      rebroadcast=list(report.rebroadcast), mined=list(report.mined))  # fmt: skip
             # Planned hedges of a crashed run are for old blocks: expire them, re-plan now.
@@ -468,7 +476,9 @@ class Keeper:
         self.log("error", task=task, error=str(err))
 
     def _settle_open(self) -> list[Intent]:
-        """Settle the journal's open intents (one poll each); the ones still in flight."""
+        """Settle the journal's open intents (one poll each), then look for another signer on
+        the account (`TxManager.check_signer`: it pauses the keeper); the intents still in
+        flight."""
         flying = []
         for intent in self.journal.open_intents(self.txm.address):
             if intent.status == "planned":  # a tick that died before signing it
@@ -480,6 +490,10 @@ class Keeper:
                 flying.append(self.journal.intent(intent.id))
                 continue
             self.log("settled", intent=final.id, kind=final.kind, status=final.status)
+        try:  # once the journal is settled: any nonce it does not know is another signer's
+            self.txm.check_signer()
+        except ForeignSignerError as err:
+            self.executor.foreign_signer(err)
         return flying
 
     def _execute(self, plan: Plan, snap: MarketSnapshot) -> list[tuple[LegPlan, LegResult]]:

@@ -1,11 +1,21 @@
 """The transaction manager: one account, local signing, same-nonce replacement, exactly once.
 
-One `TxManager` per keeper account. `open()` takes an OS lock on the account (`AccountLock`:
-fcntl.flock on `<ammlab home>/locks/<address>.lock`; a second manager, in this or any process,
-is refused with the pid that holds it), checks that the node is on the journal's chain
-(`check_chain`), reconciles the journal against the chain (`Journal.reconcile`) and only then
-sets its next nonce to the larger of the chain's pending count and the journal's highest open
-nonce + 1.
+One `TxManager` per keeper account. `open()` takes an OS lock on the chain and account
+(`AccountLock`: an flock on `<lock dir>/<chain id>-<block 0>-<address>.lock`, the lock dir
+machine-wide, `$AMMLAB_LOCK_DIR` or the system's temp folder, never a keeper's home; a second
+manager on that chain and account, in this or any process, under any home, is refused with the
+pid that holds it), checks that the node is on the journal's chain (`check_chain`), reconciles
+the journal against the chain (`Journal.reconcile`), checks that no other signer uses the
+account (`check_signer`) and only then sets its next nonce to the larger of the chain's pending
+count and the journal's highest open nonce + 1.
+
+Another signer (`check_signer`, at `open()`, on every keeper tick and before each signature):
+a lock cannot see another machine, the chain can. The first live start adopts the account's
+nonce (what came before is not the journal's); from then on every nonce the chain has used,
+pending transactions included, must be one the journal signed. One beyond is another signer's:
+`ForeignSignerError` names the account, the nonce and the transaction (found by bisecting the
+account's nonce over the blocks, or in the pending block), and the journal records it, so that
+once the operator has stopped the other signer and resumed, the keeper goes on from there.
 
 Chain identity (`check_chain`, at `open()` and again whenever the RPC answers after an
 outage): the node's chain id and block-0 hash must be those the journal recorded at its first
@@ -51,6 +61,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from fractions import Fraction
@@ -81,6 +92,10 @@ class TxError(KeeperError):
 
 class AccountLockedError(TxError):
     """Another manager (maybe another process) holds the account."""
+
+
+class ForeignSignerError(TxError):
+    """The account's nonce moved past what the journal signed: another signer uses it."""
 
 
 class SimulationRevert(TxError):
@@ -130,31 +145,46 @@ def revert_reason(err: RpcRefused) -> str:
 # --------------------------------------------------------------------------- the lock
 
 
-class AccountLock:
-    """One process per keeper account: an exclusive OS lock on `<home>/locks/<address>.lock`
-    (filelock; the kernel drops it when its process dies, kill -9 included, so a crashed
-    keeper never leaves the account stuck), and the holder's pid in `<address>.pid` beside it
-    so a refusal can name it."""
+LOCK_DIR_ENV = "AMMLAB_LOCK_DIR"
 
-    def __init__(self, home: str | os.PathLike, address: str):
-        self.path = Path(home) / "locks" / f"{address.lower()}.lock"
+
+def default_lock_dir() -> Path:
+    """Where account locks live: `$AMMLAB_LOCK_DIR`, else `<temp>/ammlab-locks`: one folder
+    for every keeper of the machine, whatever its ammlab home."""
+    return Path(os.environ.get(LOCK_DIR_ENV) or Path(tempfile.gettempdir()) / "ammlab-locks")
+
+
+class AccountLock:
+    """One process per chain and account: an exclusive OS lock on
+    `<directory>/<chain>-<address>.lock` (filelock; the kernel drops it when its process dies,
+    kill -9 included, so a crashed keeper never leaves the account stuck), and the holder's pid
+    in `<...>.pid` beside it so a refusal can name it. `chain` names the chain (chain id and
+    block 0: a fork shares its upstream's, and is held as the same chain)."""
+
+    def __init__(self, directory: str | os.PathLike, address: str, chain: str):
+        self.path = Path(directory) / f"{chain}-{address.lower()}.lock"
         self.pid_path = self.path.with_suffix(".pid")
         self.address = address
         # Not thread-local: the keeper opens the manager in one thread and may tick in another.
         self._lock = FileLock(self.path, timeout=0, thread_local=False)
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._lock.acquire()
+        except PermissionError as err:
+            raise TxError(
+                f"cannot take the account lock {self.path} ({err.strerror}): set {LOCK_DIR_ENV}"
+                " to a folder every keeper of this machine can write"
+            ) from None
         except Timeout:
             try:
                 holder = self.pid_path.read_text().strip() or "unknown"
             except OSError:
                 holder = "unknown"
             raise AccountLockedError(
-                f"account {self.address} is held by another keeper (pid {holder}, lock "
-                f"{self.path}): stop that keeper, or use another account"
+                f"account {self.address} is held on this chain by another keeper (pid {holder}, "
+                f"lock {self.path}): stop that keeper, or use another account"
             ) from None
         atomic_write_text(self.pid_path, f"{os.getpid()}\n")
 
@@ -256,7 +286,7 @@ class TxManager:
         rpc: Rpc | str,
         signer: Any,
         journal: Journal,
-        home: str | os.PathLike,
+        lock_dir: str | os.PathLike | None = None,
         limits: TxLimits | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -270,7 +300,9 @@ class TxManager:
         self._account = Account.from_key(signer) if isinstance(signer, str | bytes) else signer
         self.address = to_checksum_address(self._account.address)
         self.journal = journal
-        self.lock = AccountLock(home, self.address)
+        self.lock_dir = Path(lock_dir) if lock_dir is not None else default_lock_dir()
+        self.lock: AccountLock | None = None
+        """Taken by `open()`, once the node has said which chain it is."""
         self.clock = clock
         self.sleep = sleep
         self.on_stage = on_stage or chaos_stop(os.environ.get(CHAOS_ENV)) or _no_hook
@@ -282,12 +314,15 @@ class TxManager:
     # ------------------------------------------------------------------ lifecycle
 
     def open(self) -> ReconcileReport:
-        """Lock the account, check the chain is the journal's, reconcile the journal with the
-        chain, set the next nonce."""
+        """Lock the chain and account, check the chain is the journal's, reconcile the journal
+        with the chain, check no other signer uses the account, set the next nonce."""
+        chain_id, genesis = self._node_identity()
+        self.lock = AccountLock(self.lock_dir, self.address, f"{chain_id}-{genesis[2:14]}")
         self.lock.acquire()
         try:
             self.check_chain()
             report = self.reconcile()
+            self.check_signer()
         except BaseException:
             self.lock.release()
             raise
@@ -302,11 +337,8 @@ class TxManager:
     def check_chain(self) -> None:
         """Raise ChainResetError unless the node is on the journal's chain (see the module
         docstring); the first check records the chain in the journal."""
-        chain_id = self.chain.chain_id()
-        genesis = (self.chain.call("eth_getBlockByNumber", ["0x0", False]) or {}).get("hash")
-        known = self.journal.record_chain_identity(
-            chain_id, str(genesis), self.chain.block_number()
-        )
+        chain_id, genesis = self._node_identity()
+        known = self.journal.record_chain_identity(chain_id, genesis, self.chain.block_number())
         node = f"the node at {self.chain.url}"
         aside = f"move {self.journal.path} aside to start afresh on this chain"
         if (known.chain_id, known.genesis_hash) != (chain_id, genesis):
@@ -328,12 +360,69 @@ class TxManager:
                 )
         self.chain_id = chain_id
 
+    def _node_identity(self) -> tuple[int, str]:
+        """(chain id, block-0 hash) of the node."""
+        genesis = (self.chain.call("eth_getBlockByNumber", ["0x0", False]) or {}).get("hash")
+        return self.chain.chain_id(), str(genesis)
+
+    def check_signer(self) -> None:
+        """Raise ForeignSignerError when the account's nonce, pending transactions included,
+        is past every nonce the journal signed (see the module docstring); the first live
+        start adopts the chain's nonce instead."""
+        pending = self.chain.nonce(self.address, "pending")
+        known = self.journal.known_next_nonce(self.address)
+        if known is None:
+            self.journal.record_outside(self.address, pending)
+            return
+        if pending <= known:
+            return
+        found = [(n, *self._find_transaction(n)) for n in range(known, pending)]
+        self.journal.record_outside(self.address, pending, found)
+        nonce, tx_hash, block = found[0]
+        what = ("a transaction not found on the node" if tx_hash is None
+                else f"transaction {tx_hash} ({'pending' if block is None else f'block {block}'})")  # fmt: skip
+        more = f" (and {len(found) - 1} more after it)" if len(found) > 1 else ""
+        raise ForeignSignerError(
+            f"another signer uses account {self.address}: nonce {nonce} went to {what}{more}, "
+            "which this keeper's journal did not send; the keeper pauses (cause "
+            "foreign_signer). Stop the other signer, then `ammlab keeper resume`"
+        )
+
+    def _find_transaction(self, nonce: int) -> tuple[str | None, int | None]:
+        """(hash, block) of the account's transaction with `nonce`: mined (bisecting the
+        account's nonce over the blocks since the journal's first, one eth_getTransactionCount
+        per step) or pending (block None); (None, None) where the node cannot say (a pruned
+        node's old state)."""
+        try:
+            head = self.chain.block_number()
+            if self.chain.nonce(self.address, hex(head)) <= nonce:
+                where, block = "pending", None
+            else:
+                identity = self.journal.chain_identity()
+                lo, hi = (identity.first_block if identity else 0), head
+                while lo < hi:  # the first block after which the account's nonce is past it
+                    mid = (lo + hi) // 2
+                    if self.chain.nonce(self.address, hex(mid)) > nonce:
+                        hi = mid
+                    else:
+                        lo = mid + 1
+                where, block = hex(hi), hi
+            found = self.chain.call("eth_getBlockByNumber", [where, True]) or {}
+        except ChainError:
+            return None, None
+        for tx in found.get("transactions", []):
+            if (tx.get("from", "").lower() == self.address.lower()
+                    and int(tx.get("nonce", "0x0"), 16) == nonce):  # fmt: skip
+                return tx["hash"], block
+        return None, None
+
     def _after_outage(self, down_s: float) -> None:
         self.check_chain()
         self.journal.note(None, None, f"RPC answered again after {down_s:.1f} s; same chain")
 
     def close(self) -> None:
-        self.lock.release()
+        if self.lock is not None:
+            self.lock.release()
 
     def __enter__(self) -> TxManager:
         self.open()
@@ -362,7 +451,7 @@ class TxManager:
         A signed or sent intent is returned as it is (idempotent); a final one too.
         Raises SimulationRevert when the eth_call reverts (the intent is journaled refused).
         """
-        if not self.lock.held:
+        if self.lock is None or not self.lock.held:
             raise TxError("the manager is not open: call open() (it reconciles first)")
         intent = self.journal.intent(intent.id)
         if intent.status != "planned":
@@ -391,7 +480,14 @@ class TxManager:
             ) from err
         gas_limit = math.ceil(int(gas, 16) * self.limits.gas_limit_multiplier)
 
-        nonce = max(self.next_nonce, self.chain.nonce(self.address, "pending"))
+        pending = self.chain.nonce(self.address, "pending")
+        if pending > self.next_nonce:  # not ours, unless the journal knows it
+            try:
+                self.check_signer()
+            except ForeignSignerError as err:
+                self.journal.refuse(intent.id, "foreign_signer", str(err))
+                raise
+        nonce = max(self.next_nonce, pending)
         fees = initial_fees(self.limits, self.chain.base_fee(), self._legacy_price())
         signed = self._sign(intent, nonce, gas_limit, fees)
         self._next_nonce = nonce + 1

@@ -1,6 +1,6 @@
 """A minimal keeper process for the crash tests: one hedge intent, optionally frozen mid-way.
 
-    python scripts/crashy_keeper.py --rpc URL --journal DB --home DIR --to TOKEN \
+    python scripts/crashy_keeper.py --rpc URL --journal DB --lock-dir DIR --to TOKEN \
         --data 0x... --decision d1 [--stop-at intent|signed|sent] [--poll 0.1]
 
 It opens the transaction manager (lock, reconcile, resume), records the intent under the
@@ -33,7 +33,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rpc", required=True)
     parser.add_argument("--journal", required=True)
-    parser.add_argument("--home", required=True)
+    parser.add_argument("--lock-dir", required=True)
     parser.add_argument("--to", required=True)
     parser.add_argument("--data", required=True)
     parser.add_argument("--decision", default="d1")
@@ -50,7 +50,7 @@ def main() -> int:
     config = load_safety_config(tx={"poll_s": args.poll, "rpc_retry_budget_s": 20})
     journal = Journal(args.journal)
     manager = TxManager(
-        args.rpc, keeper_private_key(), journal, args.home, config.tx, on_stage=stage
+        args.rpc, keeper_private_key(), journal, args.lock_dir, config.tx, on_stage=stage
     )
     report = manager.open()
     print(f"RECONCILED {json.dumps(report.__dict__)}", flush=True)

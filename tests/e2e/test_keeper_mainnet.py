@@ -270,14 +270,24 @@ def test_pause_resume_and_flatten_steer_the_keeper_on_genuine_venues(fork, tmp_p
 def test_a_genuine_venue_that_reverts_fails_over_in_the_same_tick_then_none_left_pauses(
     fork, tmp_path
 ):
-    """The keeper withdraws its USDC allowance to SwapRouter: the V3 legs revert in the
-    pre-send simulation ('STF'), are journaled refused, and the V2 pair takes the hedge in the
-    same tick. Then Router02's allowance goes too: no venue is left, the kill switch pauses."""
+    """The operator withdraws the keeper's USDC allowance to SwapRouter (a transaction from
+    the keeper's own account: the keeper pauses, cause foreign_signer, until resumed): the V3
+    legs revert in the pre-send simulation ('STF'), are journaled refused, and the V2 pair
+    takes the hedge in the same tick. Then Router02's allowance goes too: no venue is left,
+    the kill switch pauses."""
     node, market, manifest = fork
     market.transmit(3000)
     with live_keeper(tmp_path, node.url, manifest) as keeper:
         keeper.start()
-        market.revoke(market.usdc, market.swap_router)
+
+        def revoke_by_hand(router: str) -> None:
+            market.revoke(market.usdc, router)
+            keeper.tick()
+            assert (keeper.killswitch.mode, keeper.killswitch.state.cause) == (
+                "paused", "foreign_signer")  # fmt: skip
+            request_command(keeper.cfg.journal_path, "resume", "the revoke was ours")
+
+        revoke_by_hand(market.swap_router)
         market.buy_calls(3, 12.0)
         result, _ = tick_checked(keeper, market)
         faults = {r.venue: r.venue_fault for r in result.legs if r.venue_fault}
@@ -287,7 +297,7 @@ def test_a_genuine_venue_that_reverts_fails_over_in_the_same_tick_then_none_left
         assert mined == {"uniswap_v2"} and abs(net_delta(keeper)) <= BAND
         assert keeper.killswitch.mode == "running" and keeper.metrics.failovers == 1
 
-        market.revoke(market.usdc, market.router02)
+        revoke_by_hand(market.router02)
         market.buy_calls(3, 8.0)
         nonce = market.nonce(market.keeper)
         stuck = keeper.tick()

@@ -186,7 +186,7 @@ def plan(journal: Journal, manager: TxManager, env: Env, to: str, amount: int, t
 def run_driver(env: Env, tmp_path: Path, recipient: str, stop_at: str | None):
     cmd = [
         sys.executable, str(DRIVER), "--rpc", env.url, "--journal",
-        str(tmp_path / "journal.sqlite"), "--home", str(tmp_path), "--to", env.token,
+        str(tmp_path / "journal.sqlite"), "--lock-dir", str(tmp_path), "--to", env.token,
         "--data", transfer_data(recipient, 10**18), "--decision", recipient, "--poll", "0.05",
     ]  # fmt: skip
     if stop_at:

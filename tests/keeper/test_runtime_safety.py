@@ -59,6 +59,27 @@ def test_last_on_chain_is_the_highest_included_nonce_reverted_or_not(tmp_path):
         assert journal.last_on_chain("0x" + "2" * 40) is None
 
 
+def test_the_journal_knows_the_nonces_it_signed_adopted_or_found_foreign(tmp_path):
+    with Journal(tmp_path / "j.sqlite") as journal:
+        assert journal.known_next_nonce(ACCOUNT) is None  # before the first live start
+        journal.record_outside(ACCOUNT, 5)  # adopted: nonces 0..4 were not the journal's
+        assert journal.known_next_nonce(ACCOUNT) == 5
+        _mined(journal, "a", 5)
+        assert journal.known_next_nonce(ACCOUNT) == 6
+        dropped = journal.record_intent("b", account=ACCOUNT, chain_id=1, to="0x" + "1" * 40)
+        journal.record_signed(dropped.id, SignedTx("0xfe", "0xraw", 6, 21_000, "eip1559"),
+                              ACCOUNT)  # fmt: skip
+        assert journal.known_next_nonce(ACCOUNT) == 7  # signed: the chain may include it
+        journal.record_dropped(dropped.id, "nonce 6 consumed by another transaction")
+        assert journal.known_next_nonce(ACCOUNT) == 6  # its nonce went to someone else
+        journal.record_outside(ACCOUNT, 8, [(6, "0xaa", 120), (7, None, None)])
+        assert journal.known_next_nonce(ACCOUNT) == 8
+        assert [(f["nonce"], f["tx_hash"], f["block"])
+                for f in journal.foreign_transactions(ACCOUNT)] == [(6, "0xaa", 120),
+                                                                    (7, None, None)]  # fmt: skip
+        assert journal.known_next_nonce("0x" + "2" * 40) is None  # per account
+
+
 def test_a_v1_journal_is_migrated_with_its_history_kept(tmp_path):
     path = tmp_path / "old.sqlite"
     db = sqlite3.connect(path)
@@ -72,8 +93,9 @@ def test_a_v1_journal_is_migrated_with_its_history_kept(tmp_path):
     db.commit()
     db.close()
     with Journal(path) as journal:
-        assert journal.schema_version == SCHEMA_VERSION == 3
+        assert journal.schema_version == SCHEMA_VERSION == 4
         assert journal.rebalances() == []  # v3: the rebalances table, empty
+        assert journal.known_next_nonce(ACCOUNT) is None  # v4: no nonce adopted yet
         assert [i.key for i in journal.intents()] == ["k"]
         assert journal.chain_identity() is None  # recorded at the next live start
 

@@ -3,9 +3,11 @@ account lock, and the manager's RPC client (sim.chain.rpc with its retry budget)
 node that comes up late; the client itself is tested in tests/sim/test_rpc.py."""
 
 import json
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
 import pytest
 from eth_abi import encode
@@ -14,9 +16,11 @@ from keeper.journal_records import Attempt
 from keeper.safety_config import TxLimits
 from keeper.txmanager import (
     GWEI,
+    LOCK_DIR_ENV,
     AccountLock,
     AccountLockedError,
     bumped_fees,
+    default_lock_dir,
     initial_fees,
     keeper_private_key,
     revert_reason,
@@ -87,30 +91,33 @@ def test_revert_reasons_are_decoded():
 
 
 def test_the_account_lock_is_exclusive_and_names_the_holder(tmp_path):
-    first, second = AccountLock(tmp_path, ADDRESS), AccountLock(tmp_path, ADDRESS)
+    first, second = AccountLock(tmp_path, ADDRESS, "1-abc"), AccountLock(tmp_path, ADDRESS, "1-abc")
     first.acquire()
     with pytest.raises(AccountLockedError) as err:
         second.acquire()
-    assert str(err.value).startswith(f"account {ADDRESS} is held by another keeper (pid ")
+    assert str(err.value).startswith(
+        f"account {ADDRESS} is held on this chain by another keeper (pid "
+    )
     first.release()
     second.acquire()
     assert second.held
     second.release()
-    AccountLock(tmp_path, "0x" + "1" * 40).acquire()  # another account: its own lock
+    AccountLock(tmp_path, "0x" + "1" * 40, "1-abc").acquire()  # another account: its own lock
+    AccountLock(tmp_path, ADDRESS, "31337-def").acquire()  # another chain: its own lock
 
 
 def test_the_account_lock_is_held_for_every_thread_of_the_process(tmp_path):
     """The keeper opens its manager in one thread and may tick in another."""
     import threading
 
-    lock = AccountLock(tmp_path, ADDRESS)
+    lock = AccountLock(tmp_path, ADDRESS, "1-abc")
     lock.acquire()
     seen = []
     t = threading.Thread(target=lambda: seen.append(lock.held))
     t.start()
     t.join()
     assert seen == [True]
-    assert (tmp_path / "locks" / f"{ADDRESS.lower()}.pid").read_text().strip().isdigit()
+    assert (tmp_path / f"1-abc-{ADDRESS.lower()}.pid").read_text().strip().isdigit()
     lock.release()
 
 
@@ -169,3 +176,10 @@ def test_rpc_gives_up_after_its_budget_in_one_line():
     assert time.monotonic() - start < 2
     assert "unreachable for 0.3 s" in str(err.value) and "journal keeps the state" in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_the_lock_folder_is_one_per_machine_whatever_the_home(tmp_path, monkeypatch):
+    monkeypatch.delenv(LOCK_DIR_ENV, raising=False)
+    assert default_lock_dir() == Path(tempfile.gettempdir()) / "ammlab-locks"
+    monkeypatch.setenv(LOCK_DIR_ENV, str(tmp_path))
+    assert default_lock_dir() == tmp_path
