@@ -450,7 +450,7 @@ def _pool_ref(
 
 def explicit_venues(cfg: KeeperConfig, addresses: Addresses) -> KeeperConfig:
     """`cfg` with each venue list left out (None) spelled out as the pools `addresses` hold
-    (their defaults), so venues can be disabled by name (`keeper.runtime.without_venues`)."""
+    (their defaults), so venues can be disabled by name (`without_venues`)."""
     update = {}
     for kind in POOL_KINDS:
         if getattr(cfg.venues, kind) is None:
@@ -460,3 +460,22 @@ def explicit_venues(cfg: KeeperConfig, addresses: Addresses) -> KeeperConfig:
     if not update:
         return cfg
     return cfg.model_copy(update={"venues": cfg.venues.model_copy(update=update)})
+
+
+def without_venues(cfg: KeeperConfig, names: set[str] | dict[str, str]) -> KeeperConfig:
+    """`cfg` with the venues called `names` disabled (for re-planning around them)."""
+    v = cfg.venues
+    update = {
+        kind: tuple(c.model_copy(update={"enabled": False}) if c.name in names else c
+                    for c in getattr(v, kind) or ())
+        for kind in POOL_KINDS
+    }  # fmt: skip
+    update["perp"] = (
+        v.perp.model_copy(update={"enabled": False}) if v.perp.name in names else v.perp
+    )
+    return cfg.model_copy(update={"venues": v.model_copy(update=update)})
+
+
+def venue_names(cfg: KeeperConfig) -> set[str]:
+    names = {c.name for kind in POOL_KINDS for c in getattr(cfg.venues, kind) or () if c.enabled}
+    return names | ({cfg.venues.perp.name} if cfg.venues.perp.enabled else set())

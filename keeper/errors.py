@@ -7,3 +7,7 @@ Errors of the node side (an unreachable RPC, a manifest for another chain) are
 
 class KeeperError(Exception):
     """Base of every error raised by `keeper`; the message says what to do."""
+
+
+class TxError(KeeperError):
+    """A transaction could not be made as asked; the journal says what happened."""

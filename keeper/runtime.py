@@ -47,11 +47,12 @@ from pathlib import Path
 from typing import Any
 
 from keeper.config import (
-    POOL_KINDS,
     KeeperConfig,
     KeeperConfigError,
     explicit_venues,
     resolve_addresses,
+    venue_names,
+    without_venues,
 )
 from keeper.execution import Executor, LegResult
 from keeper.guards import (
@@ -95,25 +96,6 @@ def is_outage(err: BaseException) -> bool:
 
 # Reasons `plan_hedge` gives when the venues cannot take a due order (keeper/strategy.py).
 NO_DEPTH_REASONS = ("no depth", "routing")
-
-
-def without_venues(cfg: KeeperConfig, names: set[str] | dict[str, str]) -> KeeperConfig:
-    """`cfg` with the venues called `names` disabled (for re-planning around them)."""
-    v = cfg.venues
-    update = {
-        kind: tuple(c.model_copy(update={"enabled": False}) if c.name in names else c
-                    for c in getattr(v, kind) or ())
-        for kind in POOL_KINDS
-    }  # fmt: skip
-    update["perp"] = (
-        v.perp.model_copy(update={"enabled": False}) if v.perp.name in names else v.perp
-    )
-    return cfg.model_copy(update={"venues": v.model_copy(update=update)})
-
-
-def venue_names(cfg: KeeperConfig) -> set[str]:
-    names = {c.name for kind in POOL_KINDS for c in getattr(cfg.venues, kind) or () if c.enabled}
-    return names | ({cfg.venues.perp.name} if cfg.venues.perp.enabled else set())
 
 
 @dataclass

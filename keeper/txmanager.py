@@ -1,7 +1,7 @@
 """The transaction manager: one account, local signing, same-nonce replacement, exactly once.
 
 One `TxManager` per keeper account. `open()` takes an OS lock on the chain and account
-(`AccountLock`: an flock on `<lock dir>/<chain id>-<block 0>-<address>.lock`, the lock dir
+(`keeper.account.AccountLock`: an flock on `<lock dir>/<chain id>-<block 0>-<address>.lock`, the lock dir
 machine-wide, `$AMMLAB_LOCK_DIR` or the system's temp folder, never a keeper's home; a second
 manager on that chain and account, in this or any process, under any home, is refused with the
 pid that holds it), checks that the node is on the journal's chain (`check_chain`), reconciles
@@ -61,7 +61,6 @@ from __future__ import annotations
 import math
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from fractions import Fraction
@@ -70,28 +69,19 @@ from typing import Any
 
 from eth_account import Account
 from eth_utils import to_checksum_address
-from filelock import FileLock, Timeout
 
-from keeper.errors import KeeperError
+from keeper.account import AccountLock, default_lock_dir, find_transaction
+from keeper.errors import TxError
 from keeper.journal import Journal
 from keeper.journal_reconcile import ReconcileReport, settle
 from keeper.journal_records import Attempt, Intent, SignedTx
 from keeper.safety_config import TxLimits
-from sim.atomic import atomic_write_text
 from sim.chain.abi import decode, selector
 from sim.chain.rpc import Backoff, Rpc, RpcRefused
 from sim.errors import ChainError
 
 GWEI = 10**9
 ERROR_STRING_SELECTOR = "0x" + selector("Error(string)")
-
-
-class TxError(KeeperError):
-    """A transaction could not be made as asked; the journal says what happened."""
-
-
-class AccountLockedError(TxError):
-    """Another manager (maybe another process) holds the account."""
 
 
 class ForeignSignerError(TxError):
@@ -140,61 +130,6 @@ def revert_reason(err: RpcRefused) -> str:
             pass
     msg = err.rpc_message
     return msg.split("execution reverted:", 1)[-1].strip() if "reverted" in msg else msg
-
-
-# --------------------------------------------------------------------------- the lock
-
-
-LOCK_DIR_ENV = "AMMLAB_LOCK_DIR"
-
-
-def default_lock_dir() -> Path:
-    """Where account locks live: `$AMMLAB_LOCK_DIR`, else `<temp>/ammlab-locks`: one folder
-    for every keeper of the machine, whatever its ammlab home."""
-    return Path(os.environ.get(LOCK_DIR_ENV) or Path(tempfile.gettempdir()) / "ammlab-locks")
-
-
-class AccountLock:
-    """One process per chain and account: an exclusive OS lock on
-    `<directory>/<chain>-<address>.lock` (filelock; the kernel drops it when its process dies,
-    kill -9 included, so a crashed keeper never leaves the account stuck), and the holder's pid
-    in `<...>.pid` beside it so a refusal can name it. `chain` names the chain (chain id and
-    block 0: a fork shares its upstream's, and is held as the same chain)."""
-
-    def __init__(self, directory: str | os.PathLike, address: str, chain: str):
-        self.path = Path(directory) / f"{chain}-{address.lower()}.lock"
-        self.pid_path = self.path.with_suffix(".pid")
-        self.address = address
-        # Not thread-local: the keeper opens the manager in one thread and may tick in another.
-        self._lock = FileLock(self.path, timeout=0, thread_local=False)
-
-    def acquire(self) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._lock.acquire()
-        except PermissionError as err:
-            raise TxError(
-                f"cannot take the account lock {self.path} ({err.strerror}): set {LOCK_DIR_ENV}"
-                " to a folder every keeper of this machine can write"
-            ) from None
-        except Timeout:
-            try:
-                holder = self.pid_path.read_text().strip() or "unknown"
-            except OSError:
-                holder = "unknown"
-            raise AccountLockedError(
-                f"account {self.address} is held on this chain by another keeper (pid {holder}, "
-                f"lock {self.path}): stop that keeper, or use another account"
-            ) from None
-        atomic_write_text(self.pid_path, f"{os.getpid()}\n")
-
-    def release(self) -> None:
-        if self._lock.is_locked:
-            self._lock.release()
-
-    @property
-    def held(self) -> bool:
-        return self._lock.is_locked
 
 
 # --------------------------------------------------------------------------- fees
@@ -376,7 +311,10 @@ class TxManager:
             return
         if pending <= known:
             return
-        found = [(n, *self._find_transaction(n)) for n in range(known, pending)]
+        identity = self.journal.chain_identity()
+        since = identity.first_block if identity else 0
+        found = [(n, *find_transaction(self.chain, self.address, n, since))
+                 for n in range(known, pending)]  # fmt: skip
         self.journal.record_outside(self.address, pending, found)
         nonce, tx_hash, block = found[0]
         what = ("a transaction not found on the node" if tx_hash is None
@@ -387,34 +325,6 @@ class TxManager:
             "which this keeper's journal did not send; the keeper pauses (cause "
             "foreign_signer). Stop the other signer, then `ammlab keeper resume`"
         )
-
-    def _find_transaction(self, nonce: int) -> tuple[str | None, int | None]:
-        """(hash, block) of the account's transaction with `nonce`: mined (bisecting the
-        account's nonce over the blocks since the journal's first, one eth_getTransactionCount
-        per step) or pending (block None); (None, None) where the node cannot say (a pruned
-        node's old state)."""
-        try:
-            head = self.chain.block_number()
-            if self.chain.nonce(self.address, hex(head)) <= nonce:
-                where, block = "pending", None
-            else:
-                identity = self.journal.chain_identity()
-                lo, hi = (identity.first_block if identity else 0), head
-                while lo < hi:  # the first block after which the account's nonce is past it
-                    mid = (lo + hi) // 2
-                    if self.chain.nonce(self.address, hex(mid)) > nonce:
-                        hi = mid
-                    else:
-                        lo = mid + 1
-                where, block = hex(hi), hi
-            found = self.chain.call("eth_getBlockByNumber", [where, True]) or {}
-        except ChainError:
-            return None, None
-        for tx in found.get("transactions", []):
-            if (tx.get("from", "").lower() == self.address.lower()
-                    and int(tx.get("nonce", "0x0"), 16) == nonce):  # fmt: skip
-                return tx["hash"], block
-        return None, None
 
     def _after_outage(self, down_s: float) -> None:
         self.check_chain()

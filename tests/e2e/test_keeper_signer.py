@@ -30,12 +30,12 @@ from test_keeper_chaos import (  # noqa: F401 - _no_stray_keepers is an autouse 
     set_up_keeper,
 )
 
+from keeper.account import LOCK_DIR_ENV
 from keeper.config import load_keeper_config
 from keeper.journal import Journal
 from keeper.killswitch import request_command, status
 from keeper.logs import KeeperLog
 from keeper.runtime import Keeper
-from keeper.txmanager import LOCK_DIR_ENV
 
 pytestmark = [pytest.mark.chain, pytest.mark.fork]
 

@@ -30,9 +30,8 @@ import numpy as np
 import pytest
 from keeper_turns import at_the_keepers_turn, run_recording_turns
 
-from keeper.config import load_keeper_config, resolve_addresses
+from keeper.config import load_keeper_config, resolve_addresses, without_venues
 from keeper.reader import ChainReader
-from keeper.runtime import without_venues
 from keeper.strategy import HedgeState, plan_hedge
 from sim.agents.keeper import KeeperAgent
 from sim.chain.backend import ChainSession

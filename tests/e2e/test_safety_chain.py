@@ -26,11 +26,11 @@ import vyper
 from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
 
+from keeper.account import AccountLockedError
 from keeper.journal import Journal
 from keeper.journal_records import intent_key
 from keeper.safety_config import TxLimits
 from keeper.txmanager import (
-    AccountLockedError,
     SimulationRevert,
     TxManager,
     keeper_private_key,

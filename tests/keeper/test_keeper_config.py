@@ -142,8 +142,7 @@ def test_preset_manifest_gives_genuine_venues_with_their_routers_and_factories()
 
 
 def test_explicit_venues_spell_out_the_manifests_and_can_be_disabled():
-    from keeper.config import explicit_venues
-    from keeper.runtime import venue_names, without_venues
+    from keeper.config import explicit_venues, venue_names, without_venues
 
     cfg = load_keeper_config(venues={"perp": {"enabled": False}})
     addresses, _ = resolve_addresses(cfg, PRESET)

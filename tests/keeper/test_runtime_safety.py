@@ -14,11 +14,11 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 import requests
 
-from keeper.config import load_keeper_config
+from keeper.config import load_keeper_config, venue_names, without_venues
 from keeper.journal import Journal
 from keeper.journal_records import MIGRATIONS, SCHEMA_VERSION, SignedTx
 from keeper.killswitch import KillState, KillSwitch, escalate
-from keeper.runtime import is_outage, venue_names, without_venues
+from keeper.runtime import is_outage
 from keeper.safety_config import KillSwitchLimits, TxLimits
 from keeper.txmanager import CHAOS_ENV, TxError, chaos_stop, rpc_client
 from sim.chain import node as chainmod

@@ -12,15 +12,12 @@ from pathlib import Path
 import pytest
 from eth_abi import encode
 
+from keeper.account import LOCK_DIR_ENV, AccountLock, AccountLockedError, default_lock_dir
 from keeper.journal_records import Attempt
 from keeper.safety_config import TxLimits
 from keeper.txmanager import (
     GWEI,
-    LOCK_DIR_ENV,
-    AccountLock,
-    AccountLockedError,
     bumped_fees,
-    default_lock_dir,
     initial_fees,
     keeper_private_key,
     revert_reason,
