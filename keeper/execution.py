@@ -40,7 +40,7 @@ from keeper.killswitch import KillSwitch, order_allowed
 from keeper.reader import Addresses, MarketSnapshot
 from keeper.strategy import Plan
 from keeper.txmanager import ForeignSignerError, SimulationRevert, TxError, TxManager
-from keeper.venues import perp, v2, v3
+from keeper.venues import gas, perp, v2, v3
 from keeper.venues.base import GWEI, LegPlan
 from sim.chain.abi import decode, encode_call
 from sim.chain.rpc import Rpc
@@ -67,6 +67,15 @@ def swap_meta(leg: LegPlan) -> dict[str, Any]:
     if leg.kind == "univ3":
         meta |= {"fee_pips": leg.fee_pips, "sqrt_price_limit_x96": leg.sqrt_price_limit_x96}
     return meta
+
+
+def gas_allowance(leg: LegPlan, snap: MarketSnapshot) -> int:
+    """The leg's worst-path gas allowance (`keeper.venues.gas`); a V3 leg's from the pool's
+    price and tick spacing in the snapshot it was planned on."""
+    if leg.kind != "univ3":
+        return gas.leg_allowance(leg)
+    pool = snap.pool(leg.venue)
+    return gas.leg_allowance(leg, pool.sqrt_price_x96, pool.tick_spacing)
 
 
 @dataclass(frozen=True)
@@ -139,8 +148,11 @@ class Executor:
             native_wei=int(balance, 16),
         )
 
-    def precheck_for(self, leg: LegPlan | None, hedge: float, gas_units: int):
-        """The TxManager precheck of one leg: guards on fresh state, then the kill switch."""
+    def precheck_for(self, leg: LegPlan | None, hedge: float, gas_units: int, allowance: int = 0):
+        """The TxManager precheck of one leg: guards on fresh state, then the kill switch.
+        The gas guard prices the limit the manager will set (`keeper.venues.gas`) from the
+        planned `gas_units` and the method's worst-path `allowance`."""
+        limit = gas.planned_limit(gas_units, self.cfg.safety.tx.gas_limit_multiplier, allowance)
         limits = self.cfg.safety.guards
         tip = self.cfg.safety.tx.priority_fee_gwei * GWEI
 
@@ -157,8 +169,7 @@ class Executor:
                 execution_price=leg.expected_price if leg else None,
                 is_buy=bool(leg and leg.size > 0),
                 gas_price_wei=gas_price,
-                gas_cost_wei=int(gas_units * self.cfg.safety.tx.gas_limit_multiplier
-                                 * (2 * f.base_fee_wei + tip)),
+                gas_cost_wei=int(limit * (2 * f.base_fee_wei + tip)),
                 native_balance_wei=f.native_wei,
             )  # fmt: skip
             report = run_guards(inputs, limits)
@@ -218,10 +229,12 @@ class Executor:
                 self.log("leg", mode="dry_run", to=to, data=data, **meta)
                 results.append(LegResult(leg.venue, leg.size, "dry_run"))
                 continue
-            gas_units = leg.gas_units
+            allowance = gas_allowance(leg, snap)
+            meta["gas_allowance"] = allowance
             intent, reason, fault = self._send(
                 f"hedge:{leg.venue}", snap, to, data, "hedge", leg.notional_quote, meta,
-                self.precheck_for(leg, hedge, gas_units), expires_at=time.time() + self.cfg.execution.deadline_s,
+                self.precheck_for(leg, hedge, leg.gas_units, allowance),
+                expires_at=time.time() + self.cfg.execution.deadline_s,
             )  # fmt: skip
             attempts = self.journal.attempts(intent.id)
             tx_hash = attempts[-1].tx_hash if attempts else None

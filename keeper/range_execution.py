@@ -55,6 +55,7 @@ from keeper.ranges import (
     range_inputs,
 )
 from keeper.reader import Addresses, ChainReader, MarketSnapshot
+from keeper.venues import gas
 from keeper.venues.base import GWEI, WEI_PER_ETH
 from sim.decisions.ranges import FeeIncome, check_width
 from sim.learn.features import VolForecast
@@ -240,8 +241,10 @@ class RangeKeeper:
                     return f"rebalance #{reb.id} abandoned: nothing to mint", snap
             if plan is None:
                 continue  # nothing to do at this step (dust, or already empty)
-            meta = {**plan.meta, "rebalance": reb.id, "step": step}
-            precheck = self.executor.precheck_for(None, 0.0, STEP_GAS[step])
+            allowance = gas.range_step_allowance(step, plan.meta, pool.sqrt_price_x96,
+                                                 pool.tick_spacing)  # fmt: skip
+            meta = {**plan.meta, "rebalance": reb.id, "step": step, "gas_allowance": allowance}
+            precheck = self.executor.precheck_for(None, 0.0, STEP_GAS[step], allowance)
             intent, reason, fault = self.executor._send(
                 f"range:{reb.id}:{step}", snap, plan.to, plan.data, f"range_{step}",
                 plan.notional_quote, meta, precheck, time.time() + rc.deadline_s,

@@ -29,7 +29,8 @@ For each intent (`Journal.record_intent`, done by the keeper):
 
     submit(intent, precheck)   precheck (the guards, on fresh state) -> eth_call simulation
                                (refused on revert, with the reason, journaled `refused`)
-                               -> gas estimate -> fees -> sign locally -> journal `signed`
+                               -> gas limit (`_gas_limit`) -> fees -> sign locally
+                               -> journal `signed`
                                -> eth_sendRawTransaction -> journal `sent`
     wait(intent_id)            poll receipts of every attempt; a transaction not mined within
                                `stuck_blocks` blocks or `stuck_s` seconds is replaced with the
@@ -76,6 +77,7 @@ from keeper.journal import Journal
 from keeper.journal_reconcile import ReconcileReport, settle
 from keeper.journal_records import Attempt, Intent, SignedTx
 from keeper.safety_config import TxLimits
+from keeper.venues import gas as gas_rules
 from sim.chain.abi import decode, selector
 from sim.chain.rpc import Backoff, Rpc, RpcRefused
 from sim.errors import ChainError
@@ -388,7 +390,7 @@ class TxManager:
             raise SimulationRevert(
                 f"intent #{intent.id} would revert ({reason}): refused, nothing sent", reason
             ) from err
-        gas_limit = math.ceil(int(gas, 16) * self.limits.gas_limit_multiplier)
+        gas_limit = self._gas_limit(call, int(gas, 16), intent)
 
         pending = self.chain.nonce(self.address, "pending")
         if pending > self.next_nonce:  # not ours, unless the journal knows it
@@ -462,6 +464,28 @@ class TxManager:
         return done
 
     # ------------------------------------------------------------------ internals
+
+    def _gas_limit(self, call: dict[str, str], estimate: int, intent: Intent) -> int:
+        """estimate × `gas_limit_multiplier`; for an intent whose meta carries a
+        `gas_allowance` (its method's worst path in the next blocks, `keeper.venues.gas`), at
+        least the estimate one block and one second later + that allowance. A node that
+        refuses the block override gives the plain estimate."""
+        allowance = int(intent.meta.get("gas_allowance", 0))
+        if allowance <= 0:
+            return gas_rules.gas_limit(estimate, 0, self.limits.gas_limit_multiplier, 0)
+        head = self.chain.call("eth_getBlockByNumber", ["latest", False])
+        later = {"number": hex(int(head["number"], 16) + 1),
+                 "time": hex(int(head["timestamp"], 16) + 1)}  # fmt: skip
+        try:
+            estimate_next = int(
+                self.chain.call("eth_estimateGas", [call, self.limits.simulate_block, {}, later]),
+                16,
+            )
+        except RpcRefused:
+            estimate_next = estimate
+        return gas_rules.gas_limit(
+            estimate, estimate_next, self.limits.gas_limit_multiplier, allowance
+        )
 
     def _legacy_price(self) -> int:
         return self.chain.gas_price() if self.limits.fee_mode == "legacy" else 0
