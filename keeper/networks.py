@@ -29,18 +29,42 @@ def prepare_ape() -> None:
     logger.set_level("ERROR")  # keep per-transaction INFO lines out of the user's terminal
 
 
+START_ATTEMPTS = 3
+"""Starts of an anvil that Ape manages (a `...:foundry` network) before giving up."""
+
+
 @contextmanager
 def ape_network(choice: str) -> Iterator[Any]:
-    """Connect Ape to `choice`, turning connection failures into one-line ChainErrors."""
+    """Connect Ape to `choice`, turning connection failures into one-line ChainErrors.
+
+    Where Ape starts the anvil itself (a `...:foundry` network), it gets a port that is free
+    now (`node.free_port`) rather than ape-foundry's `host: auto`, a random port it does not
+    check; and a start that Ape gave up on (its fixed 20 s wait for the RPC, which a loaded
+    machine can exceed) is stopped and tried again on another port, `START_ATTEMPTS` in all.
+    """
     prepare_ape()
     from ape import networks
-    from ape.exceptions import ApeException
+    from ape.exceptions import ApeException, RPCTimeoutError
 
     if choice.startswith("ethereum:mainnet"):
         node.check_upstream_reachable()
+    managed = choice.endswith(":foundry")
     try:
-        with networks.parse_network_choice(choice) as provider:
+        for attempt in range(1, START_ATTEMPTS + 1):
+            settings = {"host": f"http://127.0.0.1:{node.free_port()}"} if managed else None
+            context = networks.parse_network_choice(choice, provider_settings=settings)
+            try:
+                provider = context.__enter__()
+            except RPCTimeoutError:
+                context._provider.disconnect()  # stop the anvil that did not answer in time
+                if attempt == START_ATTEMPTS:
+                    raise
+                continue
+            break
+        try:
             yield provider
+        finally:
+            context.__exit__(None)
     except ApeException as err:
         raise ChainError(f"{choice}: {str(err).splitlines()[0]}") from err
 

@@ -2,10 +2,11 @@
 
 import numpy as np
 import pytest
-from ape import networks, project
+from ape import project
 from ape_suite import load_suite, role_account
 from web3 import Web3
 
+from keeper.networks import ape_network
 from sim.chain.blockbuilder import BlockBuilder
 from sim.errors import Revert
 from sim.venues.cpmm.twin import CPMMPool, get_amount_out
@@ -45,7 +46,7 @@ def test_a_block_of_swaps_lands_in_order_at_its_timestamp_and_equals_the_twin(up
     _, manifest = upstream
     erc20, router = encoder("ERC20"), encoder("Router")
     rng = np.random.default_rng(42)
-    with networks.parse_network_choice("ethereum:mainnet-fork:foundry") as fork:
+    with ape_network("ethereum:mainnet-fork:foundry") as fork:
         suite = load_suite(manifest)
         pool = suite.pools["venue_a"]
         twin = twin_of(pool)

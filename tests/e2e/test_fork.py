@@ -2,9 +2,9 @@
 (`ethereum:mainnet-fork:foundry`) and through the product's own web3 session."""
 
 import pytest
-from ape import networks
 from ape_suite import load_suite
 
+from keeper.networks import ape_network
 from sim.chain import node as chainmod
 from sim.chain import session
 from sim.errors import ManifestError
@@ -29,7 +29,7 @@ def test_fork_sees_upstream_contracts_and_writes_stay_on_the_fork(upstream):
     upstream_before = session.read_pool_state(session.load_suite(record.url, manifest), "venue_a")
     upstream_block = chainmod.block_number_of(record.url)
 
-    with networks.parse_network_choice(FORK) as fork:  # Ape's own fork of the upstream
+    with ape_network(FORK) as fork:  # Ape's own fork of the upstream
         assert fork.chain_id == 1
         suite = load_suite(manifest)
         assert suite.feed.latestRoundData()[1] == 3000 * 10**8
@@ -64,3 +64,26 @@ def test_manifest_pointing_at_no_code_is_refused(upstream):
     record, _ = upstream
     with pytest.raises(ManifestError, match="no contract code"):
         session.load_suite(record.url, {**manifest, "pools": pools})
+
+
+def test_a_managed_anvil_that_misses_apes_wait_is_stopped_and_started_again(upstream, monkeypatch):
+    """Ape waits a fixed 20 s for the anvil it starts (a loaded machine can exceed it): the
+    product's `ape_network` stops the one that missed the wait and starts another, on another
+    free port. Here the first start's wait is cut to a millisecond."""
+    from ape.api.providers import SubprocessProvider
+
+    real_start = SubprocessProvider.start
+    missed: list[str] = []
+
+    def start(self, timeout: int = 20):
+        if not missed:
+            missed.append(self.uri)
+            return real_start(self, timeout=0.001)  # gives up before the anvil answers
+        return real_start(self, timeout)
+
+    monkeypatch.setattr(SubprocessProvider, "start", start)
+    with ape_network(FORK) as fork:
+        assert fork.chain_id == 1 and fork.uri != missed[0]
+    (first,) = missed
+    port = int(first.rsplit(":", 1)[1])
+    assert not chainmod.port_in_use("127.0.0.1", port)  # the first anvil was stopped

@@ -9,11 +9,12 @@ import math
 
 import numpy as np
 import pytest
-from ape import networks, project
+from ape import project
 from ape_suite import role_account
 
 from keeper.config import load_keeper_config
 from keeper.logs import KeeperLog
+from keeper.networks import ape_network
 from keeper.reader import option_positions
 from keeper.runtime import Keeper
 from keeper.strategy import build_venues, cost_rate, hedge_inputs_from_state
@@ -32,7 +33,7 @@ E18 = 10**18
 @pytest.fixture(scope="module")
 def fork(upstream):
     _, manifest = upstream
-    with networks.parse_network_choice(FORK) as provider:
+    with ape_network(FORK) as provider:
         yield provider, manifest
 
 

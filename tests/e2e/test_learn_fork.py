@@ -9,12 +9,13 @@ import math
 
 import numpy as np
 import pytest
-from ape import chain, networks, project
+from ape import chain, project
 from ape_suite import role_account
 from click.testing import CliRunner
 
 from keeper.config import KeeperConfigError, load_keeper_config
 from keeper.logs import KeeperLog
+from keeper.networks import ape_network
 from keeper.runtime import Keeper
 from sim.decisions.hedging import HedgeInputs
 from sim.learn.features import features_along
@@ -33,7 +34,7 @@ PRICES = (3000, 3012, 2990, 3024, 3005, 2981, 3010)
 @pytest.fixture(scope="module")
 def learn_fork(upstream):
     _, manifest = upstream
-    with networks.parse_network_choice(FORK) as provider:
+    with ape_network(FORK) as provider:
         yield provider, manifest
 
 
