@@ -1,10 +1,10 @@
 """The transaction manager: one account, local signing, same-nonce replacement, exactly once.
 
 One `TxManager` per keeper account. `open()` takes an OS lock on the chain and account
-(`keeper.account.AccountLock`: an flock on `<lock dir>/<chain id>-<block 0>-<address>.lock`, the lock dir
-machine-wide, `$AMMLAB_LOCK_DIR` or the system's temp folder, never a keeper's home; a second
-manager on that chain and account, in this or any process, under any home, is refused with the
-pid that holds it), checks that the node is on the journal's chain (`check_chain`), reconciles
+(`keeper.account.AccountLock`: an flock on `<lock dir>/<chain id>-<block 0>-<address>.lock`,
+the lock dir machine-wide, `$AMMLAB_LOCK_DIR` or the system's temp folder, never a keeper's
+home; a second manager on that chain and account, in this or any process, under any home, is
+refused with the pid that holds it), checks that the node is on the journal's chain (`check_chain`), reconciles
 the journal against the chain (`Journal.reconcile`), checks that no other signer uses the
 account (`check_signer`) and only then sets its next nonce to the larger of the chain's pending
 count and the journal's highest open nonce + 1.
