@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from eth_abi import decode
 from eth_utils import keccak
+from fork_node import ForkNode, forked
 
 from keeper.venues.quotes import protocol_quotes
 from sim.chain import node as chainmod
@@ -25,6 +26,8 @@ from sim.chain.mainnet import place_mainnet_preset
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "keeper" / "mainnet.example.yaml"
 E18 = 10**18
+SEND_GAS = 3_000_000
+"""Gas limit of the role accounts' transactions (`Market.send`)."""
 MAX = 2**256 - 1
 V2_SWAP = "0x" + keccak(text="Swap(address,uint256,uint256,uint256,uint256,address)").hex()
 V3_SWAP = "0x" + keccak(text="Swap(address,address,int256,int256,uint160,uint128,int24)").hex()
@@ -40,6 +43,17 @@ def mainnet_preset(home: Path, v3_depths: dict) -> Iterator[tuple[str, dict[str,
         yield record.url, manifest, chainmod.block_number_of(record.url)
     finally:
         chainmod.stop_upstream(home)
+
+
+@contextmanager
+def preset_fork(preset: tuple[str, dict[str, Any], int], workdir: Path) -> Iterator[
+    tuple[ForkNode, Market, dict[str, Any]]
+]:  # fmt: skip
+    """A fork of `preset` (`mainnet_preset`'s (url, manifest, block)): (node, market on it,
+    manifest), the node killed on exit."""
+    url, manifest, block = preset
+    with forked(url, block, workdir) as node:
+        yield node, Market(node.url, manifest), manifest
 
 
 class Market:
@@ -67,7 +81,14 @@ class Market:
         return self.client.call(method, list(params))
 
     def send(self, sender: str, to: str, data: str) -> dict:
-        tx = self.rpc("eth_sendTransaction", {"from": sender, "to": to, "data": data})
+        """Send from an unlocked role account and wait for the receipt, which must succeed.
+
+        With a gas limit of its own: anvil estimates at the pending block's timestamp and can
+        estimate against the state one transaction behind while it mines, so an estimated
+        limit runs out when the swap pays a path the estimate missed (an oracle write, a
+        cumulative-price update: the keeper's `keeper.venues.gas` allowances)."""
+        tx = self.rpc("eth_sendTransaction", {"from": sender, "to": to, "data": data,
+                                              "gas": hex(SEND_GAS)})  # fmt: skip
         deadline = time.monotonic() + 10
         while (receipt := self.rpc("eth_getTransactionReceipt", tx)) is None:
             assert time.monotonic() < deadline, f"{tx} not mined"

@@ -24,9 +24,8 @@ from __future__ import annotations
 import math
 
 import pytest
-from mainnet_market import Market, keeper_config, mainnet_preset, write_config
+from mainnet_market import Market, keeper_config, mainnet_preset, preset_fork, write_config
 from test_keeper_chaos import (  # noqa: F401, F811 - fixtures (_no_stray_keepers autouse)
-    ForkNode,
     Suite,
     _no_stray_keepers,
     chaos_suite,
@@ -139,11 +138,7 @@ def preset_keeper(tmp_path, url, manifest, kind: str) -> Keeper:
 
 @pytest.mark.parametrize("kind", ["univ2", "univ3", "perp"])
 def test_a_block_between_estimate_and_send_on_genuine_venues_and_the_perp(preset, tmp_path, kind):
-    url, manifest, block = preset
-    node = ForkNode(url, block, tmp_path)
-    node.start()
-    try:
-        market = Market(node.url, manifest)
+    with preset_fork(preset, tmp_path) as (node, market, manifest):
         same_timestamp_blocks(market.rpc)
         market.transmit(3000)
         market.buy_calls(3, 6.0)
@@ -161,8 +156,6 @@ def test_a_block_between_estimate_and_send_on_genuine_venues_and_the_perp(preset
             second = keeper.tick()
             assert second.legs and {leg.kind for leg in second.plan.legs} == {kind}
             rows = gas_of_hedges(keeper, market.rpc, hook)
-    finally:
-        node.kill()
     report(rows)
     if kind in ("perp", "univ3"):
         assert any(needed > old for _, old, needed, _ in rows), rows  # the old rule ran out

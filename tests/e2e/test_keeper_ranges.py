@@ -22,9 +22,8 @@ from decimal import Decimal
 import pytest
 from eth_abi import decode
 from eth_utils import keccak
-from mainnet_market import Market, keeper_config, mainnet_preset, write_config
+from mainnet_market import Market, keeper_config, mainnet_preset, preset_fork, write_config
 from test_keeper_chaos import (  # noqa: F401 - _no_stray_keepers is an autouse fixture
-    ForkNode,
     KeeperProcess,
     _no_stray_keepers,
     set_up_keeper,
@@ -60,11 +59,8 @@ def preset(tmp_path_factory):
 
 @pytest.fixture
 def fork(preset, tmp_path):
-    url, manifest, block = preset
-    node = ForkNode(url, block, tmp_path)
-    node.start()
-    yield node, Market(node.url, manifest), manifest
-    node.kill()
+    with preset_fork(preset, tmp_path) as chain:
+        yield chain
 
 
 def npm(manifest) -> str:
