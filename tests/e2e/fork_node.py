@@ -17,6 +17,8 @@ from pathlib import Path
 from sim.chain import node as chainmod
 
 GWEI = 10**9
+SEND_GAS = 3_000_000
+"""Gas limit of the role accounts' transactions."""
 
 
 class ForkNode:
@@ -79,8 +81,9 @@ class ForkNode:
         return int(self.rpc("eth_blockNumber"), 16)
 
     def transact(self, sender: str, to: str, data: str, tip_gwei: float | None = None) -> str:
-        """Send from an unlocked account; with automine on, mined and checked."""
-        tx = {"from": sender, "to": to, "data": data}
+        """Send from an unlocked account, with a gas limit of its own (anvil's estimate while
+        it mines can miss a path the transaction pays); with automine on, mined and checked."""
+        tx = {"from": sender, "to": to, "data": data, "gas": hex(SEND_GAS)}
         if tip_gwei is not None:
             tx |= {"maxPriorityFeePerGas": hex(int(tip_gwei * GWEI)),
                    "maxFeePerGas": hex(int(10 * tip_gwei * GWEI))}  # fmt: skip

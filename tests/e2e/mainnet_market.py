@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from eth_abi import decode
 from eth_utils import keccak
-from fork_node import ForkNode, forked
+from fork_node import SEND_GAS, ForkNode, forked
 
 from keeper.venues.quotes import protocol_quotes
 from sim.chain import node as chainmod
@@ -26,8 +26,6 @@ from sim.chain.mainnet import place_mainnet_preset
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "keeper" / "mainnet.example.yaml"
 E18 = 10**18
-SEND_GAS = 3_000_000
-"""Gas limit of the role accounts' transactions (`Market.send`)."""
 MAX = 2**256 - 1
 V2_SWAP = "0x" + keccak(text="Swap(address,uint256,uint256,uint256,uint256,address)").hex()
 V3_SWAP = "0x" + keccak(text="Swap(address,address,int256,int256,uint160,uint128,int24)").hex()
