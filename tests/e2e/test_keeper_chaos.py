@@ -390,6 +390,7 @@ def test_a_node_back_as_another_chain_is_refused_in_one_line(chaos_suite, fork_n
     assert refused.finish() == 1
     line = one_error_line(refused)
     assert "block 0" in line and "reset or is another chain" in line, line
+    assert not any("LIVE" in line for line in refused.lines())  # the refusal alone
     assert node.nonce(keeper_addr) == 0
 
     node.kill()
