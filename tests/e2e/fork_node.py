@@ -10,7 +10,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -114,24 +114,30 @@ class ForkNode:
         mine = next((v for k, v in pool.items() if k.lower() == account.lower()), {})
         return [tx for tx in mine.values() if (tx["to"] or "").lower() == to.lower()]
 
-    @contextmanager
     def mining(self, every: float = 0.25):
         """Mine a block every `every` seconds in the background (automine stays as it is);
         a node that is down is waited for."""
-        stop = threading.Event()
+        return mining(lambda: self.rpc("evm_mine"), every)
 
-        def run() -> None:
-            while not stop.wait(every):
-                with suppress(chainmod.ChainError):  # the node may be down for a while
-                    self.rpc("evm_mine")
 
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            thread.join()
+@contextmanager
+def mining(mine: Callable[[], object], every: float) -> Iterator[None]:
+    """Call `mine` (an `evm_mine`) every `every` seconds in a background thread for the
+    duration; while the node is down, the calls fail quietly and go on."""
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(every):
+            with suppress(chainmod.ChainError):  # the node may be down for a while
+                mine()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 @contextmanager

@@ -25,6 +25,7 @@ import pytest
 import vyper
 from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
+from fork_node import mining as background_mining
 
 from keeper.account import AccountLockedError
 from keeper.journal import Journal
@@ -142,22 +143,9 @@ def automine(env):
     env.rpc.call("evm_mine", [])
 
 
-@contextmanager
 def mining(rpc: Rpc, every: float = 0.2):
     """Mine a block every `every` seconds in a background thread."""
-    stop = threading.Event()
-
-    def run() -> None:
-        while not stop.wait(every):
-            rpc.call("evm_mine", [])
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
+    return background_mining(lambda: rpc.call("evm_mine", []), every)
 
 
 def open_manager(env: Env, tmp_path: Path, limits: TxLimits = FAST) -> tuple[Journal, TxManager]:
