@@ -34,11 +34,12 @@ ATM_STRIKE_ID = 3
 """The first board's at-the-money strike (`sim.chain.suite.BOARDS`)."""
 
 
-def _merged(base: dict, over: dict) -> dict:
+def merged(base: dict, over: dict) -> dict:
+    """`base` with `over` laid on it, mappings merged key by key."""
     out = dict(base)
     for key, value in over.items():
         both = isinstance(value, dict) and isinstance(out.get(key), dict)
-        out[key] = _merged(out[key], value) if both else value
+        out[key] = merged(out[key], value) if both else value
     return out
 
 
@@ -77,7 +78,7 @@ def session_config(url: str, manifest: dict, home: Path) -> dict:
     """keeper/mainnet.example.yaml, live on `url`, with the preset's options pool as the book
     and its perp as a venue capped at 3 WETH (the rest goes to the pools)."""
     cfg = yaml.safe_load(MAINNET_EXAMPLE.read_text())
-    return _merged(cfg, {
+    return merged(cfg, {
         "dry_run": False, "rpc_url": url, "journal_path": str(home / "journal.sqlite"),
         "addresses": {"options_pool": manifest["options"]["address"]},
         "venues": {"perp": {"enabled": True, "address": manifest["perp"]["address"],

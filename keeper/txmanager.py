@@ -253,11 +253,12 @@ class TxManager:
     def open(self) -> ReconcileReport:
         """Lock the chain and account, check the chain is the journal's, reconcile the journal
         with the chain, check no other signer uses the account, set the next nonce."""
-        chain_id, genesis = self._node_identity()
+        identity = self._node_identity()
+        chain_id, genesis = identity
         self.lock = AccountLock(self.lock_dir, self.address, f"{chain_id}-{genesis[2:14]}")
         self.lock.acquire()
         try:
-            self.check_chain()
+            self.check_chain(identity)
             report = self.reconcile()
             self.check_signer()
         except BaseException:
@@ -271,10 +272,11 @@ class TxManager:
         self._sync_nonce()
         return report
 
-    def check_chain(self) -> None:
+    def check_chain(self, identity: tuple[int, str] | None = None) -> None:
         """Raise ChainResetError unless the node is on the journal's chain (see the module
-        docstring); the first check records the chain in the journal."""
-        chain_id, genesis = self._node_identity()
+        docstring); the first check records the chain in the journal. `identity`: the node's
+        (chain id, block-0 hash) when just read."""
+        chain_id, genesis = identity or self._node_identity()
         known = self.journal.record_chain_identity(chain_id, genesis, self.chain.block_number())
         node = f"the node at {self.chain.url}"
         aside = f"move {self.journal.path} aside to start afresh on this chain"

@@ -15,15 +15,10 @@ from sim.streams import PARALLEL_MIN, WorldStreams, dual_kernel, normal_pair_dra
 from sim.venues.cpmm.batch import get_amount_out
 
 
-class NoiseTraderConfig(ConfigModel):
-    """Uninformed traders with Poisson arrivals."""
+class NoiseFlow(ConfigModel):
+    """Uninformed flow: what every noise trader's config has (V2 pools here, V3 pools in
+    `sim.venues.univ3.agents`), drawn by the one kernel `_noise_orders`."""
 
-    kind: Literal["noise"] = "noise"
-    """Agent selector."""
-    name: str = "noise"
-    """Agent name."""
-    pool: str = "pool"
-    """Pool traded."""
     rate_per_block: float = Field(0.2, ge=0, le=50)
     """Mean number of trades per block (only the block's net trade is sent, one per world)."""
     size_median: float = Field(5000.0, gt=0)
@@ -34,6 +29,17 @@ class NoiseTraderConfig(ConfigModel):
     """Probability a trade buys the risky asset."""
     slippage_bps: float = Field(50.0, ge=0)
     """Slippage limit against the pre-block mid price (minus the fee), basis points."""
+
+
+class NoiseTraderConfig(NoiseFlow):
+    """Uninformed traders with Poisson arrivals."""
+
+    kind: Literal["noise"] = "noise"
+    """Agent selector."""
+    name: str = "noise"
+    """Agent name."""
+    pool: str = "pool"
+    """Pool traded."""
 
     def refs(self) -> list[Ref]:
         return [(("pools",), self.pool, f"agent '{self.name}' uses unknown pool '{self.pool}'")]

@@ -18,6 +18,7 @@ from eth_abi import decode
 from eth_utils import keccak
 from fork_node import SEND_GAS, ForkNode, forked
 
+from keeper.session import merged
 from keeper.venues.quotes import protocol_quotes
 from sim.chain import node as chainmod
 from sim.chain.abi import encode_call
@@ -217,16 +218,7 @@ def keeper_config(
     cfg["safety"]["guards"] |= {"max_slippage_bps": 150, "oracle_max_deviation_bps": 400}
     cfg["safety"]["tx"] = {"poll_s": 0.05, "rpc_retry_budget_s": 30,
                            "rpc_backoff_initial_s": 0.1, "rpc_backoff_max_s": 0.5}  # fmt: skip
-    return _merged(cfg, over)
-
-
-def _merged(base: dict, over: dict) -> dict:
-    """`base` with `over` laid on it, mappings merged key by key."""
-    out = dict(base)
-    for key, value in over.items():
-        both = isinstance(value, dict) and isinstance(out.get(key), dict)
-        out[key] = _merged(out[key], value) if both else value
-    return out
+    return merged(cfg, over)
 
 
 def write_config(tmp_path: Path, cfg: dict) -> Path:

@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit
 from pydantic import Field
 
-from sim.agents.noise import _noise_orders
+from sim.agents.noise import NoiseFlow, _noise_orders
 from sim.config import ConfigModel, Ref
 from sim.engine.context import AgentEnv, BlockContext
 from sim.streams import WorldStreams
@@ -97,7 +97,7 @@ class V3Arbitrageur:
 # --------------------------------------------------------------------------- noise
 
 
-class V3NoiseTraderConfig(ConfigModel):
+class V3NoiseTraderConfig(NoiseFlow):
     """Uninformed traders on a V3 pool, Poisson arrivals (as `noise` on a V2 pool)."""
 
     kind: Literal["v3_noise"] = "v3_noise"
@@ -106,16 +106,6 @@ class V3NoiseTraderConfig(ConfigModel):
     """Agent name."""
     pool: str = "v3pool"
     """V3 pool traded."""
-    rate_per_block: float = Field(0.2, ge=0, le=50)
-    """Mean number of trades per block (only the block's net trade is sent, one per world)."""
-    size_median: float = Field(5000.0, gt=0)
-    """Median trade size, numeraire (log-normal)."""
-    size_sigma: float = Field(1.0, ge=0)
-    """Log-normal sigma of the trade size."""
-    p_buy: float = Field(0.5, ge=0, le=1)
-    """Probability a trade buys the risky asset."""
-    slippage_bps: float = Field(50.0, ge=0)
-    """Slippage limit against the pre-block mid price (minus the fee), basis points."""
 
     def refs(self) -> list[Ref]:
         return [_ref(self.name, self.pool)]
