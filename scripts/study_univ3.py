@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from chain_examples import example_row, row, worst_gap
 
 from sim.chain.backend import run_on_chain
 from sim.chain.node import private_anvil
@@ -105,11 +106,7 @@ def chain_table(url: str, blocks: int) -> list[str]:
     secs = time.perf_counter() - t0
     rep = run.report
     fast = Engine(sc, fused=False).run().worlds
-    worst = max(
-        abs(run.result.worlds[k][0] / v[0] - 1.0)
-        for k, v in fast.items()
-        if v[0] != 0 and np.isfinite(v[0])
-    )
+    worst = worst_gap(run.result.worlds, fast)
     parity = "ok" if rep.divergence is None else rep.divergence.describe()
     pool = sc.v3_pools[0]
     lines = [
@@ -127,28 +124,12 @@ def chain_table(url: str, blocks: int) -> list[str]:
             col = f"v3.{pool.name}.{pos.name}.{k}"
             cells.append(f"{fmt.format(run.result.worlds[col][0])} / {fmt.format(fast[col][0])}")
         lines.append(f"| {pos.name} | " + " | ".join(cells) + " |")
-    lines += ["", _examples_row(sc.name, run, worst)]
+    lines += ["", "examples row: " + row(sc.name, rep, worst)]
     return lines
 
 
-def _examples_row(name: str, run, worst: float) -> str:
-    rep = run.report
-    parity = "ok" if rep.divergence is None else "LOST"
-    return (
-        f"examples row: | {name} | {rep.blocks:,} | {rep.transactions:,} | {parity} | {worst:.0e} |"
-    )
-
-
 def reference_row(url: str, blocks: int | None = None) -> str:
-    sc = cut_for_chain(load_scenario(ROOT / "scenarios" / "univ3_reference.yaml"), blocks)
-    run = run_on_chain(sc, url)
-    fast = Engine(sc, fused=False).run().worlds
-    worst = max(
-        abs(run.result.worlds[k][0] / v[0] - 1.0)
-        for k, v in fast.items()
-        if v[0] != 0 and np.isfinite(v[0])
-    )
-    return _examples_row(sc.name, run, worst)
+    return "examples row: " + example_row(ROOT / "scenarios" / "univ3_reference.yaml", url, blocks)
 
 
 def gas_table(url: str, blocks: int) -> list[str]:

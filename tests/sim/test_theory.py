@@ -79,6 +79,7 @@ def test_lvr_zero_fee_is_sigma2_over_8():
     # Discrete blocks: E[cosh(z/2) - 1] = exp(sigma^2 dt / 8) - 1 per block (driftless log
     # price), i.e. theory * (1 + O(sigma^2 dt)); the difference is ~2e-8 relative.
     mean, se = mean_se(w["pool.lvr_rate"])
+    print(f"\nTHEORY LVR zero fee per day: {mean:.6e} ± {se:.1e} (σ²/8 = {theory:.6e})")
     assert abs(mean - theory) < K * se, (mean, se, theory)
     # Every block trades (zero fee): arbitrage profit is the LVR, trade by trade.
     np.testing.assert_allclose(w["pool.arb_profit_rate"], w["pool.lvr_rate"], rtol=1e-12)
@@ -103,8 +104,10 @@ def test_fees_poisson_blocks_trade_probability_and_profit(fee_bps):
     sc = _scenario(fee_bps=fee_bps, poisson=True, paths=3000, n_blocks=14_400, warmup=3000)
     w = Engine(sc).run().worlds
     m, se = mean_se(w["pool.arb_block_frac"])
+    print(f"\nTHEORY {fee_bps:g} bp arbitrage block fraction: {m:.6f} ± {se:.1e} ({p_trade:.6f})")
     assert abs(m - p_trade) < K * se, (m, se, p_trade)
     m, se = mean_se(w["pool.arb_profit_rate"])
+    print(f"THEORY {fee_bps:g} bp arbitrage profit rate: {m:.6e} ± {se:.1e} ({arb:.6e})")
     assert abs(m - arb) < K * se, (m, se, arb)
 
 
